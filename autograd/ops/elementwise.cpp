@@ -1,0 +1,268 @@
+// Elementwise differentiable ops: forward through kernels/cpu/elementwise, backward as
+// formulas over the same ops (each gradient summed back to its input's broadcast shape).
+#include <cmath>
+
+#include "autograd/node.h"
+#include "autograd/ops.h"
+#include "autograd/ops/kernel_call.h"
+
+namespace hone {
+
+using kernels::cpu::BinaryOp;
+using kernels::cpu::UnaryOp;
+using autograd::record;
+
+namespace detail {
+
+void require_cpu(const char* op, std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors)
+    HONE_CHECK(!t->defined() || t->device().is_cpu(), op, ": got a tensor on ", t->device().str(),
+               "; this op runs on the CPU only for now (its CUDA kernel has not landed yet)");
+}
+
+void require_same_device(const char* op, std::initializer_list<const Tensor*> tensors) {
+  const Tensor* first = nullptr;
+  for (const Tensor* t : tensors) {
+    if (!t->defined()) continue;
+    if (!first) first = t;
+    HONE_CHECK(t->device() == first->device(), op, ": tensors are on different devices (", first->device().str(),
+               " and ", t->device().str(), "); move them with .to(device)");
+  }
+}
+
+Tensor broadcast_to(const Tensor& x, const Shape& shape) {
+  if (x.shape() == shape) return x;
+  Strides st(shape.size(), 0);
+  const size_t lead = shape.size() - size_t(x.dim());
+  for (size_t d = 0; d < size_t(x.dim()); ++d) st[lead + d] = x.shape()[d] == 1 ? 0 : x.strides()[d];
+  return raw::view(x, shape, st, x.offset());
+}
+
+Tensor unary_kernel(UnaryOp op, const Tensor& x, double scalar) {
+  require_cpu("elementwise op", {&x});
+  Tensor out = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
+  if (x.numel() == 0) return out;
+  kernels::cpu::unary({.op = op, .dtype = x.dtype(), .sizes = x.shape(), .out_strides = out.strides(),
+                       .in_strides = x.strides(), .out = out.data_ptr(), .in = x.data_ptr(), .scalar = scalar});
+  return out;
+}
+
+Tensor binary_kernel(BinaryOp op, const Tensor& a, const Tensor& b, double alpha, const char* name) {
+  require_same_device(name, {&a, &b});
+  require_cpu(name, {&a, &b});
+  HONE_CHECK(a.dtype() == b.dtype(), name, ": dtypes differ (", dtype_name(a.dtype()), " and ",
+             dtype_name(b.dtype()), ")");
+  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
+  Tensor out = empty(shape, {.dtype = a.dtype(), .device = a.device()});
+  if (out.numel() == 0) return out;
+  Tensor ab = broadcast_to(a, shape), bb = broadcast_to(b, shape);
+  kernels::cpu::binary({.op = op, .dtype = a.dtype(), .sizes = shape, .out_strides = out.strides(),
+                        .a_strides = ab.strides(), .b_strides = bb.strides(), .out = out.data_ptr(),
+                        .a = ab.data_ptr(), .b = bb.data_ptr(), .alpha = alpha});
+  return out;
+}
+
+}  // namespace detail
+
+namespace {
+
+// Converts both operands to their promoted dtype (differentiably).
+std::pair<Tensor, Tensor> promote(const Tensor& a, const Tensor& b) {
+  DType t = promote_types(a.dtype(), b.dtype());
+  return {a.to(t), b.to(t)};
+}
+
+void require_floating(const char* op, const Tensor& x) {
+  HONE_CHECK(is_floating(x.dtype()), op, ": needs a floating-point tensor, got ", dtype_name(x.dtype()),
+             " (convert with .to(DType::Float32))");
+}
+
+}  // namespace
+
+Tensor sum_to(const Tensor& grad, const Shape& shape) {
+  if (grad.shape() == shape) return grad;
+  const int64_t lead = grad.dim() - int64_t(shape.size());
+  HONE_CHECK(lead >= 0, "sum_to: cannot reduce shape ", grad.shape(), " to ", shape);
+  std::vector<int64_t> dims;
+  for (int64_t d = 0; d < grad.dim(); ++d)
+    if (d < lead || (shape[size_t(d - lead)] == 1 && grad.shape()[size_t(d)] != 1)) dims.push_back(d);
+  Tensor r = dims.empty() ? grad : sum(grad, dims, /*keepdim=*/true);
+  return r.reshape(shape);
+}
+
+Tensor add(const Tensor& a0, const Tensor& b0, double alpha) {
+  auto [a, b] = promote(a0, b0);
+  Tensor out = detail::binary_kernel(BinaryOp::Add, a, b, alpha, "add");
+  record("add", {a, b}, {out}, {}, [sa = a.shape(), sb = b.shape(), alpha](const auto& g, const auto&, const auto& need) {
+    return std::vector<Tensor>{need[0] ? sum_to(g[0], sa) : Tensor(),
+                               need[1] ? sum_to(alpha == 1.0 ? g[0] : g[0] * alpha, sb) : Tensor()};
+  });
+  return out;
+}
+
+Tensor sub(const Tensor& a0, const Tensor& b0, double alpha) {
+  auto [a, b] = promote(a0, b0);
+  Tensor out = detail::binary_kernel(BinaryOp::Sub, a, b, alpha, "sub");
+  record("sub", {a, b}, {out}, {}, [sa = a.shape(), sb = b.shape(), alpha](const auto& g, const auto&, const auto& need) {
+    return std::vector<Tensor>{need[0] ? sum_to(g[0], sa) : Tensor(), need[1] ? sum_to(g[0] * -alpha, sb) : Tensor()};
+  });
+  return out;
+}
+
+Tensor mul(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promote(a0, b0);
+  Tensor out = detail::binary_kernel(BinaryOp::Mul, a, b, 1.0, "mul");
+  record("mul", {a, b}, {out}, {a, b}, [](const auto& g, const auto& s, const auto& need) {
+    return std::vector<Tensor>{need[0] ? sum_to(g[0] * s[1], s[0].shape()) : Tensor(),
+                               need[1] ? sum_to(g[0] * s[0], s[1].shape()) : Tensor()};
+  });
+  return out;
+}
+
+Tensor div(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promote(a0, b0);
+  Tensor out = detail::binary_kernel(BinaryOp::Div, a, b, 1.0, "div");
+  record("div", {a, b}, {out}, {a, b}, [](const auto& g, const auto& s, const auto& need) {
+    return std::vector<Tensor>{need[0] ? sum_to(g[0] / s[1], s[0].shape()) : Tensor(),
+                               need[1] ? sum_to(-g[0] * s[0] / (s[1] * s[1]), s[1].shape()) : Tensor()};
+  });
+  return out;
+}
+
+Tensor pow(const Tensor& a0, const Tensor& b0) {
+  auto [a, b] = promote(a0, b0);
+  require_floating("pow", a);
+  Tensor out = detail::binary_kernel(BinaryOp::Pow, a, b, 1.0, "pow");
+  record("pow", {a, b}, {out}, {a, b, out}, [](const auto& g, const auto& s, const auto& need) {
+    const Tensor &base = s[0], &expo = s[1], &out = s[2];
+    Tensor ga, gb;
+    if (need[0]) ga = sum_to(g[0] * expo * pow(base, expo - 1.0), base.shape());
+    if (need[1]) {
+      // d/db a^b = a^b log a; defined as 0 where a <= 0 (a^b is 0 or NaN there anyway).
+      Tensor positive = gt(base, scalar_like(0.0, base)).to(base.dtype());
+      Tensor safe_base = base * positive + (1.0 - positive);
+      gb = sum_to(g[0] * out * log(safe_base), expo.shape());
+    }
+    return std::vector<Tensor>{ga, gb};
+  });
+  return out;
+}
+
+Tensor pow(const Tensor& a, double e) {
+  require_floating("pow", a);
+  Tensor out = detail::unary_kernel(UnaryOp::PowScalar, a, e);
+  record("pow", {a}, {out}, {a}, [e](const auto& g, const auto& s, const auto&) {
+    return std::vector<Tensor>{g[0] * e * pow(s[0], e - 1.0)};
+  });
+  return out;
+}
+
+Tensor neg(const Tensor& x) {
+  Tensor out = detail::unary_kernel(UnaryOp::Neg, x);
+  record("neg", {x}, {out}, {}, [](const auto& g, const auto&, const auto&) { return std::vector<Tensor>{-g[0]}; });
+  return out;
+}
+
+Tensor exp(const Tensor& x) {
+  require_floating("exp", x);
+  Tensor out = detail::unary_kernel(UnaryOp::Exp, x);
+  record("exp", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
+    return std::vector<Tensor>{g[0] * s[0]};
+  });
+  return out;
+}
+
+Tensor log(const Tensor& x) {
+  require_floating("log", x);
+  Tensor out = detail::unary_kernel(UnaryOp::Log, x);
+  record("log", {x}, {out}, {x}, [](const auto& g, const auto& s, const auto&) {
+    return std::vector<Tensor>{g[0] / s[0]};
+  });
+  return out;
+}
+
+Tensor sqrt(const Tensor& x) {
+  require_floating("sqrt", x);
+  Tensor out = detail::unary_kernel(UnaryOp::Sqrt, x);
+  record("sqrt", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
+    return std::vector<Tensor>{g[0] / (s[0] * 2.0)};
+  });
+  return out;
+}
+
+Tensor abs(const Tensor& x) {
+  Tensor out = detail::unary_kernel(UnaryOp::Abs, x);
+  record("abs", {x}, {out}, {x}, [](const auto& g, const auto& s, const auto&) {
+    return std::vector<Tensor>{g[0] * sign(s[0])};
+  });
+  return out;
+}
+
+Tensor sign(const Tensor& x) { return detail::unary_kernel(UnaryOp::Sign, x); }
+
+Tensor relu(const Tensor& x) {
+  Tensor out = detail::unary_kernel(UnaryOp::Relu, x);
+  // relu's output is positive exactly where its input is: save the output, which the next
+  // layer keeps alive anyway, rather than the input.
+  record("relu", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
+    return std::vector<Tensor>{detail::binary_kernel(BinaryOp::ReluBackward, g[0], s[0], 1.0, "relu backward")};
+  });
+  return out;
+}
+
+Tensor sigmoid(const Tensor& x) {
+  require_floating("sigmoid", x);
+  Tensor out = detail::unary_kernel(UnaryOp::Sigmoid, x);
+  record("sigmoid", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
+    return std::vector<Tensor>{detail::binary_kernel(BinaryOp::SigmoidBackward, g[0], s[0], 1.0, "sigmoid backward")};
+  });
+  return out;
+}
+
+Tensor tanh(const Tensor& x) {
+  require_floating("tanh", x);
+  Tensor out = detail::unary_kernel(UnaryOp::Tanh, x);
+  record("tanh", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
+    return std::vector<Tensor>{detail::binary_kernel(BinaryOp::TanhBackward, g[0], s[0], 1.0, "tanh backward")};
+  });
+  return out;
+}
+
+namespace {
+Tensor compare(BinaryOp op, const Tensor& a0, const Tensor& b0, const char* name) {
+  DType t = promote_types(a0.dtype(), b0.dtype());
+  if (t == DType::Bool) t = DType::UInt8;  // the kernels compute in a numeric type
+  Tensor r = detail::binary_kernel(op, raw::to_dtype(a0, t), raw::to_dtype(b0, t), 1.0, name);
+  return raw::to_dtype(r, DType::Bool);
+}
+}  // namespace
+
+Tensor eq(const Tensor& a, const Tensor& b) { return compare(BinaryOp::Eq, a, b, "eq"); }
+Tensor ne(const Tensor& a, const Tensor& b) { return compare(BinaryOp::Ne, a, b, "ne"); }
+Tensor lt(const Tensor& a, const Tensor& b) { return compare(BinaryOp::Lt, a, b, "lt"); }
+Tensor le(const Tensor& a, const Tensor& b) { return compare(BinaryOp::Le, a, b, "le"); }
+Tensor gt(const Tensor& a, const Tensor& b) { return compare(BinaryOp::Gt, a, b, "gt"); }
+Tensor ge(const Tensor& a, const Tensor& b) { return compare(BinaryOp::Ge, a, b, "ge"); }
+
+Tensor scalar_like(double value, const Tensor& like) {
+  DType t = like.dtype();
+  if (!is_floating(t) && value != std::floor(value)) t = DType::Float32;
+  if (t == DType::Bool) t = DType::Int64;
+  return scalar_tensor(value, {.dtype = t, .device = like.device()});
+}
+
+Tensor operator+(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor operator-(const Tensor& a, const Tensor& b) { return sub(a, b); }
+Tensor operator*(const Tensor& a, const Tensor& b) { return mul(a, b); }
+Tensor operator/(const Tensor& a, const Tensor& b) { return div(a, b); }
+Tensor operator-(const Tensor& x) { return neg(x); }
+Tensor operator+(const Tensor& a, double b) { return add(a, scalar_like(b, a)); }
+Tensor operator-(const Tensor& a, double b) { return sub(a, scalar_like(b, a)); }
+Tensor operator*(const Tensor& a, double b) { return mul(a, scalar_like(b, a)); }
+Tensor operator/(const Tensor& a, double b) { return div(a, scalar_like(b, a)); }
+Tensor operator+(double a, const Tensor& b) { return add(scalar_like(a, b), b); }
+Tensor operator-(double a, const Tensor& b) { return sub(scalar_like(a, b), b); }
+Tensor operator*(double a, const Tensor& b) { return mul(scalar_like(a, b), b); }
+Tensor operator/(double a, const Tensor& b) { return div(scalar_like(a, b), b); }
+
+}  // namespace hone

@@ -1,0 +1,16 @@
+#pragma once
+// The whole public API of hone in one include: #include <hone/hone.h>
+#include "hone_config.h"
+#include "tensor/context.h"
+#include "tensor/cuda_runtime.h"
+#include "tensor/device.h"
+#include "tensor/dtype.h"
+#include "tensor/error.h"
+#include "tensor/generator.h"
+#include "tensor/shape.h"
+#include "tensor/tensor.h"
+#include "autograd/engine.h"
+#include "autograd/grad_mode.h"
+#include "autograd/gradcheck.h"
+#include "autograd/node.h"
+#include "autograd/ops.h"

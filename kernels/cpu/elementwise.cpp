@@ -1,0 +1,134 @@
+#include "kernels/cpu/elementwise.h"
+
+#include <cmath>
+
+#include "kernels/cpu/parallel.h"
+#include "tensor/strided_loop.h"
+
+namespace hone::kernels::cpu {
+
+namespace {
+
+// Rows of the coalesced layout split over threads; a row is the innermost dimension.
+template <size_t N, typename F>
+void for_rows(const StridedLayout<N>& layout, F&& row_fn) {
+  const int64_t rows = layout.num_rows();
+  const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(layout.inner_size(), 1));
+  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { layout.for_each_row(r0, r1, row_fn); });
+}
+
+template <typename T>
+T apply_unary(UnaryOp op, T x, double s) {
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (op) {
+      case UnaryOp::Neg: return -x;
+      case UnaryOp::Exp: return std::exp(x);
+      case UnaryOp::Log: return std::log(x);
+      case UnaryOp::Sqrt: return std::sqrt(x);
+      case UnaryOp::Abs: return std::abs(x);
+      case UnaryOp::Relu: return x > T(0) ? x : T(0);
+      case UnaryOp::Sigmoid: return T(1) / (T(1) + std::exp(-x));
+      case UnaryOp::Tanh: return std::tanh(x);
+      case UnaryOp::Sign: return T((x > T(0)) - (x < T(0)));
+      case UnaryOp::PowScalar: return std::pow(x, T(s));
+    }
+  } else {
+    switch (op) {
+      case UnaryOp::Neg: return T(-x);
+      case UnaryOp::Abs: return x < T(0) ? T(-x) : x;
+      case UnaryOp::Relu: return x > T(0) ? x : T(0);
+      case UnaryOp::Sign: return T((x > T(0)) - (x < T(0)));
+      default: break;
+    }
+  }
+  return T(0);
+}
+
+bool unary_supports(UnaryOp op, DType t) {
+  if (t == DType::Float32 || t == DType::Float64) return true;
+  return is_integral(t) && (op == UnaryOp::Neg || op == UnaryOp::Abs || op == UnaryOp::Relu || op == UnaryOp::Sign);
+}
+
+template <typename T>
+T apply_binary(BinaryOp op, T a, T b, T alpha) {
+  switch (op) {
+    case BinaryOp::Add: return a + alpha * b;
+    case BinaryOp::Sub: return a - alpha * b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div:
+      if constexpr (std::is_floating_point_v<T>) return a / b;
+      else return b == T(0) ? T(0) : T(a / b);  // never trap on integer division by zero
+    case BinaryOp::Eq: return T(a == b);
+    case BinaryOp::Ne: return T(a != b);
+    case BinaryOp::Lt: return T(a < b);
+    case BinaryOp::Le: return T(a <= b);
+    case BinaryOp::Gt: return T(a > b);
+    case BinaryOp::Ge: return T(a >= b);
+    default: break;
+  }
+  if constexpr (std::is_floating_point_v<T>) {
+    switch (op) {
+      case BinaryOp::Pow: return std::pow(a, b);
+      case BinaryOp::ReluBackward: return b > T(0) ? a : T(0);
+      case BinaryOp::SigmoidBackward: return a * b * (T(1) - b);
+      case BinaryOp::TanhBackward: return a * (T(1) - b * b);
+      default: break;
+    }
+  }
+  return T(0);
+}
+
+bool binary_floats_only(BinaryOp op) {
+  return op == BinaryOp::Pow || op == BinaryOp::ReluBackward || op == BinaryOp::SigmoidBackward ||
+         op == BinaryOp::TanhBackward;
+}
+
+}  // namespace
+
+void unary(const UnaryArgs& args) {
+  HONE_CHECK(unary_supports(args.op, args.dtype), "unary kernel: op ", int(args.op), " does not support dtype ",
+             dtype_name(args.dtype));
+  StridedLayout<2> layout(args.sizes, {args.out_strides, args.in_strides});
+  HONE_DISPATCH_MATH(args.dtype, "unary", [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(args.out);
+    const T* in = static_cast<const T*>(args.in);
+    const UnaryOp op = args.op;
+    const double s = args.scalar;
+    for_rows(layout, [&](const auto& off, int64_t n, const auto& st) {
+      T* o = out + off[0];
+      const T* x = in + off[1];
+      if (st[0] == 1 && st[1] == 1) {
+        for (int64_t i = 0; i < n; ++i) o[i] = apply_unary<T>(op, x[i], s);
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i * st[0]] = apply_unary<T>(op, x[i * st[1]], s);
+      }
+    });
+  });
+}
+
+void binary(const BinaryArgs& args) {
+  HONE_CHECK(!binary_floats_only(args.op) || args.dtype == DType::Float32 || args.dtype == DType::Float64,
+             "binary kernel: op ", int(args.op), " needs float32/float64, got ", dtype_name(args.dtype));
+  StridedLayout<3> layout(args.sizes, {args.out_strides, args.a_strides, args.b_strides});
+  HONE_DISPATCH_MATH(args.dtype, "binary", [&](auto tag) {
+    using T = decltype(tag);
+    T* out = static_cast<T*>(args.out);
+    const T* a = static_cast<const T*>(args.a);
+    const T* b = static_cast<const T*>(args.b);
+    const BinaryOp op = args.op;
+    const T alpha = T(args.alpha);
+    for_rows(layout, [&](const auto& off, int64_t n, const auto& st) {
+      T* o = out + off[0];
+      const T* x = a + off[1];
+      const T* y = b + off[2];
+      if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+        for (int64_t i = 0; i < n; ++i) o[i] = apply_binary<T>(op, x[i], y[i], alpha);
+      } else {
+        for (int64_t i = 0; i < n; ++i) o[i * st[0]] = apply_binary<T>(op, x[i * st[1]], y[i * st[2]], alpha);
+      }
+    });
+  });
+}
+
+}  // namespace hone::kernels::cpu

@@ -1,0 +1,118 @@
+#include "kernels/cpu/reduce.h"
+
+#include <cmath>
+
+#include "kernels/cpu/parallel.h"
+#include "tensor/error.h"
+
+namespace hone::kernels::cpu {
+
+namespace {
+// Offsets (in elements) of every position of an N-d index space with the given strides,
+// in row-major order. Used for the inner block of a reduction.
+std::vector<int64_t> offsets(const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
+  std::vector<int64_t> out{0};
+  for (size_t d = 0; d < sizes.size(); ++d) {
+    std::vector<int64_t> next;
+    next.reserve(out.size() * size_t(sizes[d]));
+    for (int64_t base : out)
+      for (int64_t i = 0; i < sizes[d]; ++i) next.push_back(base + i * strides[d]);
+    out.swap(next);
+  }
+  return out;
+}
+
+// Calls fn(o, in_offset, out_offset) for each outer position o in [begin, end).
+template <typename F>
+void for_outer(const std::vector<int64_t>& sizes, const std::vector<int64_t>& in_strides,
+               const std::vector<int64_t>& out_strides, int64_t begin, int64_t end, F&& fn) {
+  for (int64_t o = begin; o < end; ++o) {
+    int64_t rem = o, in_off = 0, out_off = 0;
+    for (size_t d = sizes.size(); d-- > 0;) {
+      int64_t i = rem % sizes[d];
+      rem /= sizes[d];
+      in_off += i * in_strides[d];
+      out_off += i * out_strides[d];
+    }
+    fn(o, in_off, out_off);
+  }
+}
+
+int64_t product(const std::vector<int64_t>& v) {
+  int64_t p = 1;
+  for (int64_t x : v) p *= x;
+  return p;
+}
+}  // namespace
+
+void sum(const ReduceArgs& a) {
+  const int64_t outer = product(a.outer_sizes);
+  const std::vector<int64_t> inner = offsets(a.inner_sizes, a.inner_in_strides);
+  auto run = [&](auto tag, auto acc_tag) {
+    using T = decltype(tag);
+    using Acc = decltype(acc_tag);
+    T* out = static_cast<T*>(a.out);
+    const T* in = static_cast<const T*>(a.in);
+    parallel_for(outer, std::max<int64_t>(1, 4096 / int64_t(inner.size())), [&](int64_t b, int64_t e) {
+      for_outer(a.outer_sizes, a.outer_in_strides, a.outer_out_strides, b, e, [&](int64_t, int64_t io, int64_t oo) {
+        Acc acc = 0;
+        for (int64_t off : inner) acc += Acc(in[io + off]);
+        if constexpr (std::is_floating_point_v<T>) out[oo] = T(acc * a.scale);
+        else out[oo] = T(a.scale == 1.0 ? acc : Acc(std::llround(double(acc) * a.scale)));
+      });
+    });
+  };
+  switch (a.dtype) {
+    case DType::Float32: return run(float{}, double{});
+    case DType::Float64: return run(double{}, double{});
+    case DType::Int64: return run(int64_t{}, int64_t{});
+    case DType::Int32: return run(int32_t{}, int64_t{});
+    default: fail("sum: dtype ", dtype_name(a.dtype), " is not supported (float32, float64, int64, int32 are)");
+  }
+}
+
+void max_dim(const MaxDimArgs& a) {
+  HONE_CHECK(a.dim_size > 0, "max: cannot reduce a dimension of size 0");
+  const int64_t outer = product(a.outer_sizes);
+  HONE_DISPATCH_MATH(a.dtype, "max", [&](auto tag) {
+    using T = decltype(tag);
+    T* values = static_cast<T*>(a.values);
+    const T* in = static_cast<const T*>(a.in);
+    parallel_for(outer, 1024, [&](int64_t b, int64_t e) {
+      for_outer(a.outer_sizes, a.outer_in_strides, a.outer_out_strides, b, e, [&](int64_t, int64_t io, int64_t oo) {
+        T best = in[io];
+        int64_t arg = 0;
+        for (int64_t i = 1; i < a.dim_size; ++i) {
+          T v = in[io + i * a.dim_stride];
+          bool nan_best = false;
+          if constexpr (std::is_floating_point_v<T>) nan_best = std::isnan(best);
+          if (nan_best) break;
+          bool take = v > best;
+          if constexpr (std::is_floating_point_v<T>) take = take || std::isnan(v);
+          if (take) { best = v; arg = i; }
+        }
+        values[oo] = best;
+        a.indices[oo] = arg;
+      });
+    });
+  });
+}
+
+void index_add_dim(const IndexAddDimArgs& a) {
+  const int64_t outer = product(a.outer_sizes);
+  HONE_DISPATCH_FLOAT(a.dtype, "max backward", [&](auto tag) {
+    using T = decltype(tag);
+    T* dst = static_cast<T*>(a.dst);
+    const T* src = static_cast<const T*>(a.src);
+    // Each outer position writes only its own slice of dst: safe to split over threads.
+    parallel_for(outer, 1024, [&](int64_t b, int64_t e) {
+      for_outer(a.outer_sizes, a.outer_src_strides, a.outer_dst_strides, b, e, [&](int64_t, int64_t so, int64_t dofs) {
+        int64_t idx = a.indices[so];
+        HONE_CHECK(idx >= 0 && idx < a.dim_size, "index_add_dim: index ", idx, " out of range [0,", a.dim_size, ")");
+        dst[dofs + idx * a.dim_stride] += src[so];
+      });
+    });
+  });
+}
+
+}  // namespace hone::kernels::cpu

@@ -1,0 +1,167 @@
+// Raw data movement: strided copies with dtype conversion and broadcasting, fills, and
+// moves between devices. No autograd here; autograd/ wraps these into differentiable ops.
+//
+// CUDA tensors: contiguous same-dtype copies go straight through cudaMemcpy; anything
+// strided or converting on the GPU is staged through a host image of the storage until
+// the CUDA copy kernel arrives (correct, but slow: keep GPU tensors contiguous).
+#include <cstring>
+
+#include "tensor/cuda_runtime.h"
+#include "tensor/strided_loop.h"
+#include "tensor/tensor.h"
+
+namespace hone {
+
+namespace {
+
+template <typename T, typename S>
+inline T cast(S v) {
+  if constexpr (std::is_same_v<T, S>) return v;
+  else if constexpr (std::is_same_v<S, Half> || std::is_same_v<S, BFloat16>) return cast<T>(float(v));
+  else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return T(float(v));
+  else if constexpr (std::is_same_v<T, bool>) return v != S(0);
+  else return static_cast<T>(v);
+}
+
+// Strides of `src` seen through broadcasting to `shape` (0 on broadcast dims).
+Strides broadcast_strides(const Tensor& src, const Shape& shape) {
+  Strides out(shape.size(), 0);
+  size_t lead = shape.size() - size_t(src.dim());
+  for (size_t d = 0; d < size_t(src.dim()); ++d)
+    out[lead + d] = src.shape()[d] == 1 ? 0 : src.strides()[d];
+  return out;
+}
+
+void cpu_copy(const Tensor& dst, const Tensor& src) {
+  const int64_t n = dst.numel();
+  if (n == 0) return;
+  if (dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() && src.is_contiguous()) {
+    std::memmove(dst.data_ptr(), src.data_ptr(), size_t(n) * dst.element_size());
+    return;
+  }
+  StridedLayout<2> layout(dst.shape(), {dst.strides(), broadcast_strides(src, dst.shape())});
+  char* dbase = static_cast<char*>(dst.data_ptr());
+  const char* sbase = static_cast<const char*>(src.data_ptr());
+  HONE_DISPATCH_ALL(dst.dtype(), "copy", [&](auto dtag) {
+    using D = decltype(dtag);
+    HONE_DISPATCH_ALL(src.dtype(), "copy", [&](auto stag) {
+      using S = decltype(stag);
+      D* d = reinterpret_cast<D*>(dbase);
+      const S* s = reinterpret_cast<const S*>(sbase);
+      auto rows = [&](int64_t r0, int64_t r1) {
+        layout.for_each_row(r0, r1, [&](const auto& off, int64_t len, const auto& inner) {
+          D* dp = d + off[0];
+          const S* sp = s + off[1];
+          for (int64_t i = 0; i < len; ++i) dp[i * inner[0]] = cast<D>(sp[i * inner[1]]);
+        });
+      };
+      const int64_t nrows = layout.num_rows();
+      ThreadPool& pool = Context::current().thread_pool();
+      const int64_t chunks = n < (1 << 18) ? 1 : std::min<int64_t>(pool.size(), nrows);
+      pool.run(chunks, [&](int64_t c) { rows(nrows * c / chunks, nrows * (c + 1) / chunks); });
+    });
+  });
+}
+
+// A CPU tensor with t's geometry over a host copy of t's whole storage (t if on the CPU).
+Tensor host_image(const Tensor& t) {
+  if (t.device().is_cpu()) return t;
+  auto storage = std::make_shared<Storage>(t.storage()->nbytes(), Device::cpu());
+  cuda_memcpy(storage->data(), t.storage()->data(), storage->nbytes(), CopyKind::DeviceToHost);
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = storage;
+  impl->shape = t.shape();
+  impl->strides = t.strides();
+  impl->offset = t.offset();
+  impl->dtype = t.dtype();
+  return Tensor(impl);
+}
+
+void upload_storage(const Tensor& cuda_dst, const Tensor& host) {
+  cuda_memcpy(cuda_dst.storage()->data(), host.storage()->data(), host.storage()->nbytes(), CopyKind::HostToDevice);
+}
+
+}  // namespace
+
+namespace raw {
+
+Tensor view(const Tensor& t, const Shape& shape, const Strides& strides, int64_t offset) {
+  HONE_CHECK(shape.size() == strides.size(), "view: ", shape.size(), " sizes but ", strides.size(), " strides");
+  const int64_t n = numel(shape);
+  if (n > 0) {  // the view's extreme elements must lie inside the storage
+    int64_t lo = offset, hi = offset;
+    for (size_t d = 0; d < shape.size(); ++d) {
+      int64_t span = (shape[d] - 1) * strides[d];
+      (span < 0 ? lo : hi) += span;
+    }
+    const int64_t cap = int64_t(t.storage()->nbytes() / t.element_size());
+    HONE_CHECK(lo >= 0 && hi < cap, "view: shape ", shape, " strides ", strides, " offset ", offset,
+               " reaches elements [", lo, ",", hi, "] outside a storage of ", cap, " elements");
+  }
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = t.storage();
+  impl->shape = shape;
+  impl->strides = strides;
+  impl->offset = offset;
+  impl->dtype = t.dtype();
+  return Tensor(impl);
+}
+
+void copy(const Tensor& dst, const Tensor& src) {
+  Shape b = broadcast_shapes(src.shape(), dst.shape(), "copy");
+  HONE_CHECK(b == dst.shape(), "copy: source of shape ", src.shape(), " cannot broadcast to destination ",
+             dst.shape());
+  if (dst.device().is_cpu() && src.device().is_cpu()) return cpu_copy(dst, src);
+  // Fast path: contiguous, same dtype and shape: one cudaMemcpy.
+  if (dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() && src.is_contiguous()) {
+    if (dst.numel() == 0) return;
+    CopyKind kind = src.device().is_cpu() ? CopyKind::HostToDevice
+                    : dst.device().is_cpu() ? CopyKind::DeviceToHost
+                                            : CopyKind::DeviceToDevice;
+    cuda_memcpy(dst.data_ptr(), src.data_ptr(), size_t(dst.numel()) * dst.element_size(), kind);
+    return;
+  }
+  Tensor s = host_image(src);
+  Tensor d = host_image(dst);
+  cpu_copy(d, s);
+  if (!dst.device().is_cpu()) upload_storage(dst, d);
+}
+
+void fill(const Tensor& dst, double value) {
+  Tensor d = host_image(dst);
+  HONE_DISPATCH_ALL(d.dtype(), "fill", [&](auto tag) {
+    using T = decltype(tag);
+    const T v = cast<T>(value);
+    StridedLayout<1> layout(d.shape(), {d.strides()});
+    T* p = static_cast<T*>(d.data_ptr());
+    if (d.numel() == 0) return;
+    layout.for_each_row(0, layout.num_rows(), [&](const auto& off, int64_t len, const auto& inner) {
+      for (int64_t i = 0; i < len; ++i) p[off[0] + i * inner[0]] = v;
+    });
+  });
+  if (!dst.device().is_cpu()) upload_storage(dst, d);
+}
+
+Tensor contiguous(const Tensor& t, MemoryFormat format) {
+  if (t.is_contiguous(format)) return t;
+  Tensor out = empty(t.shape(), {.dtype = t.dtype(), .device = t.device(), .memory_format = format});
+  copy(out, t);
+  return out;
+}
+
+Tensor to_dtype(const Tensor& t, DType dtype) {
+  if (t.dtype() == dtype) return t;
+  Tensor out = empty(t.shape(), {.dtype = dtype, .device = t.device()});
+  copy(out, t);
+  return out;
+}
+
+Tensor to_device(const Tensor& t, Device device) {
+  if (t.device() == device) return t;
+  Tensor out = empty(t.shape(), {.dtype = t.dtype(), .device = device});
+  copy(out, t);
+  return out;
+}
+
+}  // namespace raw
+}  // namespace hone

@@ -1,0 +1,128 @@
+// Tensor factories: allocation, constants, ranges and seeded random values.
+#include <cmath>
+
+#include "tensor/tensor.h"
+
+namespace hone {
+
+namespace {
+Device resolve(const TensorOptions& opts) { return opts.device.value_or(Context::current().default_device()); }
+
+Tensor finish(Tensor t, const TensorOptions& opts) {
+  if (opts.requires_grad) t.set_requires_grad(true);
+  return t;
+}
+
+// Fills a fresh CPU tensor by f(i) in row-major order, then moves it to the target device.
+template <typename F>
+Tensor generate(const Shape& shape, const TensorOptions& opts, F&& f) {
+  Tensor host = empty(shape, {.dtype = DType::Float64, .device = Device::cpu()});
+  double* p = host.data<double>();
+  const int64_t n = host.numel();
+  for (int64_t i = 0; i < n; ++i) p[i] = f(i);
+  Tensor out = empty(shape, {.dtype = opts.dtype, .device = resolve(opts), .memory_format = opts.memory_format});
+  raw::copy(out, host);
+  return finish(out, opts);
+}
+
+// Uniform doubles in [0,1) from the generator: element i uses 53 bits of word pair i.
+struct UniformStream {
+  uint64_t seed, first;
+  double operator()(int64_t i) const {
+    auto w = Generator::philox(seed, first + uint64_t(i) / 2);
+    const int lane = int(i % 2) * 2;
+    uint64_t bits = (uint64_t(w[lane]) << 21) ^ (uint64_t(w[lane + 1]) >> 11);
+    return double(bits & ((1ULL << 53) - 1)) * (1.0 / 9007199254740992.0);
+  }
+};
+
+UniformStream uniform_stream(int64_t n, Generator* gen) {
+  Generator& g = gen ? *gen : Context::current().generator();
+  uint64_t first = g.reserve(uint64_t(n + 1) / 2 + 1);
+  return {g.seed(), first};
+}
+}  // namespace
+
+Tensor empty(const Shape& shape, TensorOptions opts) {
+  const int64_t n = numel(shape);  // validates dims
+  auto impl = std::make_shared<TensorImpl>();
+  HONE_CHECK(n <= int64_t(1) << 46, "empty: shape ", shape, " is too large (", n, " elements)");
+  impl->storage = std::make_shared<Storage>(size_t(n) * dtype_size(opts.dtype), resolve(opts));
+  impl->shape = shape;
+  impl->strides = strides_for(shape, opts.memory_format);
+  impl->dtype = opts.dtype;
+  return finish(Tensor(impl), opts);
+}
+
+Tensor full(const Shape& shape, double value, TensorOptions opts) {
+  bool rg = opts.requires_grad;
+  opts.requires_grad = false;
+  Tensor t = empty(shape, opts);
+  raw::fill(t, value);
+  opts.requires_grad = rg;
+  return finish(t, opts);
+}
+Tensor zeros(const Shape& shape, TensorOptions opts) { return full(shape, 0.0, opts); }
+Tensor ones(const Shape& shape, TensorOptions opts) { return full(shape, 1.0, opts); }
+Tensor scalar_tensor(double value, TensorOptions opts) { return full({}, value, opts); }
+
+Tensor arange(int64_t end, TensorOptions opts) { return arange(0.0, double(end), 1.0, opts); }
+
+Tensor arange(double start, double end, double step, TensorOptions opts) {
+  HONE_CHECK(step != 0 && std::isfinite(start) && std::isfinite(end) && std::isfinite(step),
+             "arange: bad range start=", start, " end=", end, " step=", step);
+  HONE_CHECK((end - start) / step >= 0, "arange: step ", step, " goes away from end (start=", start,
+             ", end=", end, ")");
+  const int64_t n = int64_t(std::ceil((end - start) / step));
+  return generate({n}, opts, [&](int64_t i) { return start + double(i) * step; });
+}
+
+template <typename T>
+Tensor from_vector(const std::vector<T>& values, const Shape& shape, TensorOptions opts) {
+  HONE_CHECK(numel(shape) == int64_t(values.size()), "from_vector: ", values.size(), " values for shape ", shape,
+             " (", numel(shape), " elements)");
+  Tensor host = empty(shape, {.dtype = dtype_of<T>(), .device = Device::cpu()});
+  if (!values.empty()) std::copy(values.begin(), values.end(), host.data<T>());
+  Tensor out = raw::to_device(raw::to_dtype(host, opts.dtype), resolve(opts));
+  return finish(out, opts);
+}
+template Tensor from_vector<float>(const std::vector<float>&, const Shape&, TensorOptions);
+template Tensor from_vector<double>(const std::vector<double>&, const Shape&, TensorOptions);
+template Tensor from_vector<int64_t>(const std::vector<int64_t>&, const Shape&, TensorOptions);
+template Tensor from_vector<int32_t>(const std::vector<int32_t>&, const Shape&, TensorOptions);
+template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, const Shape&, TensorOptions);
+
+Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts, Generator* gen) {
+  HONE_CHECK(low <= high, "uniform: low ", low, " > high ", high);
+  UniformStream u = uniform_stream(numel(shape), gen);
+  return generate(shape, opts, [&](int64_t i) { return low + (high - low) * u(i); });
+}
+Tensor rand(const Shape& shape, TensorOptions opts, Generator* gen) { return uniform(shape, 0.0, 1.0, opts, gen); }
+
+Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts, Generator* gen) {
+  HONE_CHECK(std >= 0, "normal: std ", std, " is negative");
+  // Box-Muller on uniform pairs (2k, 2k+1); element i takes the cos or sin branch.
+  UniformStream u = uniform_stream(numel(shape) + 1, gen);
+  return generate(shape, opts, [&](int64_t i) {
+    int64_t k = i / 2;
+    double u1 = 1.0 - u(2 * k), u2 = u(2 * k + 1);  // u1 in (0,1]
+    double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
+    return mean + std * r * (i % 2 ? std::sin(th) : std::cos(th));
+  });
+}
+Tensor randn(const Shape& shape, TensorOptions opts, Generator* gen) { return normal(shape, 0.0, 1.0, opts, gen); }
+
+Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts, Generator* gen) {
+  HONE_CHECK(low < high, "randint: empty range [", low, ",", high, ")");
+  UniformStream u = uniform_stream(numel(shape), gen);
+  const double span = double(high - low);
+  return generate(shape, opts, [&](int64_t i) {
+    return double(std::min(high - 1, low + int64_t(std::floor(u(i) * span))));
+  });
+}
+
+Tensor empty_like(const Tensor& t) { return empty(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor zeros_like(const Tensor& t) { return zeros(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+Tensor ones_like(const Tensor& t) { return ones(t.shape(), {.dtype = t.dtype(), .device = t.device()}); }
+
+}  // namespace hone

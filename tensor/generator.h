@@ -1,0 +1,30 @@
+#pragma once
+// A counter-based random generator (Philox 4x32-10). Element i of a random tensor is a
+// pure function of (seed, offset + i), so the same seed gives the same numbers whatever
+// the thread count or device, and the state is two integers easy to checkpoint.
+#include <array>
+#include <cstdint>
+
+namespace hone {
+
+class Generator {
+ public:
+  explicit Generator(uint64_t seed = 0x853c49e6748fea9bULL) : seed_(seed) {}
+
+  void manual_seed(uint64_t seed) { seed_ = seed; offset_ = 0; }
+  uint64_t seed() const { return seed_; }
+  uint64_t offset() const { return offset_; }       // blocks of 4 words used so far
+  void set_offset(uint64_t offset) { offset_ = offset; }
+
+  // Reserves `blocks` counter blocks and returns the first; callers then draw block
+  // (first + k) with philox(seed(), first + k), in any order or thread.
+  uint64_t reserve(uint64_t blocks) { uint64_t first = offset_; offset_ += blocks; return first; }
+
+  static std::array<uint32_t, 4> philox(uint64_t seed, uint64_t counter);
+
+ private:
+  uint64_t seed_;
+  uint64_t offset_ = 0;
+};
+
+}  // namespace hone

@@ -1,0 +1,35 @@
+#include "test_util.h"
+
+#include <filesystem>
+
+namespace hone::test {
+
+std::string shared_dir() {
+  std::filesystem::path p(HONE_SHARED_DIR);
+  return std::filesystem::is_directory(p) ? p.lexically_normal().string() : std::string();
+}
+
+void expect_close(const Tensor& actual, const std::vector<double>& expected, double atol, double rtol) {
+  std::vector<double> a = actual.to_vector<double>();
+  ASSERT_EQ(a.size(), expected.size()) << "element count differs; actual shape " << shape_str(actual.shape());
+  for (size_t i = 0; i < a.size(); ++i)
+    EXPECT_NEAR(a[i], expected[i], atol + rtol * std::abs(expected[i])) << "at flat index " << i;
+}
+
+void expect_close(const Tensor& actual, const Tensor& expected, double atol, double rtol) {
+  ASSERT_EQ(actual.shape(), expected.shape());
+  expect_close(actual, expected.to_vector<double>(), atol, rtol);
+}
+
+Tensor random_leaf(const Shape& shape, uint64_t seed, double low, double high) {
+  Generator g(seed);
+  return uniform(shape, low, high, {.dtype = DType::Float64}, &g).set_requires_grad(true);
+}
+
+void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn, const std::vector<Tensor>& inputs,
+                      GradcheckOptions opts) {
+  GradcheckResult r = gradcheck(fn, inputs, opts);
+  EXPECT_TRUE(r.passed) << "gradcheck failed:\n" << r.report;
+}
+
+}  // namespace hone::test

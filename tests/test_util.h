@@ -1,0 +1,43 @@
+#pragma once
+// Helpers shared by the tests: shared/ lookup, tolerance comparisons and gradcheck.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "hone.h"
+
+namespace hone::test {
+
+// The shared/ folder beside the repository, or "" when absent (a user's plain clone).
+std::string shared_dir();
+// Skips the current test with a printed reason when shared/ or a file in it is missing.
+#define HONE_REQUIRE_SHARED(relpath)                                                   \
+  do {                                                                                  \
+    if (::hone::test::shared_dir().empty() ||                                           \
+        !std::ifstream(::hone::test::shared_dir() + "/" + (relpath)).good())            \
+      GTEST_SKIP() << "shared/" << (relpath) << " not found beside the repository";     \
+  } while (0)
+
+// Skips the current test (printing why) when no CUDA device is usable.
+#define HONE_REQUIRE_CUDA()                                                            \
+  do {                                                                                  \
+    if (!::hone::cuda_built()) GTEST_SKIP() << "hone was built without CUDA";           \
+    if (::hone::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present";    \
+  } while (0)
+
+// Asserts every element of `actual` is within atol + rtol*|expected| of `expected`.
+void expect_close(const Tensor& actual, const std::vector<double>& expected, double atol = 1e-6, double rtol = 1e-5);
+void expect_close(const Tensor& actual, const Tensor& expected, double atol = 1e-6, double rtol = 1e-5);
+
+// A float64 leaf with values from the given seed, requiring grad (for gradcheck).
+Tensor random_leaf(const Shape& shape, uint64_t seed, double low = -1.0, double high = 1.0);
+
+// Runs gradcheck and fails the test with its report when it does not pass.
+void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
+                      const std::vector<Tensor>& inputs, GradcheckOptions opts = {});
+
+}  // namespace hone::test
