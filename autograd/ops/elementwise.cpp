@@ -12,57 +12,6 @@ using kernels::cpu::BinaryOp;
 using kernels::cpu::UnaryOp;
 using autograd::record;
 
-namespace detail {
-
-void require_cpu(const char* op, std::initializer_list<const Tensor*> tensors) {
-  for (const Tensor* t : tensors)
-    HONE_CHECK(!t->defined() || t->device().is_cpu(), op, ": got a tensor on ", t->device().str(),
-               "; this op runs on the CPU only for now (its CUDA kernel has not landed yet)");
-}
-
-void require_same_device(const char* op, std::initializer_list<const Tensor*> tensors) {
-  const Tensor* first = nullptr;
-  for (const Tensor* t : tensors) {
-    if (!t->defined()) continue;
-    if (!first) first = t;
-    HONE_CHECK(t->device() == first->device(), op, ": tensors are on different devices (", first->device().str(),
-               " and ", t->device().str(), "); move them with .to(device)");
-  }
-}
-
-Tensor broadcast_to(const Tensor& x, const Shape& shape) {
-  if (x.shape() == shape) return x;
-  Strides st(shape.size(), 0);
-  const size_t lead = shape.size() - size_t(x.dim());
-  for (size_t d = 0; d < size_t(x.dim()); ++d) st[lead + d] = x.shape()[d] == 1 ? 0 : x.strides()[d];
-  return raw::view(x, shape, st, x.offset());
-}
-
-Tensor unary_kernel(UnaryOp op, const Tensor& x, double scalar) {
-  require_cpu("elementwise op", {&x});
-  Tensor out = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
-  if (x.numel() == 0) return out;
-  kernels::cpu::unary({.op = op, .dtype = x.dtype(), .sizes = x.shape(), .out_strides = out.strides(),
-                       .in_strides = x.strides(), .out = out.data_ptr(), .in = x.data_ptr(), .scalar = scalar});
-  return out;
-}
-
-Tensor binary_kernel(BinaryOp op, const Tensor& a, const Tensor& b, double alpha, const char* name) {
-  require_same_device(name, {&a, &b});
-  require_cpu(name, {&a, &b});
-  HONE_CHECK(a.dtype() == b.dtype(), name, ": dtypes differ (", dtype_name(a.dtype()), " and ",
-             dtype_name(b.dtype()), ")");
-  const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
-  Tensor out = empty(shape, {.dtype = a.dtype(), .device = a.device()});
-  if (out.numel() == 0) return out;
-  Tensor ab = broadcast_to(a, shape), bb = broadcast_to(b, shape);
-  kernels::cpu::binary({.op = op, .dtype = a.dtype(), .sizes = shape, .out_strides = out.strides(),
-                        .a_strides = ab.strides(), .b_strides = bb.strides(), .out = out.data_ptr(),
-                        .a = ab.data_ptr(), .b = bb.data_ptr(), .alpha = alpha});
-  return out;
-}
-
-}  // namespace detail
 
 namespace {
 

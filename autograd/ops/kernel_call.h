@@ -16,8 +16,8 @@ void require_same_device(const char* op, std::initializer_list<const Tensor*> te
 // x seen with `shape` (which x broadcasts to) through stride-0 dims; no copy.
 Tensor broadcast_to(const Tensor& x, const Shape& shape);
 
-Tensor unary_kernel(kernels::cpu::UnaryOp op, const Tensor& x, double scalar = 0);
+Tensor unary_kernel(kernels::UnaryOp op, const Tensor& x, double scalar = 0);
 // a and b must share a dtype; they broadcast to a common shape.
-Tensor binary_kernel(kernels::cpu::BinaryOp op, const Tensor& a, const Tensor& b, double alpha, const char* name);
+Tensor binary_kernel(kernels::BinaryOp op, const Tensor& a, const Tensor& b, double alpha, const char* name);
 
 }  // namespace hone::detail

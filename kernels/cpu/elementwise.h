@@ -4,24 +4,10 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/elementwise_ops.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
-
-enum class UnaryOp {
-  Neg, Exp, Log, Sqrt, Abs, Relu, Sigmoid, Tanh, Sign,
-  PowScalar,  // x ^ scalar
-};
-
-enum class BinaryOp {
-  Add,              // a + alpha * b
-  Sub,              // a - alpha * b
-  Mul, Div, Pow,
-  ReluBackward,     // a = grad, b = relu input: b > 0 ? a : 0
-  SigmoidBackward,  // a = grad, b = sigmoid output y: a * y * (1 - y)
-  TanhBackward,     // a = grad, b = tanh output y: a * (1 - y * y)
-  Eq, Ne, Lt, Le, Gt, Ge,  // write 1 or 0 in the operands' dtype
-};
 
 struct UnaryArgs {
   UnaryOp op;

@@ -1,0 +1,137 @@
+// Elementwise CUDA kernels: one thread per output element (grid-stride loop); each thread
+// turns its linear index into per-operand offsets through the (coalesced) sizes/strides.
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/elementwise.h"
+#include "tensor/error.h"
+#include "tensor/strided_loop.h"
+
+namespace hone::kernels::cuda {
+
+namespace {
+
+template <int N>
+struct Geometry {
+  int ndim;
+  int64_t numel;
+  int64_t sizes[kMaxDims];
+  int64_t strides[N][kMaxDims];
+};
+
+template <int N>
+Geometry<N> make_geometry(const std::vector<int64_t>& sizes, const std::array<std::vector<int64_t>, N>& strides) {
+  StridedLayout<N> layout(sizes, strides);  // merge dims first: fewer divisions per element
+  HONE_CHECK(layout.sizes.size() <= size_t(kMaxDims), "cuda elementwise: more than ", kMaxDims,
+             " non-mergeable dims (", layout.sizes.size(), ")");
+  Geometry<N> g{};
+  g.ndim = int(layout.sizes.size());
+  g.numel = 1;
+  for (int d = 0; d < g.ndim; ++d) {
+    g.sizes[d] = layout.sizes[size_t(d)];
+    g.numel *= g.sizes[d];
+    for (int k = 0; k < N; ++k) g.strides[k][d] = layout.strides[size_t(k)][size_t(d)];
+  }
+  return g;
+}
+
+template <int N>
+__device__ void offsets(const Geometry<N>& g, int64_t linear, int64_t (&off)[N]) {
+  for (int k = 0; k < N; ++k) off[k] = 0;
+  for (int d = g.ndim - 1; d >= 0; --d) {
+    int64_t i = linear % g.sizes[d];
+    linear /= g.sizes[d];
+    for (int k = 0; k < N; ++k) off[k] += i * g.strides[k][d];
+  }
+}
+
+template <typename T>
+__device__ T unary_op(UnaryOp op, T x, double s) {
+  switch (op) {
+    case UnaryOp::Neg: return -x;
+    case UnaryOp::Exp: return exp(x);
+    case UnaryOp::Log: return log(x);
+    case UnaryOp::Sqrt: return sqrt(x);
+    case UnaryOp::Abs: return fabs(x);
+    case UnaryOp::Relu: return x > T(0) ? x : T(0);
+    case UnaryOp::Sigmoid: return T(1) / (T(1) + exp(-x));
+    case UnaryOp::Tanh: return tanh(x);
+    case UnaryOp::Sign: return T((x > T(0)) - (x < T(0)));
+    case UnaryOp::PowScalar: return pow(x, T(s));
+  }
+  return T(0);
+}
+
+template <typename T>
+__device__ T binary_op(BinaryOp op, T a, T b, T alpha) {
+  switch (op) {
+    case BinaryOp::Add: return a + alpha * b;
+    case BinaryOp::Sub: return a - alpha * b;
+    case BinaryOp::Mul: return a * b;
+    case BinaryOp::Div: return a / b;
+    case BinaryOp::Pow: return pow(a, b);
+    case BinaryOp::ReluBackward: return b > T(0) ? a : T(0);
+    case BinaryOp::SigmoidBackward: return a * b * (T(1) - b);
+    case BinaryOp::TanhBackward: return a * (T(1) - b * b);
+    case BinaryOp::Eq: return T(a == b);
+    case BinaryOp::Ne: return T(a != b);
+    case BinaryOp::Lt: return T(a < b);
+    case BinaryOp::Le: return T(a <= b);
+    case BinaryOp::Gt: return T(a > b);
+    case BinaryOp::Ge: return T(a >= b);
+  }
+  return T(0);
+}
+
+template <typename T>
+__global__ void unary_kernel(Geometry<2> g, UnaryOp op, T* out, const T* in, double s) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.numel; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t off[2];
+    offsets(g, i, off);
+    out[off[0]] = unary_op<T>(op, in[off[1]], s);
+  }
+}
+
+template <typename T>
+__global__ void binary_kernel(Geometry<3> g, BinaryOp op, T* out, const T* a, const T* b, T alpha) {
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.numel; i += int64_t(gridDim.x) * blockDim.x) {
+    int64_t off[3];
+    offsets(g, i, off);
+    out[off[0]] = binary_op<T>(op, a[off[1]], b[off[2]], alpha);
+  }
+}
+
+unsigned blocks_for(int64_t n) { return unsigned(std::min<int64_t>((n + 255) / 256, 65535)); }
+
+void check_launch(const char* what) {
+  cudaError_t err = cudaGetLastError();
+  HONE_CHECK(err == cudaSuccess, what, ": CUDA launch failed: ", cudaGetErrorString(err));
+}
+
+}  // namespace
+
+void unary(const UnaryArgs& a) {
+  auto g = make_geometry<2>(a.sizes, {a.out_strides, a.in_strides});
+  if (g.numel == 0) return;
+  auto stream = static_cast<cudaStream_t>(a.stream);
+  HONE_DISPATCH_FLOAT(a.dtype, "cuda unary", [&](auto tag) {
+    using T = decltype(tag);
+    unary_kernel<T><<<blocks_for(g.numel), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),
+                                                             static_cast<const T*>(a.in), a.scalar);
+  });
+  check_launch("cuda unary");
+}
+
+void binary(const BinaryArgs& a) {
+  auto g = make_geometry<3>(a.sizes, {a.out_strides, a.a_strides, a.b_strides});
+  if (g.numel == 0) return;
+  auto stream = static_cast<cudaStream_t>(a.stream);
+  HONE_DISPATCH_FLOAT(a.dtype, "cuda binary", [&](auto tag) {
+    using T = decltype(tag);
+    binary_kernel<T><<<blocks_for(g.numel), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),
+                                                              static_cast<const T*>(a.a), static_cast<const T*>(a.b),
+                                                              T(a.alpha));
+  });
+  check_launch("cuda binary");
+}
+
+}  // namespace hone::kernels::cuda
