@@ -1,11 +1,24 @@
 #include "kernels/cpu/matmul.h"
 
+#include "kernels/cpu/gemm.h"
 #include "kernels/cpu/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
 
 void matmul(const MatmulArgs& p) {
+  if (p.dtype == DType::Float32) {  // the packed GEMM, one call per batch entry
+    for (int64_t b = 0; b < p.batch; ++b)
+      sgemm({.m = p.m, .n = p.n, .k = p.k,
+             .a = static_cast<const float*>(p.a) + b * p.a_batch_stride, .a_row_stride = p.a_row_stride, .a_col_stride = p.a_col_stride,
+             .b = static_cast<const float*>(p.b) + b * p.b_batch_stride, .b_row_stride = p.b_row_stride, .b_col_stride = p.b_col_stride,
+             .c = static_cast<float*>(p.c) + b * p.c_batch_stride, .c_row_stride = p.c_row_stride, .c_col_stride = p.c_col_stride});
+    return;
+  }
+  matmul_reference(p);
+}
+
+void matmul_reference(const MatmulArgs& p) {
   HONE_DISPATCH_FLOAT(p.dtype, "matmul", [&](auto tag) {
     using T = decltype(tag);
     using Acc = std::conditional_t<std::is_same_v<T, float>, double, T>;

@@ -1,7 +1,7 @@
 #pragma once
 // Batched matrix product C[b] = A[b] x B[b] on strided operands (any strides, so the op
-// layer passes transposed views without copying). A plain loop: issue #3 replaces it with
-// the packed, vectorised GEMM; this stays as the naive reference it is tested against.
+// layer passes transposed views without copying). float32 runs on the packed GEMM
+// (kernels/cpu/gemm.h); float64 and the reference use a plain loop, accumulating in double.
 #include <cstdint>
 
 #include "tensor/dtype.h"
@@ -20,5 +20,6 @@ struct MatmulArgs {
 };
 
 void matmul(const MatmulArgs& args);
+void matmul_reference(const MatmulArgs& args);  // the plain loop, any dtype it supports
 
 }  // namespace hone::kernels::cpu

@@ -1,0 +1,223 @@
+// The GEMM driver (BLIS loop order): for each NC-wide column block of B and KC-deep slice
+// of K, pack B into NR-wide panels; for each MC-tall row block of A, pack A into MR-tall
+// panels; then run the micro-kernel over every MR x NR tile. Packing makes the kernel's
+// loads contiguous and aligned whatever A's and B's strides are (transposes cost nothing).
+//
+// Threads: C is cut into one block per thread (by rows when M >= N, else by columns), and
+// each thread runs the whole loop nest on its block with its own packing buffers. No
+// synchronisation, and every C element sees the same k order for any thread count.
+#include "kernels/cpu/gemm.h"
+
+#include <cmath>
+#include <cstdlib>
+#include <memory>
+
+#include "kernels/cpu/gemm_microkernel.h"
+#include "kernels/cpu/parallel.h"
+#include "tensor/error.h"
+
+namespace hone::kernels::cpu {
+
+namespace gemm_detail {
+namespace {
+constexpr int kPortableMR = 4, kPortableNR = 16;
+
+void portable(int64_t kc, const float* ap, const float* bp, float* c, int64_t ldc, float alpha, float beta) {
+  float acc[kPortableMR][kPortableNR] = {};
+  for (int64_t p = 0; p < kc; ++p, ap += kPortableMR, bp += kPortableNR)
+    for (int i = 0; i < kPortableMR; ++i)
+      for (int j = 0; j < kPortableNR; ++j) acc[i][j] += ap[i] * bp[j];
+  for (int i = 0; i < kPortableMR; ++i)
+    for (int j = 0; j < kPortableNR; ++j)
+      c[i * ldc + j] = beta == 0.0f ? alpha * acc[i][j] : std::fma(alpha, acc[i][j], beta * c[i * ldc + j]);
+}
+}  // namespace
+
+MicroKernel portable_kernel() { return {kPortableMR, kPortableNR, portable}; }
+}  // namespace gemm_detail
+
+namespace {
+
+using gemm_detail::MicroKernel;
+
+constexpr int64_t KC = 256;   // depth of a packed slice: a KC x NR panel of B stays in L1
+constexpr int64_t MC = 192;   // rows of packed A per block (multiple of every MR): fits L2
+constexpr int64_t NC = 2048;  // columns of packed B per slice (multiple of every NR); lives in L3
+
+struct AlignedBuffer {
+  float* data = nullptr;
+  size_t capacity = 0;
+  float* get(size_t n) {
+    if (n > capacity) {
+      std::free(data);
+      capacity = (n + 15) / 16 * 16;
+      data = static_cast<float*>(std::aligned_alloc(64, capacity * sizeof(float)));
+      HONE_CHECK(data != nullptr, "sgemm: out of memory for packing buffers");
+    }
+    return data;
+  }
+  ~AlignedBuffer() { std::free(data); }
+};
+
+// B(p0:p0+kc, j0:j0+nc) into panels of NR columns; each k step holds NR values (zero padded).
+void pack_b(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out) {
+  for (int64_t jr = 0; jr < nc; jr += nr) {
+    const int64_t w = std::min<int64_t>(nr, nc - jr);
+    for (int64_t p = 0; p < kc; ++p) {
+      const float* src = g.b + (p0 + p) * g.b_row_stride + (j0 + jr) * g.b_col_stride;
+      float* dst = out + jr * kc + p * nr;
+      if (g.b_col_stride == 1) {
+        for (int64_t j = 0; j < w; ++j) dst[j] = src[j];
+      } else {
+        for (int64_t j = 0; j < w; ++j) dst[j] = src[j * g.b_col_stride];
+      }
+      for (int64_t j = w; j < nr; ++j) dst[j] = 0.0f;
+    }
+  }
+}
+
+// A(i0:i0+mc, p0:p0+kc) into panels of MR rows; each k step holds MR values (zero padded).
+void pack_a(const GemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, int mr, float* out) {
+  for (int64_t ir = 0; ir < mc; ir += mr) {
+    const int64_t h = std::min<int64_t>(mr, mc - ir);
+    float* panel = out + ir * kc;
+    for (int64_t i = 0; i < h; ++i) {
+      const float* src = g.a + (i0 + ir + i) * g.a_row_stride + p0 * g.a_col_stride;
+      if (g.a_col_stride == 1) {
+        for (int64_t p = 0; p < kc; ++p) panel[p * mr + i] = src[p];
+      } else {
+        for (int64_t p = 0; p < kc; ++p) panel[p * mr + i] = src[p * g.a_col_stride];
+      }
+    }
+    for (int64_t i = h; i < mr; ++i)
+      for (int64_t p = 0; p < kc; ++p) panel[p * mr + i] = 0.0f;
+  }
+}
+
+// C = beta * C over a block (k == 0 or alpha == 0: no product to add).
+void scale_c(const GemmArgs& g) {
+  for (int64_t i = 0; i < g.m; ++i)
+    for (int64_t j = 0; j < g.n; ++j) {
+      float& c = g.c[i * g.c_row_stride + j * g.c_col_stride];
+      c = g.beta == 0.0f ? 0.0f : g.beta * c;
+    }
+}
+
+// One MR x NR tile: straight into C when whole, else through `tile` with the same
+// alpha/beta arithmetic (one fused multiply-add) as the vector store path, so an element's
+// value never depends on whether it fell in an edge tile.
+inline void run_tile(const GemmArgs& g, const MicroKernel& uk, int64_t kc, const float* ap, const float* bp, float* c,
+                     int64_t h, int64_t w, float beta) {
+  if (h == uk.mr && w == uk.nr && g.c_col_stride == 1) {
+    uk.fn(kc, ap, bp, c, g.c_row_stride, g.alpha, beta);
+    return;
+  }
+  alignas(64) float tile[16 * 64];
+  uk.fn(kc, ap, bp, tile, uk.nr, 1.0f, 0.0f);
+  for (int64_t i = 0; i < h; ++i)
+    for (int64_t j = 0; j < w; ++j) {
+      float& out = c[i * g.c_row_stride + j * g.c_col_stride];
+      out = beta == 0.0f ? g.alpha * tile[i * uk.nr + j] : std::fma(g.alpha, tile[i * uk.nr + j], beta * out);
+    }
+}
+
+// The loop nest. For each (NC, KC) slice the threads first pack B together (each a share of
+// its NR panels), then each computes its own rows of C (or, when C has too few rows to go
+// round, its own NR panels) packing its own A blocks. Every C element is computed by one
+// thread, in the same k order whatever the thread count.
+void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool& pool, int64_t threads) {
+  static thread_local AlignedBuffer b_buf;
+  const int mr = uk.mr, nr = uk.nr;
+  const int64_t mc_max = MC / mr * mr;
+  float* bp = b_buf.get(size_t(KC * ((NC + nr - 1) / nr * nr)));
+  const int64_t row_units = (g.m + mr - 1) / mr;
+  const bool split_rows = row_units >= threads;
+  for (int64_t jc = 0; jc < g.n; jc += NC) {
+    const int64_t nc = std::min(NC, g.n - jc);
+    const int64_t panels = (nc + nr - 1) / nr;
+    for (int64_t pc = 0; pc < g.k; pc += KC) {
+      const int64_t kc = std::min(KC, g.k - pc);
+      const float beta = pc == 0 ? g.beta : 1.0f;
+      const int64_t pack_tasks = std::min(threads, panels);
+      pool.run(pack_tasks, [&](int64_t t) {
+        const int64_t p0 = panels * t / pack_tasks, p1 = panels * (t + 1) / pack_tasks;
+        pack_b(g, pc, kc, jc + p0 * nr, std::min(nc, p1 * nr) - p0 * nr, nr, bp + p0 * nr * kc);
+      });
+      const int64_t tasks = std::min(threads, split_rows ? row_units : panels);
+      pool.run(tasks, [&](int64_t t) {
+        static thread_local AlignedBuffer a_buf;
+        float* ap = a_buf.get(size_t(KC * mc_max));
+        int64_t i_begin = 0, i_end = g.m, q0 = 0, q1 = panels;
+        if (split_rows) {
+          i_begin = std::min(g.m, row_units * t / tasks * mr);
+          i_end = std::min(g.m, row_units * (t + 1) / tasks * mr);
+        } else {
+          q0 = panels * t / tasks;
+          q1 = panels * (t + 1) / tasks;
+        }
+        for (int64_t ic = i_begin; ic < i_end; ic += mc_max) {
+          const int64_t mc = std::min(mc_max, i_end - ic);
+          pack_a(g, ic, mc, pc, kc, mr, ap);
+          for (int64_t q = q0; q < q1; ++q) {
+            const int64_t jr = q * nr, w = std::min<int64_t>(nr, nc - jr);
+            for (int64_t ir = 0; ir < mc; ir += mr)
+              run_tile(g, uk, kc, ap + ir * kc, bp + jr * kc, g.c + (ic + ir) * g.c_row_stride + (jc + jr) * g.c_col_stride,
+                       std::min<int64_t>(mr, mc - ir), w, beta);
+          }
+        }
+      });
+    }
+  }
+}
+
+MicroKernel kernel_for(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::Avx512: return gemm_detail::avx512_kernel();
+    case GemmIsa::Avx2: return gemm_detail::avx2_kernel();
+    default: return gemm_detail::portable_kernel();
+  }
+}
+
+}  // namespace
+
+bool gemm_isa_supported(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::Auto:
+    case GemmIsa::Portable: return true;
+    case GemmIsa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    case GemmIsa::Avx512: return __builtin_cpu_supports("avx512f");
+  }
+  return false;
+}
+
+GemmIsa best_gemm_isa() {
+  static const GemmIsa best = gemm_isa_supported(GemmIsa::Avx512) ? GemmIsa::Avx512
+                              : gemm_isa_supported(GemmIsa::Avx2) ? GemmIsa::Avx2
+                                                                  : GemmIsa::Portable;
+  return best;
+}
+
+const char* gemm_isa_name(GemmIsa isa) {
+  switch (isa) {
+    case GemmIsa::Auto: return "auto";
+    case GemmIsa::Avx512: return "avx512";
+    case GemmIsa::Avx2: return "avx2";
+    case GemmIsa::Portable: return "portable";
+  }
+  return "?";
+}
+
+void sgemm(const GemmArgs& g, GemmIsa isa) {
+  HONE_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0, "sgemm: negative size m=", g.m, " n=", g.n, " k=", g.k);
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0 || g.alpha == 0.0f) return scale_c(g);
+  if (isa == GemmIsa::Auto) isa = best_gemm_isa();
+  HONE_CHECK(gemm_isa_supported(isa), "sgemm: this CPU cannot run the ", gemm_isa_name(isa), " micro-kernel");
+  const MicroKernel uk = kernel_for(isa);
+
+  ThreadPool& pool = Context::current().thread_pool();
+  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
+  gemm_threaded(g, uk, pool, flops < 2e6 ? 1 : pool.size());
+}
+
+}  // namespace hone::kernels::cpu
