@@ -1,0 +1,276 @@
+// conv2d as im2col + GEMM. For one image and one group, the columns matrix holds, for
+// every (channel, ky, kx) row, the input pixel each output position reads (0 in padding):
+//   forward:       out[co, p]   = W[co, r] x cols[r, p]           (+ bias)
+//   grad weight:   dW[co, r]   += dOut[co, p] x cols[r, p]^T       (summed over images)
+//   grad input:    dCols[r, p]  = W[co, r]^T x dOut[co, p], then col2im adds each entry
+//                                 back to the pixel it came from.
+// A 1x1, stride-1, unpadded conv reads the input as its columns directly.
+#include "kernels/cpu/conv2d.h"
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/parallel.h"
+#include "tensor/error.h"
+
+namespace hone::kernels::cpu {
+
+namespace {
+
+void check(const Conv2dGeometry& g, const char* op) {
+  HONE_CHECK(g.n >= 0 && g.c_in > 0 && g.h > 0 && g.w > 0 && g.c_out > 0 && g.kh > 0 && g.kw > 0, op,
+             ": bad sizes (n=", g.n, " c_in=", g.c_in, " h=", g.h, " w=", g.w, " c_out=", g.c_out, " kernel ", g.kh,
+             "x", g.kw, ")");
+  HONE_CHECK(g.stride_h > 0 && g.stride_w > 0 && g.dilation_h > 0 && g.dilation_w > 0, op,
+             ": stride and dilation must be positive");
+  HONE_CHECK(g.pad_top >= 0 && g.pad_left >= 0 && g.pad_bottom >= 0 && g.pad_right >= 0, op,
+             ": padding must be non-negative");
+  HONE_CHECK(g.groups > 0 && g.c_in % g.groups == 0 && g.c_out % g.groups == 0, op, ": groups=", g.groups,
+             " must divide c_in=", g.c_in, " and c_out=", g.c_out);
+  HONE_CHECK(g.out_h() > 0 && g.out_w() > 0, op, ": output would be empty: input ", g.h, "x", g.w, " with kernel ",
+             g.kh, "x", g.kw, ", dilation ", g.dilation_h, "x", g.dilation_w, " and padding is too small");
+}
+
+bool is_pointwise(const Conv2dGeometry& g) {
+  return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 &&
+         g.pad_bottom == 0 && g.pad_right == 0;
+}
+
+// C[m,n] (+)= A[m,k] B[k,n] with explicit strides: float32 on the packed SGEMM, float64
+// by a plain loop (double is for gradient checks, where exactness beats speed).
+template <typename T>
+void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs,
+          T* c, int64_t ldc, bool accumulate) {
+  if constexpr (std::is_same_v<T, float>) {
+    sgemm({.m = m, .n = n, .k = k, .a = a, .a_row_stride = ars, .a_col_stride = acs, .b = b, .b_row_stride = brs,
+           .b_col_stride = bcs, .c = c, .c_row_stride = ldc, .c_col_stride = 1, .alpha = 1.0f,
+           .beta = accumulate ? 1.0f : 0.0f});
+  } else {
+    parallel_for(m, 1, [&](int64_t i0, int64_t i1) {
+      for (int64_t i = i0; i < i1; ++i)
+        for (int64_t j = 0; j < n; ++j) {
+          T acc = 0;
+          for (int64_t p = 0; p < k; ++p) acc += a[i * ars + p * acs] * b[p * brs + j * bcs];
+          c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc : acc;
+        }
+    });
+  }
+}
+
+// cols[(c*kh + ky)*kw + kx, oy*ow + ox] = x[c, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw] (0 outside).
+template <typename T>
+void im2col(const Conv2dGeometry& g, int64_t channels, const T* x, T* cols) {
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  parallel_for(channels * g.kh * g.kw, 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t c = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
+      const T* plane = x + c * g.h * g.w;
+      T* row = cols + r * oh * ow;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+        T* out = row + oy * ow;
+        if (iy < 0 || iy >= g.h) {
+          std::fill(out, out + ow, T(0));
+          continue;
+        }
+        const T* in = plane + iy * g.w;
+        const int64_t x0 = kx * g.dilation_w - g.pad_left;
+        if (g.stride_w == 1 && x0 >= 0 && x0 + ow <= g.w) {
+          std::memcpy(out, in + x0, size_t(ow) * sizeof(T));
+          continue;
+        }
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const int64_t ix = ox * g.stride_w + x0;
+          out[ox] = (ix >= 0 && ix < g.w) ? in[ix] : T(0);
+        }
+      }
+    }
+  });
+}
+
+// The adjoint of im2col: dx[c, iy, ix] += dcols[r, p] for every (r, p) that read it.
+// Split over channels, so each thread writes only its own planes.
+template <typename T>
+void col2im(const Conv2dGeometry& g, int64_t channels, const T* dcols, T* dx) {
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  parallel_for(channels, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      T* plane = dx + c * g.h * g.w;
+      std::fill(plane, plane + g.h * g.w, T(0));
+      for (int64_t ky = 0; ky < g.kh; ++ky)
+        for (int64_t kx = 0; kx < g.kw; ++kx) {
+          const T* row = dcols + ((c * g.kh + ky) * g.kw + kx) * oh * ow;
+          for (int64_t oy = 0; oy < oh; ++oy) {
+            const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+            if (iy < 0 || iy >= g.h) continue;
+            T* line = plane + iy * g.w;
+            for (int64_t ox = 0; ox < ow; ++ox) {
+              const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+              if (ix >= 0 && ix < g.w) line[ix] += row[oy * ow + ox];
+            }
+          }
+        }
+    }
+  });
+}
+
+template <typename T>
+void forward(const Conv2dForwardArgs& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w(), P = oh * ow;
+  const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
+  const T* x = static_cast<const T*>(a.input);
+  const T* w = static_cast<const T*>(a.weight);
+  const T* bias = static_cast<const T*>(a.bias);
+  T* y = static_cast<T*>(a.output);
+  const bool pointwise = is_pointwise(g);
+  std::vector<T> cols(pointwise ? 0 : size_t(R * P));
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const T* xin = x + (n * g.c_in + grp * cig) * g.h * g.w;
+      const T* colp = xin;
+      if (!pointwise) {
+        im2col(g, cig, xin, cols.data());
+        colp = cols.data();
+      }
+      T* yout = y + (n * g.c_out + grp * cog) * P;
+      gemm<T>(cog, P, R, w + grp * cog * R, R, 1, colp, P, 1, yout, P, false);
+    }
+    if (bias) {
+      T* yn = y + n * g.c_out * P;
+      for (int64_t co = 0; co < g.c_out; ++co)
+        for (int64_t p = 0; p < P; ++p) yn[co * P + p] += bias[co];
+    }
+  }
+}
+
+template <typename T>
+void backward(const Conv2dBackwardArgs& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w(), P = oh * ow;
+  const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
+  const T* x = static_cast<const T*>(a.input);
+  const T* w = static_cast<const T*>(a.weight);
+  const T* dy = static_cast<const T*>(a.grad_output);
+  T* dx = static_cast<T*>(a.grad_input);
+  T* dw = static_cast<T*>(a.grad_weight);
+  T* db = static_cast<T*>(a.grad_bias);
+  const bool pointwise = is_pointwise(g);
+  std::vector<T> cols(pointwise && !dx ? 0 : size_t(R * P));
+  if (db) {  // sum over images and positions, in a fixed order
+    for (int64_t co = 0; co < g.c_out; ++co) {
+      double acc = 0;
+      for (int64_t n = 0; n < g.n; ++n)
+        for (int64_t p = 0; p < P; ++p) acc += double(dy[(n * g.c_out + co) * P + p]);
+      db[co] = T(acc);
+    }
+  }
+  if (dw && g.n == 0) std::fill(dw, dw + g.c_out * R, T(0));
+  for (int64_t n = 0; n < g.n; ++n) {
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      const T* dyg = dy + (n * g.c_out + grp * cog) * P;
+      const T* wg = w + grp * cog * R;
+      if (dw) {
+        const T* xin = x + (n * g.c_in + grp * cig) * g.h * g.w;
+        const T* colp = xin;
+        if (!pointwise) {
+          im2col(g, cig, xin, cols.data());
+          colp = cols.data();
+        }
+        // dW[co, r] (+)= sum_p dY[co, p] cols[r, p]: B = cols^T (row stride 1, col stride P).
+        gemm<T>(cog, R, P, dyg, P, 1, colp, 1, P, dw + grp * cog * R, R, n > 0);
+      }
+      if (dx) {
+        T* dxg = dx + (n * g.c_in + grp * cig) * g.h * g.w;
+        if (pointwise) {  // dX[ci, p] = sum_co W[co, ci] dY[co, p]
+          gemm<T>(cig, P, cog, wg, 1, R, dyg, P, 1, dxg, P, false);
+        } else {
+          gemm<T>(R, P, cog, wg, 1, R, dyg, P, 1, cols.data(), P, false);
+          col2im(g, cig, cols.data(), dxg);
+        }
+      }
+    }
+  }
+}
+
+template <typename T>
+void forward_reference(const Conv2dForwardArgs& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups;
+  const T* x = static_cast<const T*>(a.input);
+  const T* w = static_cast<const T*>(a.weight);
+  const T* b = static_cast<const T*>(a.bias);
+  T* y = static_cast<T*>(a.output);
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t co = 0; co < g.c_out; ++co)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          double acc = b ? double(b[co]) : 0.0;
+          const int64_t grp = co / cog;
+          for (int64_t ci = 0; ci < cig; ++ci)
+            for (int64_t ky = 0; ky < g.kh; ++ky)
+              for (int64_t kx = 0; kx < g.kw; ++kx) {
+                const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+                const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                acc += double(x[((n * g.c_in + grp * cig + ci) * g.h + iy) * g.w + ix]) *
+                       double(w[((co * cig + ci) * g.kh + ky) * g.kw + kx]);
+              }
+          y[((n * g.c_out + co) * oh + oy) * ow + ox] = T(acc);
+        }
+}
+
+template <typename T>
+void backward_reference(const Conv2dBackwardArgs& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups;
+  const T* x = static_cast<const T*>(a.input);
+  const T* w = static_cast<const T*>(a.weight);
+  const T* dy = static_cast<const T*>(a.grad_output);
+  std::vector<double> dx(size_t(g.n * g.c_in * g.h * g.w), 0.0), dw(size_t(g.c_out * cig * g.kh * g.kw), 0.0),
+      db(size_t(g.c_out), 0.0);
+  for (int64_t n = 0; n < g.n; ++n)
+    for (int64_t co = 0; co < g.c_out; ++co)
+      for (int64_t oy = 0; oy < oh; ++oy)
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const double go = double(dy[((n * g.c_out + co) * oh + oy) * ow + ox]);
+          db[size_t(co)] += go;
+          const int64_t grp = co / cog;
+          for (int64_t ci = 0; ci < cig; ++ci)
+            for (int64_t ky = 0; ky < g.kh; ++ky)
+              for (int64_t kx = 0; kx < g.kw; ++kx) {
+                const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+                const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+                const size_t xi = size_t(((n * g.c_in + grp * cig + ci) * g.h + iy) * g.w + ix);
+                const size_t wi = size_t(((co * cig + ci) * g.kh + ky) * g.kw + kx);
+                dx[xi] += go * double(w[wi]);
+                dw[wi] += go * double(x[xi]);
+              }
+        }
+  if (a.grad_input) std::transform(dx.begin(), dx.end(), static_cast<T*>(a.grad_input), [](double v) { return T(v); });
+  if (a.grad_weight) std::transform(dw.begin(), dw.end(), static_cast<T*>(a.grad_weight), [](double v) { return T(v); });
+  if (a.grad_bias) std::transform(db.begin(), db.end(), static_cast<T*>(a.grad_bias), [](double v) { return T(v); });
+}
+
+}  // namespace
+
+void conv2d_forward(const Conv2dForwardArgs& a) {
+  check(a.g, "conv2d");
+  HONE_DISPATCH_FLOAT(a.dtype, "conv2d", [&](auto tag) { forward<decltype(tag)>(a); });
+}
+void conv2d_backward(const Conv2dBackwardArgs& a) {
+  check(a.g, "conv2d backward");
+  HONE_DISPATCH_FLOAT(a.dtype, "conv2d backward", [&](auto tag) { backward<decltype(tag)>(a); });
+}
+void conv2d_forward_reference(const Conv2dForwardArgs& a) {
+  check(a.g, "conv2d");
+  HONE_DISPATCH_FLOAT(a.dtype, "conv2d", [&](auto tag) { forward_reference<decltype(tag)>(a); });
+}
+void conv2d_backward_reference(const Conv2dBackwardArgs& a) {
+  check(a.g, "conv2d backward");
+  HONE_DISPATCH_FLOAT(a.dtype, "conv2d backward", [&](auto tag) { backward_reference<decltype(tag)>(a); });
+}
+
+}  // namespace hone::kernels::cpu

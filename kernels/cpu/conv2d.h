@@ -1,0 +1,49 @@
+#pragma once
+// 2-D convolution on contiguous NCHW tensors (cross-correlation, as PyTorch and ONNX).
+// Padding is per side (ONNX `pads` may be asymmetric); groups split channels.
+// The fast path is im2col + GEMM (float32 on the packed SGEMM); `*_reference` are the
+// naive seven-loop definitions the fast path is tested against.
+#include <cstdint>
+
+#include "tensor/dtype.h"
+
+namespace hone::kernels::cpu {
+
+struct Conv2dGeometry {
+  int64_t n, c_in, h, w;  // input
+  int64_t c_out, kh, kw;  // weight is [c_out, c_in / groups, kh, kw]
+  int64_t stride_h = 1, stride_w = 1;
+  int64_t pad_top = 0, pad_left = 0, pad_bottom = 0, pad_right = 0;
+  int64_t dilation_h = 1, dilation_w = 1;
+  int64_t groups = 1;
+
+  int64_t out_h() const { return (h + pad_top + pad_bottom - dilation_h * (kh - 1) - 1) / stride_h + 1; }
+  int64_t out_w() const { return (w + pad_left + pad_right - dilation_w * (kw - 1) - 1) / stride_w + 1; }
+};
+
+struct Conv2dForwardArgs {
+  Conv2dGeometry g;
+  DType dtype;  // float32 or float64
+  const void* input;
+  const void* weight;
+  const void* bias;  // [c_out] or nullptr
+  void* output;      // [n, c_out, out_h, out_w]
+};
+
+struct Conv2dBackwardArgs {
+  Conv2dGeometry g;
+  DType dtype;
+  const void* input;
+  const void* weight;
+  const void* grad_output;
+  void* grad_input;   // nullptr: not needed (e.g. the first layer, or a frozen stem)
+  void* grad_weight;  // nullptr: not needed (frozen weights); else overwritten
+  void* grad_bias;    // nullptr: not needed; else overwritten
+};
+
+void conv2d_forward(const Conv2dForwardArgs& args);
+void conv2d_backward(const Conv2dBackwardArgs& args);
+void conv2d_forward_reference(const Conv2dForwardArgs& args);
+void conv2d_backward_reference(const Conv2dBackwardArgs& args);
+
+}  // namespace hone::kernels::cpu
