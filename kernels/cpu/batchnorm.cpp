@@ -1,0 +1,137 @@
+// BatchNorm: y = (x - mean) * invstd * gamma + beta, per channel.
+// Backward with batch statistics (mean and var depend on x), with xhat = (x - mean) * invstd
+// and M = N * HW elements per channel:
+//   dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
+// With running statistics they are constants: dx = gamma * invstd * dy.
+// In both: dgamma = sum(dy * xhat), dbeta = sum(dy).
+#include "kernels/cpu/batchnorm.h"
+
+#include <cmath>
+
+#include "kernels/cpu/parallel.h"
+#include "tensor/error.h"
+
+namespace hone::kernels::cpu {
+
+namespace {
+
+template <typename T>
+void forward(const BatchNormForwardArgs& a) {
+  const T* x = static_cast<const T*>(a.x);
+  const T* gamma = static_cast<const T*>(a.gamma);
+  const T* beta = static_cast<const T*>(a.beta);
+  T* rm = static_cast<T*>(a.running_mean);
+  T* rv = static_cast<T*>(a.running_var);
+  T* y = static_cast<T*>(a.y);
+  T* smean = static_cast<T*>(a.save_mean);
+  T* sinv = static_cast<T*>(a.save_invstd);
+  const int64_t m = a.n * a.hw;
+  parallel_for(a.c, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      double mean, var;
+      if (a.use_batch_stats) {
+        double sum = 0;
+        for (int64_t i = 0; i < a.n; ++i) {
+          const T* p = x + (i * a.c + c) * a.hw;
+          for (int64_t k = 0; k < a.hw; ++k) sum += double(p[k]);
+        }
+        mean = sum / double(m);
+        double sq = 0;  // two passes: no cancellation when |mean| >> std
+        for (int64_t i = 0; i < a.n; ++i) {
+          const T* p = x + (i * a.c + c) * a.hw;
+          for (int64_t k = 0; k < a.hw; ++k) {
+            const double d = double(p[k]) - mean;
+            sq += d * d;
+          }
+        }
+        var = sq / double(m);
+        if (a.update_running) {
+          const double unbiased = m > 1 ? sq / double(m - 1) : var;
+          if (a.convention == BatchNormConvention::PyTorch) {
+            rm[c] = T((1 - a.momentum) * double(rm[c]) + a.momentum * mean);
+            rv[c] = T((1 - a.momentum) * double(rv[c]) + a.momentum * unbiased);
+          } else {
+            rm[c] = T(a.momentum * double(rm[c]) + (1 - a.momentum) * mean);
+            rv[c] = T(a.momentum * double(rv[c]) + (1 - a.momentum) * var);
+          }
+        }
+      } else {
+        mean = double(rm[c]);
+        var = double(rv[c]);
+      }
+      const double invstd = 1.0 / std::sqrt(var + a.eps);
+      smean[c] = T(mean);
+      sinv[c] = T(invstd);
+      const double scale = (gamma ? double(gamma[c]) : 1.0) * invstd;
+      const double shift = (beta ? double(beta[c]) : 0.0) - mean * scale;
+      const T s = T(scale), b = T(shift);
+      for (int64_t i = 0; i < a.n; ++i) {
+        const T* p = x + (i * a.c + c) * a.hw;
+        T* q = y + (i * a.c + c) * a.hw;
+        for (int64_t k = 0; k < a.hw; ++k) q[k] = p[k] * s + b;
+      }
+    }
+  });
+}
+
+template <typename T>
+void backward(const BatchNormBackwardArgs& a) {
+  const T* x = static_cast<const T*>(a.x);
+  const T* gamma = static_cast<const T*>(a.gamma);
+  const T* dy = static_cast<const T*>(a.dy);
+  const T* smean = static_cast<const T*>(a.save_mean);
+  const T* sinv = static_cast<const T*>(a.save_invstd);
+  T* dx = static_cast<T*>(a.dx);
+  T* dgamma = static_cast<T*>(a.dgamma);
+  T* dbeta = static_cast<T*>(a.dbeta);
+  const int64_t m = a.n * a.hw;
+  parallel_for(a.c, 1, [&](int64_t c0, int64_t c1) {
+    for (int64_t c = c0; c < c1; ++c) {
+      const double mean = double(smean[c]), invstd = double(sinv[c]);
+      double sum_dy = 0, sum_dy_xhat = 0;
+      for (int64_t i = 0; i < a.n; ++i) {
+        const T* g = dy + (i * a.c + c) * a.hw;
+        const T* p = x + (i * a.c + c) * a.hw;
+        for (int64_t k = 0; k < a.hw; ++k) {
+          sum_dy += double(g[k]);
+          sum_dy_xhat += double(g[k]) * (double(p[k]) - mean) * invstd;
+        }
+      }
+      if (dgamma) dgamma[c] = T(sum_dy_xhat);
+      if (dbeta) dbeta[c] = T(sum_dy);
+      if (!dx) continue;
+      const double gscale = (gamma ? double(gamma[c]) : 1.0) * invstd;
+      for (int64_t i = 0; i < a.n; ++i) {
+        const T* g = dy + (i * a.c + c) * a.hw;
+        const T* p = x + (i * a.c + c) * a.hw;
+        T* q = dx + (i * a.c + c) * a.hw;
+        if (a.used_batch_stats) {
+          const double mean_dy = sum_dy / double(m), mean_dy_xhat = sum_dy_xhat / double(m);
+          for (int64_t k = 0; k < a.hw; ++k) {
+            const double xhat = (double(p[k]) - mean) * invstd;
+            q[k] = T(gscale * (double(g[k]) - mean_dy - xhat * mean_dy_xhat));
+          }
+        } else {
+          for (int64_t k = 0; k < a.hw; ++k) q[k] = T(gscale * double(g[k]));
+        }
+      }
+    }
+  });
+}
+
+}  // namespace
+
+void batchnorm_forward(const BatchNormForwardArgs& a) {
+  HONE_CHECK(a.n >= 0 && a.c > 0 && a.hw >= 0, "batch_norm: bad sizes n=", a.n, " c=", a.c, " hw=", a.hw);
+  HONE_CHECK(!a.use_batch_stats || a.n * a.hw > 0, "batch_norm: batch statistics need at least one element per channel");
+  HONE_CHECK(a.use_batch_stats || (a.running_mean && a.running_var),
+             "batch_norm: running statistics are needed when not using batch statistics");
+  HONE_CHECK(!a.update_running || (a.running_mean && a.running_var), "batch_norm: no running statistics to update");
+  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm", [&](auto tag) { forward<decltype(tag)>(a); });
+}
+
+void batchnorm_backward(const BatchNormBackwardArgs& a) {
+  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm backward", [&](auto tag) { backward<decltype(tag)>(a); });
+}
+
+}  // namespace hone::kernels::cpu
