@@ -75,22 +75,24 @@ void im2col(const Conv2dGeometry& g, int64_t channels, const T* x, T* cols) {
           continue;
         }
         const T* in = plane + iy * g.w;
+        // Output columns whose input column ix = ox * stride + x0 lies inside [0, w):
+        // zeros on either side, a plain (or strided) copy in between, no per-element test.
         const int64_t x0 = kx * g.dilation_w - g.pad_left;
-        if (g.stride_w == 1 && x0 >= 0 && x0 + ow <= g.w) {
-          std::memcpy(out, in + x0, size_t(ow) * sizeof(T));
-          continue;
+        const int64_t lo = std::min<int64_t>(ow, x0 >= 0 ? 0 : (-x0 + g.stride_w - 1) / g.stride_w);
+        const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(ow, (g.w - x0 + g.stride_w - 1) / g.stride_w));
+        std::fill(out, out + lo, T(0));
+        if (g.stride_w == 1) {
+          std::memcpy(out + lo, in + lo + x0, size_t(hi - lo) * sizeof(T));
+        } else {
+          const T* src = in + lo * g.stride_w + x0;
+          for (int64_t ox = lo; ox < hi; ++ox, src += g.stride_w) out[ox] = *src;
         }
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const int64_t ix = ox * g.stride_w + x0;
-          out[ox] = (ix >= 0 && ix < g.w) ? in[ix] : T(0);
-        }
+        std::fill(out + hi, out + ow, T(0));
       }
     }
   });
 }
 
-// The adjoint of im2col: dx[c, iy, ix] += dcols[r, p] for every (r, p) that read it.
-// Split over channels, so each thread writes only its own planes.
 template <typename T>
 void col2im(const Conv2dGeometry& g, int64_t channels, const T* dcols, T* dx) {
   const int64_t oh = g.out_h(), ow = g.out_w();

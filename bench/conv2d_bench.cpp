@@ -1,0 +1,86 @@
+// conv2d forward and backward (input + weight gradients) on every distinct conv layer of
+// ResNet-18 at batch 8, 224x224 input, in GFLOP/s and images/s. bench/compare_conv.sh
+// runs this beside PyTorch's CPU conv on the same shapes in one script run.
+#include <benchmark/benchmark.h>
+
+#include <vector>
+
+#include "hone.h"
+#include "kernels/cpu/conv2d.h"
+
+namespace {
+
+using hone::kernels::cpu::Conv2dGeometry;
+
+struct Layer {
+  const char* name;
+  int64_t cin, cout, k, stride, pad, hw;
+};
+// name, c_in, c_out, kernel, stride, padding, input size
+const std::vector<Layer> kResNet18 = {
+    {"conv1", 3, 64, 7, 2, 3, 224},           {"layer1", 64, 64, 3, 1, 1, 56},
+    {"layer2.0.conv1", 64, 128, 3, 2, 1, 56}, {"layer2.0.down", 64, 128, 1, 2, 0, 56},
+    {"layer2", 128, 128, 3, 1, 1, 28},        {"layer3.0.conv1", 128, 256, 3, 2, 1, 28},
+    {"layer3.0.down", 128, 256, 1, 2, 0, 28}, {"layer3", 256, 256, 3, 1, 1, 14},
+    {"layer4.0.conv1", 256, 512, 3, 2, 1, 14}, {"layer4.0.down", 256, 512, 1, 2, 0, 14},
+    {"layer4", 512, 512, 3, 1, 1, 7},
+};
+constexpr int64_t kBatch = 8;
+
+Conv2dGeometry geometry(const Layer& l) {
+  return {.n = kBatch, .c_in = l.cin, .h = l.hw, .w = l.hw, .c_out = l.cout, .kh = l.k, .kw = l.k, .stride_h = l.stride,
+          .stride_w = l.stride, .pad_top = l.pad, .pad_left = l.pad, .pad_bottom = l.pad, .pad_right = l.pad};
+}
+
+double flops(const Conv2dGeometry& g) {  // multiply-adds x 2 for one forward pass
+  return 2.0 * double(g.n * g.c_out * g.out_h() * g.out_w()) * double(g.c_in / g.groups * g.kh * g.kw);
+}
+
+std::vector<float> random(int64_t n) {
+  hone::Generator gen(1);
+  return hone::uniform({n}, -1, 1, {}, &gen).to_vector<float>();
+}
+
+void counters(benchmark::State& state, double f) {
+  state.counters["GFLOP/s"] = benchmark::Counter(f, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  state.counters["img/s"] = benchmark::Counter(double(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void BM_conv2d_forward(benchmark::State& state, Layer l) {
+  const Conv2dGeometry g = geometry(l);
+  auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw), b = random(g.c_out);
+  std::vector<float> y(size_t(g.n * g.c_out * g.out_h() * g.out_w()));
+  for (auto _ : state) {
+    hone::kernels::cpu::conv2d_forward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
+                                        .bias = b.data(), .output = y.data()});
+    benchmark::ClobberMemory();
+  }
+  counters(state, flops(g));
+}
+
+// Backward: input and weight gradients (what a fine-tuned middle layer needs): 2x forward flops.
+void BM_conv2d_backward(benchmark::State& state, Layer l) {
+  const Conv2dGeometry g = geometry(l);
+  auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw),
+       dy = random(g.n * g.c_out * g.out_h() * g.out_w());
+  std::vector<float> dx(x.size()), dw(w.size()), db(size_t(g.c_out));
+  for (auto _ : state) {
+    hone::kernels::cpu::conv2d_backward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
+                                         .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
+                                         .grad_bias = db.data()});
+    benchmark::ClobberMemory();
+  }
+  counters(state, 2 * flops(g));
+}
+
+int register_all = [] {
+  for (const Layer& l : kResNet18) {
+    benchmark::RegisterBenchmark((std::string("conv2d_forward/") + l.name).c_str(), BM_conv2d_forward, l)
+        ->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark((std::string("conv2d_backward/") + l.name).c_str(), BM_conv2d_backward, l)
+        ->Unit(benchmark::kMillisecond)->UseRealTime();
+  }
+  return 0;
+}();
+
+}  // namespace
