@@ -137,3 +137,70 @@ TEST(Conv2dOp, ErrorsNameTheProblem) {
 
 }  // namespace
 }  // namespace hone
+
+namespace hone {
+namespace {
+
+// The real sizes: ResNet-18's stem and VGG-16's first conv on one 224x224 image, and
+// layer shapes at their true spatial sizes; 200 random output points each are checked
+// against the convolution formula evaluated directly.
+TEST(Conv2dKernel, RealSizeLayersAtSampledPoints) {
+  struct L { int64_t cin, cout, k, s, p, hw; };
+  for (const L& l : std::vector<L>{{3, 64, 7, 2, 3, 224}, {3, 64, 3, 1, 1, 224}, {64, 64, 3, 1, 1, 56},
+                                   {128, 256, 3, 2, 1, 28}, {256, 512, 1, 2, 0, 14}, {512, 512, 3, 1, 1, 14}}) {
+    const Conv2dGeometry g{.n = 1, .c_in = l.cin, .h = l.hw, .w = l.hw, .c_out = l.cout, .kh = l.k, .kw = l.k,
+                           .stride_h = l.s, .stride_w = l.s, .pad_top = l.p, .pad_left = l.p, .pad_bottom = l.p,
+                           .pad_right = l.p};
+    const int64_t oh = g.out_h(), ow = g.out_w();
+    std::vector<float> x = random_floats(g.c_in * g.h * g.w, 11), w = random_floats(g.c_out * g.c_in * g.kh * g.kw, 12),
+                       b = random_floats(g.c_out, 13), y(static_cast<size_t>(g.c_out * oh * ow));
+    kernels::cpu::conv2d_forward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+                                  .bias = b.data(), .output = y.data()});
+    Generator gen(99);
+    std::vector<int64_t> pick = randint(0, g.c_out * oh * ow, {200}, {.dtype = DType::Int64}, &gen).to_vector<int64_t>();
+    for (int64_t idx : pick) {
+      const int64_t co = idx / (oh * ow), oy = (idx / ow) % oh, ox = idx % ow;
+      double ref = b[size_t(co)];
+      for (int64_t ci = 0; ci < g.c_in; ++ci)
+        for (int64_t ky = 0; ky < g.kh; ++ky)
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t iy = oy * g.stride_h - g.pad_top + ky, ix = ox * g.stride_w - g.pad_left + kx;
+            if (iy >= 0 && iy < g.h && ix >= 0 && ix < g.w)
+              ref += double(x[size_t((ci * g.h + iy) * g.w + ix)]) * double(w[size_t(((co * g.c_in + ci) * g.kh + ky) * g.kw + kx)]);
+          }
+      ASSERT_NEAR(y[size_t(idx)], ref, 2e-4 * std::sqrt(double(g.c_in * g.kh * g.kw))) << "cin=" << l.cin << " k=" << l.k
+                                                                                      << " at (" << co << "," << oy << "," << ox << ")";
+    }
+  }
+}
+
+TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
+  const Conv2dGeometry g{.n = 2, .c_in = 13, .h = 17, .w = 15, .c_out = 21, .kh = 3, .kw = 3, .stride_h = 2,
+                         .stride_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
+  const int64_t ny = g.n * g.c_out * g.out_h() * g.out_w();
+  std::vector<float> x = random_floats(g.n * g.c_in * g.h * g.w, 1), w = random_floats(g.c_out * g.c_in * 9, 2),
+                     dy = random_floats(ny, 3);
+  auto run = [&](int threads) {
+    Context ctx;
+    ctx.set_num_threads(threads);
+    ContextGuard guard(ctx);
+    std::vector<float> y(static_cast<size_t>(ny)), dx(x.size()), dw(w.size()), db(static_cast<size_t>(g.c_out));
+    kernels::cpu::conv2d_forward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+                                  .bias = nullptr, .output = y.data()});
+    kernels::cpu::conv2d_backward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+                                   .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
+                                   .grad_bias = db.data()});
+    y.insert(y.end(), dx.begin(), dx.end());
+    y.insert(y.end(), dw.begin(), dw.end());
+    y.insert(y.end(), db.begin(), db.end());
+    return y;
+  };
+  const std::vector<float> one = run(1);
+  for (int t : {2, 3}) {
+    const std::vector<float> other = run(t);
+    EXPECT_EQ(std::memcmp(one.data(), other.data(), one.size() * sizeof(float)), 0) << t << " threads";
+  }
+}
+
+}  // namespace
+}  // namespace hone
