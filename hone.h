@@ -14,3 +14,5 @@
 #include "autograd/gradcheck.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "autograd/ops/nn.h"
+#include "autograd/ops/pooling.h"

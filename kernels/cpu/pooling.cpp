@@ -1,0 +1,398 @@
+// Pooling kernels. The forward passes precompute, once per call, each output row's and
+// column's window clipped to the image, so the inner loops carry no bounds checks; they
+// split work by output row (each output written by one chunk). The backward passes
+// scatter into the input, where windows overlap, so they split by N*C plane instead:
+// each thread zero-fills and writes only its own planes. Sums run in double.
+#include "kernels/cpu/pooling.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kernels/cpu/parallel.h"
+#include "tensor/error.h"
+
+namespace hone::kernels::cpu {
+
+namespace {
+
+int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
+// Rows a parallel chunk should hold so that it does about `target` inner-loop steps.
+int64_t grain_for(int64_t steps_per_item, int64_t target = 16384) {
+  return std::max<int64_t>(1, target / std::max<int64_t>(1, steps_per_item));
+}
+
+// The taps start, start+d, ..., start+(k-1)*d that fall inside [0, size): the first one
+// and one past the last reachable position (the loop steps by d).
+struct TapRange {
+  int64_t begin, end;
+};
+TapRange in_image_taps(int64_t start, int64_t k, int64_t d, int64_t size) {
+  int64_t begin = start;
+  if (begin < 0) begin += (-begin + d - 1) / d * d;
+  return {begin, std::min(start + (k - 1) * d + 1, size)};
+}
+
+std::vector<TapRange> tap_ranges(int64_t out, int64_t k, int64_t stride, int64_t pad, int64_t d, int64_t size) {
+  std::vector<TapRange> r(size_t(std::max<int64_t>(out, 0)));
+  for (int64_t o = 0; o < out; ++o) r[size_t(o)] = in_image_taps(o * stride - pad, k, d, size);
+  return r;
+}
+
+// An average-pool window along one dim: its extent inside the padded input (the
+// count_include_pad divisor, PyTorch's `pool_size` factor) and its part inside the image.
+struct AvgWindow {
+  int64_t padded_len, begin, end;
+};
+std::vector<AvgWindow> avg_windows(int64_t out, int64_t k, int64_t stride, int64_t pad_before, int64_t pad_after,
+                                   int64_t size) {
+  std::vector<AvgWindow> r(size_t(std::max<int64_t>(out, 0)));
+  for (int64_t o = 0; o < out; ++o) {
+    const int64_t start = o * stride - pad_before, stop = std::min(start + k, size + pad_after);
+    r[size_t(o)] = {stop - start, std::max<int64_t>(start, 0), std::min(stop, size)};
+  }
+  return r;
+}
+
+void require_no_dilation(const Pool2dGeometry& g, const char* op) {
+  HONE_CHECK(g.dilation_h == 1 && g.dilation_w == 1, op, ": dilation is not supported (got ", g.dilation_h, "x",
+             g.dilation_w, "); only max_pool2d takes a dilation");
+}
+
+void validate_adaptive(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow, const char* op) {
+  HONE_CHECK(n >= 0 && c >= 0 && h > 0 && w > 0, op, ": bad input sizes (n=", n, " c=", c, " h=", h, " w=", w, ")");
+  HONE_CHECK(oh > 0 && ow > 0, op, ": output size must be positive, got ", oh, "x", ow);
+}
+
+// Adaptive windows: output i of `out` covers [floor(i*in/out), ceil((i+1)*in/out)).
+int64_t adaptive_begin(int64_t i, int64_t in, int64_t out) { return i * in / out; }
+int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
+
+// ---- max pool ----
+
+template <typename T>
+void max_forward(const MaxPool2dForwardArgs& a) {
+  const Pool2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  const auto rows = tap_ranges(oh, g.kh, g.stride_h, g.pad_top, g.dilation_h, g.h);
+  const auto cols = tap_ranges(ow, g.kw, g.stride_w, g.pad_left, g.dilation_w, g.w);
+  const T* x = static_cast<const T*>(a.input);
+  T* y = static_cast<T*>(a.output);
+  parallel_for(g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* plane = x + (r / oh) * g.h * g.w;
+      const TapRange ry = rows[size_t(r % oh)];
+      T* out = y + r * ow;
+      int64_t* idx = a.indices + r * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const TapRange rx = cols[size_t(ox)];
+        // As PyTorch: start from -inf at the first in-image tap; a larger value or any NaN
+        // takes over, so ties keep the first maximum in row-major order and NaN propagates.
+        T best = -std::numeric_limits<T>::infinity();
+        int64_t best_i = ry.begin * g.w + rx.begin;
+        for (int64_t iy = ry.begin; iy < ry.end; iy += g.dilation_h)
+          for (int64_t ix = rx.begin; ix < rx.end; ix += g.dilation_w) {
+            const T v = plane[iy * g.w + ix];
+            if (v > best || std::isnan(v)) {
+              best = v;
+              best_i = iy * g.w + ix;
+            }
+          }
+        out[ox] = best;
+        idx[ox] = best_i;
+      }
+    }
+  });
+}
+
+template <typename T>
+void max_backward(const MaxPool2dBackwardArgs& a) {
+  const Pool2dGeometry& g = a.g;
+  const int64_t hw = g.h * g.w, ohw = g.out_h() * g.out_w();
+  const T* dy = static_cast<const T*>(a.grad_output);
+  T* dx = static_cast<T*>(a.grad_input);
+  parallel_for(g.n * g.c, grain_for(hw + ohw), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* plane = dx + p * hw;
+      std::fill(plane, plane + hw, T(0));
+      const T* go = dy + p * ohw;
+      const int64_t* idx = a.indices + p * ohw;
+      // The forward wrote every index inside the plane; the check keeps a corrupted
+      // indices buffer from writing outside it.
+      for (int64_t o = 0; o < ohw; ++o)
+        if (uint64_t(idx[o]) < uint64_t(hw)) plane[idx[o]] += go[o];
+    }
+  });
+}
+
+template <typename T>
+void max_reference(const MaxPool2dForwardArgs& a) {
+  const Pool2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  const T* x = static_cast<const T*>(a.input);
+  T* y = static_cast<T*>(a.output);
+  for (int64_t p = 0; p < g.n * g.c; ++p)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        T best = 0;
+        int64_t best_i = -1;
+        for (int64_t ky = 0; ky < g.kh; ++ky)
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+            const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
+            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;  // padding never wins
+            const T v = x[(p * g.h + iy) * g.w + ix];
+            if (best_i < 0 || v > best || std::isnan(v)) {
+              best = v;
+              best_i = iy * g.w + ix;
+            }
+          }
+        y[(p * oh + oy) * ow + ox] = best;
+        a.indices[(p * oh + oy) * ow + ox] = best_i;
+      }
+}
+
+// ---- average pool ----
+
+template <typename T>
+void avg_forward(const AvgPool2dForwardArgs& a) {
+  const Pool2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  const auto rows = avg_windows(oh, g.kh, g.stride_h, g.pad_top, g.pad_bottom, g.h);
+  const auto cols = avg_windows(ow, g.kw, g.stride_w, g.pad_left, g.pad_right, g.w);
+  const T* x = static_cast<const T*>(a.input);
+  T* y = static_cast<T*>(a.output);
+  parallel_for(g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* plane = x + (r / oh) * g.h * g.w;
+      const AvgWindow wy = rows[size_t(r % oh)];
+      T* out = y + r * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        const AvgWindow wx = cols[size_t(ox)];
+        if (wy.begin >= wy.end || wx.begin >= wx.end) {  // no pixel in the window: 0, as PyTorch
+          out[ox] = T(0);
+          continue;
+        }
+        const int64_t inside = (wy.end - wy.begin) * (wx.end - wx.begin);
+        double acc = 0;
+        for (int64_t iy = wy.begin; iy < wy.end; ++iy)
+          for (int64_t ix = wx.begin; ix < wx.end; ++ix) acc += double(plane[iy * g.w + ix]);
+        out[ox] = T(acc / double(a.count_include_pad ? wy.padded_len * wx.padded_len : inside));
+      }
+    }
+  });
+}
+
+template <typename T>
+void avg_backward(const AvgPool2dBackwardArgs& a) {
+  const Pool2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w(), hw = g.h * g.w;
+  const auto rows = avg_windows(oh, g.kh, g.stride_h, g.pad_top, g.pad_bottom, g.h);
+  const auto cols = avg_windows(ow, g.kw, g.stride_w, g.pad_left, g.pad_right, g.w);
+  const T* dy = static_cast<const T*>(a.grad_output);
+  T* dx = static_cast<T*>(a.grad_input);
+  parallel_for(g.n * g.c, grain_for(hw + oh * ow * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* plane = dx + p * hw;
+      std::fill(plane, plane + hw, T(0));
+      const T* go = dy + p * oh * ow;
+      for (int64_t oy = 0; oy < oh; ++oy) {
+        const AvgWindow wy = rows[size_t(oy)];
+        for (int64_t ox = 0; ox < ow; ++ox) {
+          const AvgWindow wx = cols[size_t(ox)];
+          if (wy.begin >= wy.end || wx.begin >= wx.end) continue;
+          const int64_t inside = (wy.end - wy.begin) * (wx.end - wx.begin);
+          const T share =
+              T(double(go[oy * ow + ox]) / double(a.count_include_pad ? wy.padded_len * wx.padded_len : inside));
+          for (int64_t iy = wy.begin; iy < wy.end; ++iy)
+            for (int64_t ix = wx.begin; ix < wx.end; ++ix) plane[iy * g.w + ix] += share;
+        }
+      }
+    }
+  });
+}
+
+// From the definition: the mean of the window's taps, where with count_include_pad the
+// taps that land in the padding count as zeros (but not those past the padding, which
+// only ceil_mode windows reach).
+template <typename T>
+void avg_reference(const AvgPool2dForwardArgs& a) {
+  const Pool2dGeometry& g = a.g;
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  const T* x = static_cast<const T*>(a.input);
+  T* y = static_cast<T*>(a.output);
+  for (int64_t p = 0; p < g.n * g.c; ++p)
+    for (int64_t oy = 0; oy < oh; ++oy)
+      for (int64_t ox = 0; ox < ow; ++ox) {
+        double acc = 0;
+        int64_t in_image = 0, in_padded = 0;
+        for (int64_t ky = 0; ky < g.kh; ++ky)
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t iy = oy * g.stride_h - g.pad_top + ky;
+            const int64_t ix = ox * g.stride_w - g.pad_left + kx;
+            if (iy < g.h + g.pad_bottom && ix < g.w + g.pad_right) ++in_padded;
+            if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
+            ++in_image;
+            acc += double(x[(p * g.h + iy) * g.w + ix]);
+          }
+        const int64_t divisor = a.count_include_pad ? in_padded : in_image;
+        y[(p * oh + oy) * ow + ox] = in_image == 0 ? T(0) : T(acc / double(divisor));
+      }
+}
+
+// ---- adaptive average pool ----
+
+template <typename T>
+void adaptive_forward(const AdaptiveAvgPool2dForwardArgs& a) {
+  const T* x = static_cast<const T*>(a.input);
+  T* y = static_cast<T*>(a.output);
+  const int64_t kh_max = (a.h + a.out_h - 1) / a.out_h + 1, kw_max = (a.w + a.out_w - 1) / a.out_w + 1;
+  parallel_for(a.n * a.c * a.out_h, grain_for(a.out_w * kh_max * kw_max), [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const T* plane = x + (r / a.out_h) * a.h * a.w;
+      const int64_t oy = r % a.out_h;
+      const int64_t y0 = adaptive_begin(oy, a.h, a.out_h), y1 = adaptive_end(oy, a.h, a.out_h);
+      for (int64_t ox = 0; ox < a.out_w; ++ox) {
+        const int64_t x0 = adaptive_begin(ox, a.w, a.out_w), x1 = adaptive_end(ox, a.w, a.out_w);
+        double acc = 0;
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) acc += double(plane[iy * a.w + ix]);
+        y[r * a.out_w + ox] = T(acc / double((y1 - y0) * (x1 - x0)));
+      }
+    }
+  });
+}
+
+template <typename T>
+void adaptive_backward(const AdaptiveAvgPool2dBackwardArgs& a) {
+  const int64_t hw = a.h * a.w, ohw = a.out_h * a.out_w;
+  const T* dy = static_cast<const T*>(a.grad_output);
+  T* dx = static_cast<T*>(a.grad_input);
+  parallel_for(a.n * a.c, grain_for(2 * hw + ohw), [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      T* plane = dx + p * hw;
+      std::fill(plane, plane + hw, T(0));
+      const T* go = dy + p * ohw;
+      for (int64_t oy = 0; oy < a.out_h; ++oy) {
+        const int64_t y0 = adaptive_begin(oy, a.h, a.out_h), y1 = adaptive_end(oy, a.h, a.out_h);
+        for (int64_t ox = 0; ox < a.out_w; ++ox) {
+          const int64_t x0 = adaptive_begin(ox, a.w, a.out_w), x1 = adaptive_end(ox, a.w, a.out_w);
+          const T share = T(double(go[oy * a.out_w + ox]) / double((y1 - y0) * (x1 - x0)));
+          for (int64_t iy = y0; iy < y1; ++iy)
+            for (int64_t ix = x0; ix < x1; ++ix) plane[iy * a.w + ix] += share;
+        }
+      }
+    }
+  });
+}
+
+// From the definition, with the window bounds taken by real-number floor and ceil.
+template <typename T>
+void adaptive_reference(const AdaptiveAvgPool2dForwardArgs& a) {
+  const T* x = static_cast<const T*>(a.input);
+  T* y = static_cast<T*>(a.output);
+  for (int64_t p = 0; p < a.n * a.c; ++p)
+    for (int64_t oy = 0; oy < a.out_h; ++oy)
+      for (int64_t ox = 0; ox < a.out_w; ++ox) {
+        const auto y0 = int64_t(std::floor(double(oy) * double(a.h) / double(a.out_h)));
+        const auto y1 = int64_t(std::ceil(double(oy + 1) * double(a.h) / double(a.out_h)));
+        const auto x0 = int64_t(std::floor(double(ox) * double(a.w) / double(a.out_w)));
+        const auto x1 = int64_t(std::ceil(double(ox + 1) * double(a.w) / double(a.out_w)));
+        double acc = 0;
+        int64_t count = 0;
+        for (int64_t iy = y0; iy < y1; ++iy)
+          for (int64_t ix = x0; ix < x1; ++ix) {
+            acc += double(x[(p * a.h + iy) * a.w + ix]);
+            ++count;
+          }
+        y[(p * a.out_h + oy) * a.out_w + ox] = T(acc / double(count));
+      }
+}
+
+}  // namespace
+
+int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_before, int64_t pad_after,
+                         int64_t dilation, bool ceil_mode) {
+  if (kernel <= 0 || stride <= 0 || dilation <= 0) return 0;
+  const int64_t span = in + pad_before + pad_after - dilation * (kernel - 1) - 1;
+  int64_t out = floor_div(span + (ceil_mode ? stride - 1 : 0), stride) + 1;
+  if (ceil_mode && (out - 1) * stride >= in + pad_before) --out;
+  return out;
+}
+
+void validate_pool2d(const Pool2dGeometry& g, const char* op) {
+  HONE_CHECK(g.n >= 0 && g.c >= 0 && g.h > 0 && g.w > 0, op, ": bad input sizes (n=", g.n, " c=", g.c, " h=", g.h,
+             " w=", g.w, ")");
+  HONE_CHECK(g.kh > 0 && g.kw > 0, op, ": kernel size must be positive, got ", g.kh, "x", g.kw);
+  HONE_CHECK(g.stride_h > 0 && g.stride_w > 0, op, ": stride must be positive, got ", g.stride_h, "x", g.stride_w);
+  HONE_CHECK(g.dilation_h > 0 && g.dilation_w > 0, op, ": dilation must be positive, got ", g.dilation_h, "x",
+             g.dilation_w);
+  HONE_CHECK(g.pad_top >= 0 && g.pad_left >= 0 && g.pad_bottom >= 0 && g.pad_right >= 0, op,
+             ": padding must be non-negative, got top=", g.pad_top, " left=", g.pad_left, " bottom=", g.pad_bottom,
+             " right=", g.pad_right);
+  // PyTorch's rule; it also guarantees every window reaches at least one pixel (dilation 1).
+  HONE_CHECK(g.pad_top <= g.kh / 2 && g.pad_bottom <= g.kh / 2 && g.pad_left <= g.kw / 2 && g.pad_right <= g.kw / 2,
+             op, ": padding must be at most half the kernel size, got pads top=", g.pad_top, " left=", g.pad_left,
+             " bottom=", g.pad_bottom, " right=", g.pad_right, " for kernel ", g.kh, "x", g.kw);
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  HONE_CHECK(oh > 0 && ow > 0, op, ": input ", g.h, "x", g.w, " is too small for kernel ", g.kh, "x", g.kw,
+             " with dilation ", g.dilation_h, "x", g.dilation_w, " and pads top=", g.pad_top, " left=", g.pad_left,
+             " bottom=", g.pad_bottom, " right=", g.pad_right, " (output would be ", oh, "x", ow, ")");
+  // With dilation a window's taps can straddle the image and all land in the padding.
+  for (int64_t o = 0; o < oh; ++o) {
+    const TapRange r = in_image_taps(o * g.stride_h - g.pad_top, g.kh, g.dilation_h, g.h);
+    HONE_CHECK(r.begin < r.end, op, ": the window of output row ", o, " covers only padding (kernel ", g.kh,
+               ", dilation ", g.dilation_h, ", pad_top ", g.pad_top, ", input height ", g.h, ")");
+  }
+  for (int64_t o = 0; o < ow; ++o) {
+    const TapRange r = in_image_taps(o * g.stride_w - g.pad_left, g.kw, g.dilation_w, g.w);
+    HONE_CHECK(r.begin < r.end, op, ": the window of output column ", o, " covers only padding (kernel ", g.kw,
+               ", dilation ", g.dilation_w, ", pad_left ", g.pad_left, ", input width ", g.w, ")");
+  }
+}
+
+void max_pool2d_forward(const MaxPool2dForwardArgs& a) {
+  validate_pool2d(a.g, "max_pool2d");
+  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d", [&](auto tag) { max_forward<decltype(tag)>(a); });
+}
+void max_pool2d_backward(const MaxPool2dBackwardArgs& a) {
+  validate_pool2d(a.g, "max_pool2d backward");
+  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d backward", [&](auto tag) { max_backward<decltype(tag)>(a); });
+}
+void max_pool2d_reference(const MaxPool2dForwardArgs& a) {
+  validate_pool2d(a.g, "max_pool2d");
+  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d", [&](auto tag) { max_reference<decltype(tag)>(a); });
+}
+
+void avg_pool2d_forward(const AvgPool2dForwardArgs& a) {
+  require_no_dilation(a.g, "avg_pool2d");
+  validate_pool2d(a.g, "avg_pool2d");
+  HONE_DISPATCH_FLOAT(a.dtype, "avg_pool2d", [&](auto tag) { avg_forward<decltype(tag)>(a); });
+}
+void avg_pool2d_backward(const AvgPool2dBackwardArgs& a) {
+  require_no_dilation(a.g, "avg_pool2d backward");
+  validate_pool2d(a.g, "avg_pool2d backward");
+  HONE_DISPATCH_FLOAT(a.dtype, "avg_pool2d backward", [&](auto tag) { avg_backward<decltype(tag)>(a); });
+}
+void avg_pool2d_reference(const AvgPool2dForwardArgs& a) {
+  require_no_dilation(a.g, "avg_pool2d");
+  validate_pool2d(a.g, "avg_pool2d");
+  HONE_DISPATCH_FLOAT(a.dtype, "avg_pool2d", [&](auto tag) { avg_reference<decltype(tag)>(a); });
+}
+
+void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dForwardArgs& a) {
+  validate_adaptive(a.n, a.c, a.h, a.w, a.out_h, a.out_w, "adaptive_avg_pool2d");
+  HONE_DISPATCH_FLOAT(a.dtype, "adaptive_avg_pool2d", [&](auto tag) { adaptive_forward<decltype(tag)>(a); });
+}
+void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardArgs& a) {
+  validate_adaptive(a.n, a.c, a.h, a.w, a.out_h, a.out_w, "adaptive_avg_pool2d backward");
+  HONE_DISPATCH_FLOAT(a.dtype, "adaptive_avg_pool2d backward", [&](auto tag) { adaptive_backward<decltype(tag)>(a); });
+}
+void adaptive_avg_pool2d_reference(const AdaptiveAvgPool2dForwardArgs& a) {
+  validate_adaptive(a.n, a.c, a.h, a.w, a.out_h, a.out_w, "adaptive_avg_pool2d");
+  HONE_DISPATCH_FLOAT(a.dtype, "adaptive_avg_pool2d", [&](auto tag) { adaptive_reference<decltype(tag)>(a); });
+}
+
+}  // namespace hone::kernels::cpu
