@@ -91,8 +91,10 @@ Tensor view(const Tensor& t, const Shape& shape, const Strides& strides, int64_t
   if (n > 0) {  // the view's extreme elements must lie inside the storage
     int64_t lo = offset, hi = offset;
     for (size_t d = 0; d < shape.size(); ++d) {
-      int64_t span = (shape[d] - 1) * strides[d];
-      (span < 0 ? lo : hi) += span;
+      int64_t span = 0;
+      bool overflow = __builtin_mul_overflow(shape[d] - 1, strides[d], &span);
+      overflow = overflow || __builtin_add_overflow(span < 0 ? lo : hi, span, span < 0 ? &lo : &hi);
+      HONE_CHECK(!overflow, "view: shape ", shape, " with strides ", strides, " overflows int64 offsets");
     }
     const int64_t cap = int64_t(t.storage()->nbytes() / t.element_size());
     HONE_CHECK(lo >= 0 && hi < cap, "view: shape ", shape, " strides ", strides, " offset ", offset,

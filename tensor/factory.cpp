@@ -36,6 +36,28 @@ struct UniformStream {
   }
 };
 
+// v as dtype t stores it (rounded to nearest), as a double.
+double stored(double v, DType t) {
+  switch (t) {
+    case DType::Float32: return double(float(v));
+    case DType::Float16: return double(float(Half(float(v))));
+    case DType::BFloat16: return double(float(BFloat16(float(v))));
+    default: return v;
+  }
+}
+
+// The next value of dtype t below x (x representable in t).
+double next_below(double x, DType t) {
+  if (t == DType::Float64) return std::nextafter(x, -INFINITY);
+  if (t == DType::Float32) return double(std::nextafter(float(x), -INFINITY));
+  uint16_t bits = t == DType::Float16 ? Half(float(x)).bits : BFloat16(float(x)).bits;
+  if ((bits & 0x7fff) == 0) bits = 0x8001;  // +-0: the negative value of least magnitude
+  else if (bits & 0x8000) ++bits;             // negative: away from zero
+  else --bits;
+  if (t == DType::Float16) { Half h; h.bits = bits; return double(float(h)); }
+  BFloat16 b; b.bits = bits; return double(float(b));
+}
+
 UniformStream uniform_stream(int64_t n, Generator* gen) {
   Generator& g = gen ? *gen : Context::current().generator();
   uint64_t first = g.reserve(uint64_t(n + 1) / 2 + 1);
@@ -95,7 +117,12 @@ template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, const Shape&, 
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts, Generator* gen) {
   HONE_CHECK(low <= high, "uniform: low ", low, " > high ", high);
   UniformStream u = uniform_stream(numel(shape), gen);
-  return generate(shape, opts, [&](int64_t i) { return low + (high - low) * u(i); });
+  // A draw in [low, high) can round up to `high` in a narrower dtype: step it below.
+  return generate(shape, opts, [&](int64_t i) {
+    double v = stored(low + (high - low) * u(i), opts.dtype);
+    while (high > low && v >= high) v = next_below(v, opts.dtype);
+    return v;
+  });
 }
 Tensor rand(const Shape& shape, TensorOptions opts, Generator* gen) { return uniform(shape, 0.0, 1.0, opts, gen); }
 

@@ -6,8 +6,14 @@
 
 namespace hone {
 
-int64_t Tensor::size(int64_t d) const { return shape()[wrap_dim(d, dim(), "Tensor::size")]; }
-int64_t Tensor::stride(int64_t d) const { return strides()[wrap_dim(d, dim(), "Tensor::stride")]; }
+int64_t Tensor::size(int64_t d) const {
+  HONE_CHECK(dim() > 0, "Tensor::size: dim ", d, " asked of a 0-d tensor (it has no dims)");
+  return shape()[size_t(wrap_dim(d, dim(), "Tensor::size"))];
+}
+int64_t Tensor::stride(int64_t d) const {
+  HONE_CHECK(dim() > 0, "Tensor::stride: dim ", d, " asked of a 0-d tensor (it has no dims)");
+  return strides()[size_t(wrap_dim(d, dim(), "Tensor::stride"))];
+}
 int64_t Tensor::numel() const { return hone::numel(shape()); }
 
 bool Tensor::is_contiguous(MemoryFormat format) const {
@@ -125,21 +131,23 @@ std::string Tensor::str() const {
 std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   if (!t.defined()) return os << "tensor(undefined)";
   Tensor h = host_contiguous(t);
-  std::vector<double> v = h.to_vector<double>();
   const bool floating = is_floating(t.dtype());
+  // Integers print from int64 (a double would round values beyond 2^53).
+  std::vector<double> v = floating ? h.to_vector<double>() : std::vector<double>();
+  std::vector<int64_t> iv = floating ? std::vector<int64_t>() : h.to_vector<int64_t>();
   const bool boolean = t.dtype() == DType::Bool;
   const Shape& shape = t.shape();
   constexpr int64_t kEdge = 3;  // long dims print their first and last 3 entries
   std::vector<int64_t> stride = contiguous_strides(shape);
-  auto put = [&](double x) {
+  auto put = [&](size_t i) {
     char buf[64];
-    if (boolean) std::snprintf(buf, sizeof buf, "%s", x != 0 ? "true" : "false");
-    else if (floating) std::snprintf(buf, sizeof buf, "%.4f", x);
-    else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(x));
+    if (boolean) std::snprintf(buf, sizeof buf, "%s", iv[i] != 0 ? "true" : "false");
+    else if (floating) std::snprintf(buf, sizeof buf, "%.4f", v[i]);
+    else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(iv[i]));
     os << buf;
   };
   std::function<void(size_t, int64_t)> rec = [&](size_t d, int64_t base) {
-    if (d == shape.size()) { put(v[size_t(base)]); return; }
+    if (d == shape.size()) { put(size_t(base)); return; }
     os << '[';
     for (int64_t i = 0; i < shape[d]; ++i) {
       if (shape[d] > 2 * kEdge && i == kEdge) {

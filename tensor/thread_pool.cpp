@@ -65,8 +65,11 @@ void ThreadPool::worker_loop() {
 
 void ThreadPool::run(int64_t num_chunks, const std::function<void(int64_t)>& fn) {
   if (num_chunks <= 0) return;
-  std::unique_lock<std::mutex> submit(submit_mutex_, std::try_to_lock);
-  if (num_chunks == 1 || workers_.empty() || t_in_worker || !submit.owns_lock()) {
+  // Nested calls (t_in_worker) must not touch submit_mutex_: this thread may hold it.
+  std::unique_lock<std::mutex> submit;
+  if (!t_in_worker && num_chunks > 1 && !workers_.empty())
+    submit = std::unique_lock<std::mutex>(submit_mutex_, std::try_to_lock);
+  if (!submit.owns_lock()) {
     const bool was_worker = t_in_worker;
     t_in_worker = true;  // anything nested below runs serially too
     try {

@@ -69,7 +69,9 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
 }
 
 Tensor div(const Tensor& a0, const Tensor& b0) {
-  auto [a, b] = promote(a0, b0);
+  // True division, as Python and PyTorch: integers divide into float32.
+  const DType t = is_floating(promote_types(a0.dtype(), b0.dtype())) ? promote_types(a0.dtype(), b0.dtype()) : DType::Float32;
+  const Tensor a = a0.to(t), b = b0.to(t);
   Tensor out = detail::binary_kernel(BinaryOp::Div, a, b, 1.0, "div");
   record("div", {a, b}, {out}, {a, b}, [](const auto& g, const auto& s, const auto& need) {
     return std::vector<Tensor>{need[0] ? sum_to(g[0] / s[1], s[0].shape()) : Tensor(),
@@ -101,6 +103,7 @@ Tensor pow(const Tensor& a, double e) {
   require_floating("pow", a);
   Tensor out = detail::unary_kernel(UnaryOp::PowScalar, a, e);
   record("pow", {a}, {out}, {a}, [e](const auto& g, const auto& s, const auto&) {
+    if (e == 0.0) return std::vector<Tensor>{g[0] * 0.0};  // x^0 is constant; avoid 0 * inf at x = 0
     return std::vector<Tensor>{g[0] * e * pow(s[0], e - 1.0)};
   });
   return out;

@@ -68,9 +68,9 @@ Tensor matmul(const Tensor& a0, const Tensor& b0) {
   }
   autograd::record("matmul", {a, b}, {out}, {a, b},
                    [a_full, b_full, a_vec, b_vec](const auto& g, const auto& s, const auto& need) {
-    Tensor go = g[0];
-    if (a_vec) go = go.unsqueeze(-2);
+    Tensor go = g[0];  // undo the forward's squeezes in reverse order
     if (b_vec) go = go.unsqueeze(-1);
+    if (a_vec) go = go.unsqueeze(-2);
     const Tensor A = s[0].expand(a_full), B = s[1].expand(b_full);
     Tensor ga, gb;
     if (need[0]) ga = sum_to(batched_product(go, B.transpose(-1, -2)), s[0].shape());

@@ -1,6 +1,7 @@
 // Reductions: sum, mean, max over a dim. Backward of sum/mean broadcasts the output
 // gradient back over the reduced dims; max routes it to the index of the maximum.
 #include <algorithm>
+#include <cmath>
 
 #include "autograd/node.h"
 #include "autograd/ops.h"
@@ -72,7 +73,8 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   HONE_CHECK(is_floating(x.dtype()), "mean: needs a floating-point tensor, got ", dtype_name(x.dtype()));
   ReducePlan p = plan(x, dims, keepdim, "mean");
   const double n = double(p.count);
-  Tensor out = sum_kernel(x, p, n > 0 ? 1.0 / n : 0.0, x.dtype());
+  // The mean of nothing is NaN, as in NumPy and PyTorch.
+  Tensor out = sum_kernel(x, p, n > 0 ? 1.0 / n : std::nan(""), x.dtype());
   autograd::record("mean", {x}, {out}, {}, [keep = p.keep_shape, in = x.shape(), n](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{(g[0] / n).reshape(keep).expand(in)};
   });

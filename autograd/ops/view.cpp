@@ -111,7 +111,11 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
 }
 
 Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
-  if (dim() == 0) return *this;
+  if (dim() == 0) {  // only dims 0 and -1 name the single (absent) dim of a scalar
+    wrap_dim(d0, 0, "transpose");
+    wrap_dim(d1, 0, "transpose");
+    return *this;
+  }
   std::vector<int64_t> perm(static_cast<size_t>(dim()));
   std::iota(perm.begin(), perm.end(), 0);
   std::swap(perm[size_t(wrap_dim(d0, dim(), "transpose"))], perm[size_t(wrap_dim(d1, dim(), "transpose"))]);
@@ -189,7 +193,10 @@ Tensor Tensor::squeeze() const {
 }
 
 Tensor Tensor::squeeze(int64_t d) const {
-  if (dim() == 0) return reshaped_view(*this, {}, {}, "squeeze");
+  if (dim() == 0) {
+    wrap_dim(d, 0, "squeeze");
+    return reshaped_view(*this, {}, {}, "squeeze");
+  }
   d = wrap_dim(d, dim(), "squeeze");
   if (shape()[size_t(d)] != 1) return reshaped_view(*this, shape(), strides(), "squeeze");
   Shape s = shape();

@@ -58,41 +58,61 @@ void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t ars, int64_t acs,
   }
 }
 
-// cols[(c*kh + ky)*kw + kx, oy*ow + ox] = x[c, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw] (0 outside).
+// Row r = (c*kh + ky)*kw + kx of the columns matrix: out[oy*ow + ox] =
+// x[c, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw], 0 outside the image.
+template <typename T>
+void im2col_row(const Conv2dGeometry& g, const T* x, int64_t r, T* row) {
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  const int64_t c = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
+  const T* plane = x + c * g.h * g.w;
+  // Output columns whose input column ix = ox * stride + x0 lies inside [0, w): zeros on
+  // either side, a plain (or strided) copy in between, no per-element test.
+  const int64_t x0 = kx * g.dilation_w - g.pad_left;
+  const int64_t lo = std::min<int64_t>(ow, x0 >= 0 ? 0 : (-x0 + g.stride_w - 1) / g.stride_w);
+  const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(ow, (g.w - x0 + g.stride_w - 1) / g.stride_w));
+  for (int64_t oy = 0; oy < oh; ++oy) {
+    const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
+    T* out = row + oy * ow;
+    if (iy < 0 || iy >= g.h) {
+      std::fill(out, out + ow, T(0));
+      continue;
+    }
+    const T* in = plane + iy * g.w;
+    std::fill(out, out + lo, T(0));
+    if (g.stride_w == 1) {
+      std::memcpy(out + lo, in + lo + x0, size_t(hi - lo) * sizeof(T));
+    } else {
+      const T* src = in + lo * g.stride_w + x0;
+      for (int64_t ox = lo; ox < hi; ++ox, src += g.stride_w) out[ox] = *src;
+    }
+    std::fill(out + hi, out + ow, T(0));
+  }
+}
+
+// The columns matrix [channels*kh*kw, oh*ow], row-major.
 template <typename T>
 void im2col(const Conv2dGeometry& g, int64_t channels, const T* x, T* cols) {
-  const int64_t oh = g.out_h(), ow = g.out_w();
+  const int64_t P = g.out_h() * g.out_w();
   parallel_for(channels * g.kh * g.kw, 8, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) im2col_row(g, x, r, cols + r * P);
+  });
+}
+
+// The columns matrix written straight into the GEMM's packed-B layout, so the GEMM skips
+// its own packing pass: each row is built in a small buffer, then cut into panels.
+void im2col_packed(const Conv2dGeometry& g, int64_t channels, const float* x, const PackedBLayout& layout, float* out) {
+  const int64_t nr = layout.nr, padded = layout.padded_n();
+  parallel_for(channels * g.kh * g.kw, 8, [&](int64_t r0, int64_t r1) {
+    std::vector<float> row(static_cast<size_t>(padded), 0.0f);  // tail stays 0: the panel padding
     for (int64_t r = r0; r < r1; ++r) {
-      const int64_t c = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
-      const T* plane = x + c * g.h * g.w;
-      T* row = cols + r * oh * ow;
-      for (int64_t oy = 0; oy < oh; ++oy) {
-        const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-        T* out = row + oy * ow;
-        if (iy < 0 || iy >= g.h) {
-          std::fill(out, out + ow, T(0));
-          continue;
-        }
-        const T* in = plane + iy * g.w;
-        // Output columns whose input column ix = ox * stride + x0 lies inside [0, w):
-        // zeros on either side, a plain (or strided) copy in between, no per-element test.
-        const int64_t x0 = kx * g.dilation_w - g.pad_left;
-        const int64_t lo = std::min<int64_t>(ow, x0 >= 0 ? 0 : (-x0 + g.stride_w - 1) / g.stride_w);
-        const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(ow, (g.w - x0 + g.stride_w - 1) / g.stride_w));
-        std::fill(out, out + lo, T(0));
-        if (g.stride_w == 1) {
-          std::memcpy(out + lo, in + lo + x0, size_t(hi - lo) * sizeof(T));
-        } else {
-          const T* src = in + lo * g.stride_w + x0;
-          for (int64_t ox = lo; ox < hi; ++ox, src += g.stride_w) out[ox] = *src;
-        }
-        std::fill(out + hi, out + ow, T(0));
-      }
+      im2col_row(g, x, r, row.data());
+      for (int64_t j = 0; j < padded; j += nr) std::memcpy(out + layout.offset(r, j), row.data() + j, size_t(nr) * 4);
     }
   });
 }
 
+// The adjoint of im2col: dx[c, iy, ix] += dcols[r, p] for every (r, p) that read it.
+// Split over channels, so each thread writes only its own planes.
 template <typename T>
 void col2im(const Conv2dGeometry& g, int64_t channels, const T* dcols, T* dx) {
   const int64_t oh = g.out_h(), ow = g.out_w();
@@ -118,6 +138,12 @@ void col2im(const Conv2dGeometry& g, int64_t channels, const T* dcols, T* dx) {
 }
 
 template <typename T>
+void add_bias(T* y, const T* bias, int64_t channels, int64_t P) {
+  for (int64_t co = 0; co < channels; ++co)
+    for (int64_t p = 0; p < P; ++p) y[co * P + p] += bias[co];
+}
+
+template <typename T>
 void forward(const Conv2dForwardArgs& a) {
   const Conv2dGeometry& g = a.g;
   const int64_t oh = g.out_h(), ow = g.out_w(), P = oh * ow;
@@ -127,6 +153,23 @@ void forward(const Conv2dForwardArgs& a) {
   const T* bias = static_cast<const T*>(a.bias);
   T* y = static_cast<T*>(a.output);
   const bool pointwise = is_pointwise(g);
+  if constexpr (std::is_same_v<T, float>) {
+    if (!pointwise) {  // im2col into packed panels + GEMM on them
+      const PackedBLayout layout = packed_b_layout(R, P);
+      AlignedFloats packed(layout.size());
+      for (int64_t n = 0; n < g.n; ++n) {
+        for (int64_t grp = 0; grp < g.groups; ++grp) {
+          im2col_packed(g, cig, x + (n * g.c_in + grp * cig) * g.h * g.w, layout, packed.data());
+          sgemm_packed_b({.m = cog, .n = P, .k = R, .a = w + grp * cog * R, .a_row_stride = R, .a_col_stride = 1,
+                          .b = nullptr, .b_row_stride = 0, .b_col_stride = 0, .c = y + (n * g.c_out + grp * cog) * P,
+                          .c_row_stride = P, .c_col_stride = 1},
+                         packed.data());
+        }
+        if (bias) add_bias(y + n * g.c_out * P, bias, g.c_out, P);
+      }
+      return;
+    }
+  }
   std::vector<T> cols(pointwise ? 0 : size_t(R * P));
   for (int64_t n = 0; n < g.n; ++n) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -139,11 +182,7 @@ void forward(const Conv2dForwardArgs& a) {
       T* yout = y + (n * g.c_out + grp * cog) * P;
       gemm<T>(cog, P, R, w + grp * cog * R, R, 1, colp, P, 1, yout, P, false);
     }
-    if (bias) {
-      T* yn = y + n * g.c_out * P;
-      for (int64_t co = 0; co < g.c_out; ++co)
-        for (int64_t p = 0; p < P; ++p) yn[co * P + p] += bias[co];
-    }
+    if (bias) add_bias(y + n * g.c_out * P, bias, g.c_out, P);
   }
 }
 

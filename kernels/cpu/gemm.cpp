@@ -125,11 +125,12 @@ inline void run_tile(const GemmArgs& g, const MicroKernel& uk, int64_t kc, const
 // its NR panels), then each computes its own rows of C (or, when C has too few rows to go
 // round, its own NR panels) packing its own A blocks. Every C element is computed by one
 // thread, in the same k order whatever the thread count.
-void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool& pool, int64_t threads) {
+void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool& pool, int64_t threads,
+                   const float* prepacked_b = nullptr) {
   static thread_local AlignedBuffer b_buf;
   const int mr = uk.mr, nr = uk.nr;
   const int64_t mc_max = MC / mr * mr;
-  float* bp = b_buf.get(size_t(KC * ((NC + nr - 1) / nr * nr)));
+  float* bp = prepacked_b ? nullptr : b_buf.get(size_t(KC * ((NC + nr - 1) / nr * nr)));
   const int64_t row_units = (g.m + mr - 1) / mr;
   const bool split_rows = row_units >= threads;
   for (int64_t jc = 0; jc < g.n; jc += NC) {
@@ -138,11 +139,17 @@ void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool& pool, i
     for (int64_t pc = 0; pc < g.k; pc += KC) {
       const int64_t kc = std::min(KC, g.k - pc);
       const float beta = pc == 0 ? g.beta : 1.0f;
-      const int64_t pack_tasks = std::min(threads, panels);
-      pool.run(pack_tasks, [&](int64_t t) {
-        const int64_t p0 = panels * t / pack_tasks, p1 = panels * (t + 1) / pack_tasks;
-        pack_b(g, pc, kc, jc + p0 * nr, std::min(nc, p1 * nr) - p0 * nr, nr, bp + p0 * nr * kc);
-      });
+      const float* b_slice = bp;
+      if (prepacked_b) {  // the caller's layout: slice pc / KC, panels from jc / nr on
+        const int64_t padded_n = (g.n + nr - 1) / nr * nr;
+        b_slice = prepacked_b + pc * padded_n + (jc / nr) * kc * nr;
+      } else {
+        const int64_t pack_tasks = std::min(threads, panels);
+        pool.run(pack_tasks, [&](int64_t t) {
+          const int64_t p0 = panels * t / pack_tasks, p1 = panels * (t + 1) / pack_tasks;
+          pack_b(g, pc, kc, jc + p0 * nr, std::min(nc, p1 * nr) - p0 * nr, nr, bp + p0 * nr * kc);
+        });
+      }
       const int64_t tasks = std::min(threads, split_rows ? row_units : panels);
       pool.run(tasks, [&](int64_t t) {
         static thread_local AlignedBuffer a_buf;
@@ -161,7 +168,7 @@ void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool& pool, i
           for (int64_t q = q0; q < q1; ++q) {
             const int64_t jr = q * nr, w = std::min<int64_t>(nr, nc - jr);
             for (int64_t ir = 0; ir < mc; ir += mr)
-              run_tile(g, uk, kc, ap + ir * kc, bp + jr * kc, g.c + (ic + ir) * g.c_row_stride + (jc + jr) * g.c_col_stride,
+              run_tile(g, uk, kc, ap + ir * kc, b_slice + jr * kc, g.c + (ic + ir) * g.c_row_stride + (jc + jr) * g.c_col_stride,
                        std::min<int64_t>(mr, mc - ir), w, beta);
           }
         }
@@ -205,6 +212,29 @@ const char* gemm_isa_name(GemmIsa isa) {
     case GemmIsa::Portable: return "portable";
   }
   return "?";
+}
+
+AlignedFloats::AlignedFloats(size_t n)
+    : data_(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(64, (n * sizeof(float) + 63) / 64 * 64)))) {
+  HONE_CHECK(data_ != nullptr, "AlignedFloats: out of memory for ", n, " floats");
+}
+AlignedFloats::~AlignedFloats() { std::free(data_); }
+
+PackedBLayout packed_b_layout(int64_t k, int64_t n, GemmIsa isa) {
+  if (isa == GemmIsa::Auto) isa = best_gemm_isa();
+  return {k, n, KC, kernel_for(isa).nr};
+}
+
+void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {
+  HONE_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0, "sgemm: negative size m=", g.m, " n=", g.n, " k=", g.k);
+  HONE_CHECK(reinterpret_cast<uintptr_t>(packed_b) % 64 == 0, "sgemm_packed_b: packed B must be 64-byte aligned");
+  if (g.m == 0 || g.n == 0) return;
+  if (g.k == 0 || g.alpha == 0.0f) return scale_c(g);
+  if (isa == GemmIsa::Auto) isa = best_gemm_isa();
+  HONE_CHECK(gemm_isa_supported(isa), "sgemm: this CPU cannot run the ", gemm_isa_name(isa), " micro-kernel");
+  ThreadPool& pool = Context::current().thread_pool();
+  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
+  gemm_threaded(g, kernel_for(isa), pool, flops < 2e6 ? 1 : pool.size(), packed_b);
 }
 
 void sgemm(const GemmArgs& g, GemmIsa isa) {

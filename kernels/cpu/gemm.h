@@ -3,6 +3,8 @@
 // BLIS-style: B is packed into KC x NR panels, A into MR x KC panels, and a register-
 // blocked micro-kernel computes one MR x NR tile of C. The micro-kernel is chosen at run
 // time from the CPU's features (AVX-512, AVX2+FMA, or portable C++); tests run every path.
+#include <algorithm>
+#include <cstddef>
 #include <cstdint>
 
 namespace hone::kernels::cpu {
@@ -24,6 +26,37 @@ enum class GemmIsa { Auto, Avx512, Avx2, Portable };
 // Runs on the current context's threads. Each element of C is computed by one thread in a
 // fixed k order, so results do not depend on the thread count.
 void sgemm(const GemmArgs& args, GemmIsa isa = GemmIsa::Auto);
+
+// For callers that produce B themselves (conv's im2col writes its columns straight into
+// it, saving a pass over memory): B [k, n] laid out as the driver packs it. K is cut into
+// slices of `kc` rows; within a slice, columns come in panels of `nr` (the last one zero
+// padded), each panel holding the slice's rows one after another.
+struct PackedBLayout {
+  int64_t k, n, kc, nr;
+  int64_t padded_n() const { return (n + nr - 1) / nr * nr; }
+  size_t size() const { return size_t(k * padded_n()); }  // floats
+  int64_t offset(int64_t p, int64_t j) const {
+    const int64_t slice = p / kc, depth = std::min(kc, k - slice * kc);
+    return slice * kc * padded_n() + (j / nr) * depth * nr + (p - slice * kc) * nr + j % nr;
+  }
+};
+PackedBLayout packed_b_layout(int64_t k, int64_t n, GemmIsa isa = GemmIsa::Auto);
+
+// A 64-byte aligned float buffer: packed panels are read with aligned vector loads.
+class AlignedFloats {
+ public:
+  explicit AlignedFloats(size_t n);
+  ~AlignedFloats();
+  AlignedFloats(const AlignedFloats&) = delete;
+  AlignedFloats& operator=(const AlignedFloats&) = delete;
+  float* data() const { return data_; }
+
+ private:
+  float* data_;
+};
+// sgemm with B given in packed form (args.b and its strides are ignored), 64-byte
+// aligned. `isa` must be the one the layout was made for.
+void sgemm_packed_b(const GemmArgs& args, const float* packed_b, GemmIsa isa = GemmIsa::Auto);
 
 GemmIsa best_gemm_isa();              // what Auto picks on this CPU
 bool gemm_isa_supported(GemmIsa isa);  // can this CPU run that micro-kernel?

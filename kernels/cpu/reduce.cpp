@@ -53,7 +53,7 @@ void sum(const ReduceArgs& a) {
     using Acc = decltype(acc_tag);
     T* out = static_cast<T*>(a.out);
     const T* in = static_cast<const T*>(a.in);
-    parallel_for(outer, std::max<int64_t>(1, 4096 / int64_t(inner.size())), [&](int64_t b, int64_t e) {
+    parallel_for(outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, int64_t(inner.size()))), [&](int64_t b, int64_t e) {
       for_outer(a.outer_sizes, a.outer_in_strides, a.outer_out_strides, b, e, [&](int64_t, int64_t io, int64_t oo) {
         Acc acc = 0;
         for (int64_t off : inner) acc += Acc(in[io + off]);
