@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "kernels/cpu/gemm_microkernel.h"
 #include "kernels/cpu/parallel.h"
@@ -34,6 +35,23 @@ void portable(int64_t kc, const float* ap, const float* bp, float* c, int64_t ld
 }  // namespace
 
 MicroKernel portable_kernel() { return {kPortableMR, kPortableNR, portable}; }
+
+void portable_dot(int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                  float* c, int64_t crs, int64_t ccs, float alpha, float beta) {
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = j0; j < j1; ++j) {
+      float lanes[8] = {};  // eight partial sums, so the compiler may vectorise without reassociating
+      const float* x = a + i * lda;
+      const float* w = b + j * ldb;
+      int64_t p = 0;
+      for (; p + 8 <= k; p += 8)
+        for (int l = 0; l < 8; ++l) lanes[l] += x[p + l] * w[p + l];
+      for (int l = 0; p < k; ++p, ++l) lanes[l] += x[p] * w[p];
+      float dot = ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+      float& out = c[i * crs + j * ccs];
+      out = beta == 0.0f ? alpha * dot : std::fma(alpha, dot, beta * out);
+    }
+}
 }  // namespace gemm_detail
 
 namespace {
@@ -41,7 +59,7 @@ namespace {
 using gemm_detail::MicroKernel;
 
 constexpr int64_t KC = 256;   // depth of a packed slice: a KC x NR panel of B stays in L1
-constexpr int64_t MC = 192;   // rows of packed A per block (multiple of every MR): fits L2
+constexpr int64_t MC = 96;    // rows of packed A per block (multiple of every MR): fits L2
 constexpr int64_t NC = 2048;  // columns of packed B per slice (multiple of every NR); lives in L3
 
 struct AlignedBuffer {
@@ -237,12 +255,35 @@ void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {
   gemm_threaded(g, kernel_for(isa), pool, flops < 2e6 ? 1 : pool.size(), packed_b);
 }
 
+// Few rows of A and B's columns contiguous (x W^T in a linear layer with a small batch):
+// packing W would cost as much as the product, and most of each MR-row tile would be
+// padding, so take dot products straight from W's rows instead, split over columns.
+constexpr int64_t kSkinnyRows = 16;
+
+void sgemm_skinny(const GemmArgs& g, GemmIsa isa) {
+  std::vector<float> a_rows;
+  const float* a = g.a;
+  int64_t lda = g.a_row_stride;
+  if (g.a_col_stride != 1) {  // few rows: copy them contiguous
+    a_rows.resize(size_t(g.m * g.k));
+    for (int64_t i = 0; i < g.m; ++i)
+      for (int64_t p = 0; p < g.k; ++p) a_rows[size_t(i * g.k + p)] = g.a[i * g.a_row_stride + p * g.a_col_stride];
+    a = a_rows.data();
+    lda = g.k;
+  }
+  const gemm_detail::DotFn dot = isa == GemmIsa::Avx512 ? gemm_detail::avx512_dot : gemm_detail::portable_dot;
+  parallel_for(g.n, std::max<int64_t>(2, 65536 / std::max<int64_t>(1, g.k * g.m)) / 2 * 2, [&](int64_t j0, int64_t j1) {
+    dot(g.m, j0, j1, g.k, a, lda, g.b, g.b_col_stride, g.c, g.c_row_stride, g.c_col_stride, g.alpha, g.beta);
+  });
+}
+
 void sgemm(const GemmArgs& g, GemmIsa isa) {
   HONE_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0, "sgemm: negative size m=", g.m, " n=", g.n, " k=", g.k);
   if (g.m == 0 || g.n == 0) return;
   if (g.k == 0 || g.alpha == 0.0f) return scale_c(g);
   if (isa == GemmIsa::Auto) isa = best_gemm_isa();
   HONE_CHECK(gemm_isa_supported(isa), "sgemm: this CPU cannot run the ", gemm_isa_name(isa), " micro-kernel");
+  if (g.m <= kSkinnyRows && g.b_row_stride == 1 && g.k >= 64) return sgemm_skinny(g, isa);
   const MicroKernel uk = kernel_for(isa);
 
   ThreadPool& pool = Context::current().thread_pool();

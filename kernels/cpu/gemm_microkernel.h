@@ -14,7 +14,18 @@ struct MicroKernel {
   MicroKernelFn fn;
 };
 
+// Few rows of A against B with contiguous columns (B(p, j) = b[j * ldb + p]: the x W^T of
+// a linear layer): C(i, j) = alpha * dot(A row i, B column j) + beta * C(i, j) for
+// j in [j0, j1), every i < m. A's rows are contiguous (A(i, p) = a[i * lda + p]). Each
+// dot product is summed in a fixed lane order, whatever the thread split over j.
+using DotFn = void (*)(int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a, int64_t lda, const float* b,
+                       int64_t ldb, float* c, int64_t c_row_stride, int64_t c_col_stride, float alpha, float beta);
+
 MicroKernel portable_kernel();
+void portable_dot(int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                  float* c, int64_t crs, int64_t ccs, float alpha, float beta);
+void avx512_dot(int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb,
+                float* c, int64_t crs, int64_t ccs, float alpha, float beta);
 MicroKernel avx2_kernel();    // defined in gemm_avx2.cpp (compiled with -mavx2 -mfma)
 MicroKernel avx512_kernel();  // defined in gemm_avx512.cpp (compiled with -mavx512f)
 
