@@ -64,6 +64,10 @@ TEST(Conv2dKernel, MatchesReferenceOnAwkwardGeometries) {
       {.n = 3, .c_in = 3, .h = 15, .w = 15, .c_out = 8, .kh = 7, .kw = 7, .stride_h = 2, .stride_w = 2, .pad_top = 3, .pad_left = 3, .pad_bottom = 3, .pad_right = 3},  // ResNet stem
       {.n = 2, .c_in = 8, .h = 7, .w = 7, .c_out = 16, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2},  // downsample 1x1 stride 2
   };
+  // Columns of 576 x 64*64 floats per image exceed the 8 MiB chunk budget: the three
+  // images run as three GEMM chunks, and the weight gradient accumulates across them.
+  cases.push_back({.n = 3, .c_in = 64, .h = 64, .w = 64, .c_out = 2, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1,
+                   .pad_bottom = 1, .pad_right = 1});
   for (const auto& g : cases) {
     compare_with_reference(g);
     if (::testing::Test::HasFatalFailure()) return;

@@ -98,23 +98,11 @@ void im2col(const Conv2dGeometry& g, int64_t channels, const T* x, T* cols) {
   });
 }
 
-// The columns matrix written straight into the GEMM's packed-B layout, so the GEMM skips
-// its own packing pass: each row is built in a small buffer, then cut into panels.
-void im2col_packed(const Conv2dGeometry& g, int64_t channels, const float* x, const PackedBLayout& layout, float* out) {
-  const int64_t nr = layout.nr, padded = layout.padded_n();
-  parallel_for(channels * g.kh * g.kw, 8, [&](int64_t r0, int64_t r1) {
-    std::vector<float> row(static_cast<size_t>(padded), 0.0f);  // tail stays 0: the panel padding
-    for (int64_t r = r0; r < r1; ++r) {
-      im2col_row(g, x, r, row.data());
-      for (int64_t j = 0; j < padded; j += nr) std::memcpy(out + layout.offset(r, j), row.data() + j, size_t(nr) * 4);
-    }
-  });
-}
-
 // The adjoint of im2col: dx[c, iy, ix] += dcols[r, p] for every (r, p) that read it.
 // Split over channels, so each thread writes only its own planes.
 template <typename T>
-void col2im(const Conv2dGeometry& g, int64_t channels, const T* dcols, T* dx) {
+void col2im(const Conv2dGeometry& g, int64_t channels, const T* dcols, T* dx, int64_t ld = -1) {
+  if (ld < 0) ld = g.out_h() * g.out_w();  // row stride of dcols
   const int64_t oh = g.out_h(), ow = g.out_w();
   parallel_for(channels, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
@@ -122,7 +110,7 @@ void col2im(const Conv2dGeometry& g, int64_t channels, const T* dcols, T* dx) {
       std::fill(plane, plane + g.h * g.w, T(0));
       for (int64_t ky = 0; ky < g.kh; ++ky)
         for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const T* row = dcols + ((c * g.kh + ky) * g.kw + kx) * oh * ow;
+          const T* row = dcols + ((c * g.kh + ky) * g.kw + kx) * ld;
           for (int64_t oy = 0; oy < oh; ++oy) {
             const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
             if (iy < 0 || iy >= g.h) continue;
@@ -143,6 +131,106 @@ void add_bias(T* y, const T* bias, int64_t channels, int64_t P) {
     for (int64_t p = 0; p < P; ++p) y[co * P + p] += bias[co];
 }
 
+// ---- float32: several images per GEMM ----
+// Images are taken in chunks whose columns matrix stays under kColsBudget floats, and each
+// chunk is one GEMM with N = images x pixels. Late layers (7x7 pixels, 512 channels) then
+// pack their weights once per chunk instead of once per image, and their N is no longer a
+// sliver of a 32-wide tile. The chunk size depends only on the shapes: results are the same
+// for any thread count.
+constexpr int64_t kColsBudget = int64_t(1) << 21;  // 8 MiB of float32 columns: stays in cache
+
+int64_t images_per_chunk(const Conv2dGeometry& g) {
+  const int64_t per_image = (g.c_in / g.groups) * g.kh * g.kw * g.out_h() * g.out_w();
+  return std::clamp<int64_t>(kColsBudget / std::max<int64_t>(per_image, 1), 1, std::max<int64_t>(g.n, 1));
+}
+
+// Row r of the chunk's columns matrix: images n0 .. n0+nb side by side.
+void im2col_chunk_row(const Conv2dGeometry& g, const float* x, int64_t n0, int64_t nb, int64_t grp, int64_t r, float* row) {
+  const int64_t cig = g.c_in / g.groups, P = g.out_h() * g.out_w();
+  for (int64_t i = 0; i < nb; ++i) im2col_row(g, x + ((n0 + i) * g.c_in + grp * cig) * g.h * g.w, r, row + i * P);
+}
+
+void forward_batched(const Conv2dForwardArgs& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t P = g.out_h() * g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
+  const float* x = static_cast<const float*>(a.input);
+  const float* w = static_cast<const float*>(a.weight);
+  const float* bias = static_cast<const float*>(a.bias);
+  float* y = static_cast<float*>(a.output);
+  const int64_t chunk = images_per_chunk(g);
+  const PackedBLayout full = packed_b_layout(R, chunk * P);
+  AlignedFloats packed(full.size());
+  std::vector<float> out(static_cast<size_t>(cog * chunk * P));
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.n - n0), cols = nb * P;
+    const PackedBLayout layout = packed_b_layout(R, cols);
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      parallel_for(R, 4, [&](int64_t r0, int64_t r1) {  // im2col into packed panels
+        std::vector<float> row(static_cast<size_t>(layout.padded_n()), 0.0f);
+        for (int64_t r = r0; r < r1; ++r) {
+          im2col_chunk_row(g, x, n0, nb, grp, r, row.data());
+          for (int64_t j = 0; j < layout.padded_n(); j += layout.nr)
+            std::memcpy(packed.data() + layout.offset(r, j), row.data() + j, size_t(layout.nr) * 4);
+        }
+      });
+      sgemm_packed_b({.m = cog, .n = cols, .k = R, .a = w + grp * cog * R, .a_row_stride = R, .a_col_stride = 1,
+                      .b = nullptr, .b_row_stride = 0, .b_col_stride = 0, .c = out.data(), .c_row_stride = cols,
+                      .c_col_stride = 1},
+                     packed.data());
+      // [cog, images x pixels] -> NCHW, adding the bias on the way.
+      parallel_for(nb * cog, 4, [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t i = q / cog, co = q % cog;
+          const float* src = out.data() + co * cols + i * P;
+          float* dst = y + ((n0 + i) * g.c_out + grp * cog + co) * P;
+          const float b = bias ? bias[grp * cog + co] : 0.0f;
+          for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + b;
+        }
+      });
+    }
+  }
+}
+
+void backward_batched(const Conv2dBackwardArgs& a) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t P = g.out_h() * g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
+  const float* x = static_cast<const float*>(a.input);
+  const float* w = static_cast<const float*>(a.weight);
+  const float* dy = static_cast<const float*>(a.grad_output);
+  float* dx = static_cast<float*>(a.grad_input);
+  float* dw = static_cast<float*>(a.grad_weight);
+  const int64_t chunk = images_per_chunk(g);
+  std::vector<float> dyt(static_cast<size_t>(cog * chunk * P)), cols(static_cast<size_t>(R * chunk * P));
+  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
+    const int64_t nb = std::min(chunk, g.n - n0), ncols = nb * P;
+    for (int64_t grp = 0; grp < g.groups; ++grp) {
+      // dY of this chunk and group as [cog, images x pixels].
+      parallel_for(nb * cog, 4, [&](int64_t q0, int64_t q1) {
+        for (int64_t q = q0; q < q1; ++q) {
+          const int64_t i = q / cog, co = q % cog;
+          std::memcpy(dyt.data() + co * ncols + i * P, dy + ((n0 + i) * g.c_out + grp * cog + co) * P, size_t(P) * 4);
+        }
+      });
+      if (dw) {  // dW[co, r] (+)= sum over pixels dYt[co, p] cols[r, p]
+        parallel_for(R, 4, [&](int64_t r0, int64_t r1) {
+          for (int64_t r = r0; r < r1; ++r) im2col_chunk_row(g, x, n0, nb, grp, r, cols.data() + r * ncols);
+        });
+        sgemm({.m = cog, .n = R, .k = ncols, .a = dyt.data(), .a_row_stride = ncols, .a_col_stride = 1, .b = cols.data(),
+               .b_row_stride = 1, .b_col_stride = ncols, .c = dw + grp * cog * R, .c_row_stride = R, .c_col_stride = 1,
+               .alpha = 1.0f, .beta = n0 == 0 ? 0.0f : 1.0f});
+      }
+      if (dx) {  // dcols = W^T dYt, folded back image by image
+        sgemm({.m = R, .n = ncols, .k = cog, .a = w + grp * cog * R, .a_row_stride = 1, .a_col_stride = R,
+               .b = dyt.data(), .b_row_stride = ncols, .b_col_stride = 1, .c = cols.data(), .c_row_stride = ncols,
+               .c_col_stride = 1});
+        for (int64_t i = 0; i < nb; ++i)
+          col2im(g, cig, cols.data() + i * P, dx + ((n0 + i) * g.c_in + grp * cig) * g.h * g.w, ncols);
+      }
+    }
+  }
+}
+
+
 template <typename T>
 void forward(const Conv2dForwardArgs& a) {
   const Conv2dGeometry& g = a.g;
@@ -154,21 +242,8 @@ void forward(const Conv2dForwardArgs& a) {
   T* y = static_cast<T*>(a.output);
   const bool pointwise = is_pointwise(g);
   if constexpr (std::is_same_v<T, float>) {
-    if (!pointwise) {  // im2col into packed panels + GEMM on them
-      const PackedBLayout layout = packed_b_layout(R, P);
-      AlignedFloats packed(layout.size());
-      for (int64_t n = 0; n < g.n; ++n) {
-        for (int64_t grp = 0; grp < g.groups; ++grp) {
-          im2col_packed(g, cig, x + (n * g.c_in + grp * cig) * g.h * g.w, layout, packed.data());
-          sgemm_packed_b({.m = cog, .n = P, .k = R, .a = w + grp * cog * R, .a_row_stride = R, .a_col_stride = 1,
-                          .b = nullptr, .b_row_stride = 0, .b_col_stride = 0, .c = y + (n * g.c_out + grp * cog) * P,
-                          .c_row_stride = P, .c_col_stride = 1},
-                         packed.data());
-        }
-        if (bias) add_bias(y + n * g.c_out * P, bias, g.c_out, P);
-      }
-      return;
-    }
+    forward_batched(a);
+    return;
   }
   std::vector<T> cols(pointwise ? 0 : size_t(R * P));
   for (int64_t n = 0; n < g.n; ++n) {
@@ -189,6 +264,21 @@ void forward(const Conv2dForwardArgs& a) {
 template <typename T>
 void backward(const Conv2dBackwardArgs& a) {
   const Conv2dGeometry& g = a.g;
+  if constexpr (std::is_same_v<T, float>) {
+    if (a.grad_bias) {
+      const int64_t P = g.out_h() * g.out_w();
+      const float* dy = static_cast<const float*>(a.grad_output);
+      float* db = static_cast<float*>(a.grad_bias);
+      for (int64_t co = 0; co < g.c_out; ++co) {
+        double acc = 0;
+        for (int64_t n = 0; n < g.n; ++n)
+          for (int64_t p = 0; p < P; ++p) acc += double(dy[(n * g.c_out + co) * P + p]);
+        db[co] = float(acc);
+      }
+    }
+    if (a.grad_input || a.grad_weight) backward_batched(a);
+    return;
+  }
   const int64_t oh = g.out_h(), ow = g.out_w(), P = oh * ow;
   const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
   const T* x = static_cast<const T*>(a.input);
