@@ -1,4 +1,5 @@
 // Tensor factories: allocation, constants, ranges and seeded random values.
+#include <array>
 #include <cmath>
 
 #include "tensor/tensor.h"
@@ -13,14 +14,32 @@ Tensor finish(Tensor t, const TensorOptions& opts) {
   return t;
 }
 
-// Fills a fresh CPU tensor by f(i) in row-major order, then moves it to the target device.
+// A fresh tensor with element i = f(i) in row-major order. On the CPU the values are
+// written straight into the target dtype, split over the context's threads: f depends
+// only on i (the generators are counter-based), so the split never changes a value.
 template <typename F>
 Tensor generate(const Shape& shape, const TensorOptions& opts, F&& f) {
-  Tensor host = empty(shape, {.dtype = DType::Float64, .device = Device::cpu()});
-  double* p = host.data<double>();
-  const int64_t n = host.numel();
-  for (int64_t i = 0; i < n; ++i) p[i] = f(i);
-  Tensor out = empty(shape, {.dtype = opts.dtype, .device = resolve(opts), .memory_format = opts.memory_format});
+  const Device device = resolve(opts);
+  if (device.is_cpu() && opts.memory_format == MemoryFormat::Contiguous) {
+    Tensor out = empty(shape, {.dtype = opts.dtype, .device = device});
+    const int64_t n = out.numel();
+    HONE_DISPATCH_ALL(opts.dtype, "generate", [&](auto tag) {
+      using T = decltype(tag);
+      T* p = static_cast<T*>(out.data_ptr());
+      ThreadPool& pool = Context::current().thread_pool();
+      const int64_t chunks = n < (1 << 16) ? 1 : pool.size();
+      pool.run(chunks, [&](int64_t c) {
+        for (int64_t i = n * c / chunks; i < n * (c + 1) / chunks; ++i) {
+          if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) p[i] = T(float(f(i)));
+          else if constexpr (std::is_same_v<T, bool>) p[i] = f(i) != 0.0;
+          else p[i] = static_cast<T>(f(i));
+        }
+      });
+    });
+    return finish(out, opts);
+  }
+  Tensor host = generate(shape, {.dtype = DType::Float64, .device = Device::cpu()}, f);
+  Tensor out = empty(shape, {.dtype = opts.dtype, .device = device, .memory_format = opts.memory_format});
   raw::copy(out, host);
   return finish(out, opts);
 }
@@ -29,7 +48,15 @@ Tensor generate(const Shape& shape, const TensorOptions& opts, F&& f) {
 struct UniformStream {
   uint64_t seed, first;
   double operator()(int64_t i) const {
-    auto w = Generator::philox(seed, first + uint64_t(i) / 2);
+    // Neighbouring elements share a Philox block: keep the last one per thread.
+    thread_local uint64_t cached_seed = 0, cached_block = ~uint64_t(0);
+    thread_local std::array<uint32_t, 4> w{};
+    const uint64_t block = first + uint64_t(i) / 2;
+    if (block != cached_block || seed != cached_seed) {
+      w = Generator::philox(seed, block);
+      cached_block = block;
+      cached_seed = seed;
+    }
     const int lane = int(i % 2) * 2;
     uint64_t bits = (uint64_t(w[lane]) << 21) ^ (uint64_t(w[lane + 1]) >> 11);
     return double(bits & ((1ULL << 53) - 1)) * (1.0 / 9007199254740992.0);
@@ -131,10 +158,20 @@ Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts, G
   // Box-Muller on uniform pairs (2k, 2k+1); element i takes the cos or sin branch.
   UniformStream u = uniform_stream(numel(shape) + 1, gen);
   return generate(shape, opts, [&](int64_t i) {
-    int64_t k = i / 2;
-    double u1 = 1.0 - u(2 * k), u2 = u(2 * k + 1);  // u1 in (0,1]
-    double r = std::sqrt(-2.0 * std::log(u1)), th = 2.0 * M_PI * u2;
-    return mean + std * r * (i % 2 ? std::sin(th) : std::cos(th));
+    // Elements 2k and 2k+1 are the cos and sin halves of one Box-Muller pair: compute the
+    // pair once per thread and hand out both halves.
+    thread_local int64_t cached_pair = -1;
+    thread_local double cached_r = 0, cached_th = 0;
+    thread_local const void* cached_stream = nullptr;
+    const int64_t k = i / 2;
+    if (k != cached_pair || cached_stream != &u) {
+      const double u1 = 1.0 - u(2 * k), u2 = u(2 * k + 1);  // u1 in (0,1]
+      cached_r = std::sqrt(-2.0 * std::log(u1));
+      cached_th = 2.0 * M_PI * u2;
+      cached_pair = k;
+      cached_stream = &u;
+    }
+    return mean + std * cached_r * (i % 2 ? std::sin(cached_th) : std::cos(cached_th));
   });
 }
 Tensor randn(const Shape& shape, TensorOptions opts, Generator* gen) { return normal(shape, 0.0, 1.0, opts, gen); }

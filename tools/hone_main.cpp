@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "hone.h"
+#include "models/zoo.h"
 
 namespace {
 
@@ -11,9 +12,40 @@ int usage(std::ostream& os, int code) {
   os << "usage: hone <command> [options]\n"
         "commands:\n"
         "  version     print the version, build options and the runtime context\n"
-        "  finetune    fine-tune a pretrained network (arrives with the models and ONNX importer)\n"
-        "  inspect     summarize a model or ONNX file (arrives with the models)\n";
+        "  inspect     MODEL [--json]: layers, output shapes, parameters (total, trainable)\n"
+        "              MODEL is a built-in name: resnet18, resnet34, resnet50, vgg11..vgg19[_bn], small_resnet\n"
+        "  finetune    fine-tune a pretrained network (arrives with the ONNX importer, issue #5)\n";
   return code;
+}
+
+int inspect(int argc, char** argv) {
+  std::string model;
+  bool json = false;
+  for (int i = 2; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--json")) json = true;
+    else if (argv[i][0] == '-') {
+      std::cerr << "hone inspect: unknown option '" << argv[i] << "'\n";
+      return 2;
+    } else if (model.empty()) model = argv[i];
+    else {
+      std::cerr << "hone inspect: one MODEL only (got '" << model << "' and '" << argv[i] << "')\n";
+      return 2;
+    }
+  }
+  if (model.empty()) {
+    std::cerr << "usage: hone inspect MODEL [--json]\n";
+    return 2;
+  }
+  auto net = hone::models::create(model);
+  const auto count = net->count_parameters();
+  if (json) {
+    std::cout << "{\"model\": \"" << model << "\", \"parameters\": " << count.total << ", \"trainable\": " << count.trainable
+              << ", \"tensors\": " << net->named_parameters().size() << ", \"buffers\": " << net->named_buffers().size()
+              << "}\n";
+  } else {
+    std::cout << model << "\n" << net->summary(hone::models::default_input_shape(model));
+  }
+  return 0;
 }
 
 int version() {
@@ -34,7 +66,8 @@ int main(int argc, char** argv) {
     const char* cmd = argv[1];
     if (!std::strcmp(cmd, "-h") || !std::strcmp(cmd, "--help") || !std::strcmp(cmd, "help")) return usage(std::cout, 0);
     if (!std::strcmp(cmd, "version") || !std::strcmp(cmd, "--version")) return version();
-    if (!std::strcmp(cmd, "finetune") || !std::strcmp(cmd, "inspect")) {
+    if (!std::strcmp(cmd, "inspect")) return inspect(argc, argv);
+    if (!std::strcmp(cmd, "finetune")) {
       std::cerr << "hone " << cmd << ": not available yet in this build (see README: Status)\n";
       return 3;
     }

@@ -1,0 +1,72 @@
+// Initialised as torchvision: convs kaiming-normal (fan_out, relu) with zero bias, BN
+// weight 1 bias 0, linears N(0, 0.01) with zero bias.
+#include "models/vgg.h"
+
+#include "nn/init.h"
+
+namespace hone::models {
+
+namespace {
+std::shared_ptr<nn::Linear> linear_layer(int64_t in, int64_t out, Generator* gen) {
+  auto l = std::make_shared<nn::Linear>(in, out, true, gen, /*initialize=*/false);
+  nn::init::normal_(l->weight, 0.0, 0.01, gen);
+  nn::init::constant_(l->bias, 0.0);
+  return l;
+}
+}  // namespace
+
+VGG::VGG(const std::vector<int64_t>& layers, bool batch_norm, int64_t num_classes, Generator* gen)
+    : Module("VGG"), batch_norm_(batch_norm) {
+  auto features = std::make_shared<nn::Sequential>();
+  int64_t in = 3;
+  for (int64_t v : layers) {
+    if (v == 0) {
+      features->push_back(std::make_shared<nn::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}, .stride = {2, 2}}));
+      continue;
+    }
+    auto c = std::make_shared<nn::Conv2d>(
+        nn::Conv2dOptions{.in_channels = in, .out_channels = v, .kernel = {3, 3}, .padding = symmetric_padding(1, 1)}, gen);
+    nn::init::kaiming_normal_(c->weight, 0.0, nn::init::FanMode::Out, gen);
+    nn::init::constant_(c->bias, 0.0);
+    features->push_back(c);
+    if (batch_norm) features->push_back(std::make_shared<nn::BatchNorm2d>(nn::BatchNormOptions2d{.num_features = v}));
+    features->push_back(std::make_shared<nn::ReLU>());
+    in = v;
+  }
+  register_module("features", features);
+  register_module("avgpool", std::make_shared<nn::AdaptiveAvgPool2d>(std::array<int64_t, 2>{7, 7}));
+  register_module("classifier", std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+                                    linear_layer(in * 49, 4096, gen), std::make_shared<nn::ReLU>(),
+                                    std::make_shared<nn::Dropout>(0.5), linear_layer(4096, 4096, gen),
+                                    std::make_shared<nn::ReLU>(), std::make_shared<nn::Dropout>(0.5),
+                                    linear_layer(4096, num_classes, gen)}));
+}
+
+Tensor VGG::forward_features(const Tensor& x) {
+  HONE_CHECK(x.dim() == 4 && x.size(1) == 3, "VGG: expected input [N, 3, H, W], got ", x.shape());
+  Tensor y = module("avgpool")(module("features")(x)).flatten(1);
+  auto& classifier = static_cast<nn::Sequential&>(module("classifier"));
+  for (size_t i = 0; i + 1 < classifier.size(); ++i) y = (*classifier.children()[i].second)(y);
+  return y;
+}
+
+Tensor VGG::forward(const Tensor& x) { return module("classifier.6")(forward_features(x)); }
+
+void VGG::replace_head(int64_t num_classes, Generator* gen) {
+  auto& last = static_cast<nn::Linear&>(module("classifier.6"));
+  replace_module("classifier.6", std::make_shared<nn::Linear>(last.in_features(), num_classes, true, gen));
+}
+
+namespace {
+const std::vector<int64_t> kA = {64, 0, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
+const std::vector<int64_t> kB = {64, 64, 0, 128, 128, 0, 256, 256, 0, 512, 512, 0, 512, 512, 0};
+const std::vector<int64_t> kD = {64, 64, 0, 128, 128, 0, 256, 256, 256, 0, 512, 512, 512, 0, 512, 512, 512, 0};
+const std::vector<int64_t> kE = {64, 64, 0, 128, 128, 0, 256, 256, 256, 256, 0, 512, 512, 512, 512, 0, 512, 512, 512, 512, 0};
+}  // namespace
+
+std::shared_ptr<VGG> vgg11(int64_t n, bool bn, Generator* gen) { return std::make_shared<VGG>(kA, bn, n, gen); }
+std::shared_ptr<VGG> vgg13(int64_t n, bool bn, Generator* gen) { return std::make_shared<VGG>(kB, bn, n, gen); }
+std::shared_ptr<VGG> vgg16(int64_t n, bool bn, Generator* gen) { return std::make_shared<VGG>(kD, bn, n, gen); }
+std::shared_ptr<VGG> vgg19(int64_t n, bool bn, Generator* gen) { return std::make_shared<VGG>(kE, bn, n, gen); }
+
+}  // namespace hone::models
