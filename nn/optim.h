@@ -1,0 +1,196 @@
+#pragma once
+// Optimizers: SGD (momentum, dampening, Nesterov), Adam and AdamW, each the exact update
+// of PyTorch 1.13 (torch.optim, single-tensor path, amsgrad off), so a fine-tuning recipe
+// carries over with the same numbers. Parameters come in groups with Caffe's lr_mult and
+// decay_mult, so a new head can learn 10x faster than the backbone it sits on.
+//
+// Steps run under NoGradGuard and update parameters in place. A parameter is skipped when
+// it does not require grad or its grad() is undefined (frozen, or unused by this batch);
+// its optimizer state (momentum, moments, Adam's step count) stays as it was.
+// Gradient accumulation needs no API: backward() adds into grad() until zero_grad().
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "autograd/grad_mode.h"
+#include "tensor/tensor.h"
+
+namespace hone::optim {
+
+// Parameters that share hyper-parameters. Effective values for the group:
+//   lr           = (lr ? *lr : the optimizer's lr()) * lr_mult
+//   weight decay = (weight_decay ? *weight_decay : the options' weight_decay) * decay_mult
+// A group's own `lr` follows schedules too: set_lr(x) scales it by x / (the options' lr)
+// (left as it is when that lr is 0).
+struct ParamGroup {
+  std::vector<Tensor> params;
+  double lr_mult = 1.0;
+  std::optional<double> lr;
+  std::optional<double> weight_decay;
+  double decay_mult = 1.0;
+  std::string name;  // for error messages and logs ("fc", "layer4")
+};
+
+// Optimizer state of one parameter. Empty until the parameter's first update.
+struct ParamState {
+  int64_t step = 0;                       // updates applied to this parameter
+  std::map<std::string, Tensor> buffers;  // "momentum_buffer", "exp_avg", "exp_avg_sq"
+};
+
+class Optimizer {
+ public:
+  virtual ~Optimizer();
+  Optimizer(const Optimizer&) = delete;
+  Optimizer& operator=(const Optimizer&) = delete;
+
+  // Clears every parameter's gradient. set_to_none (the default, as PyTorch 2) leaves
+  // grad() undefined, so a parameter the next batch does not reach is skipped by step();
+  // false zeroes the gradient tensors in place (PyTorch 1.13's default).
+  void zero_grad(bool set_to_none = true);
+  virtual void step() = 0;
+
+  // The base learning rate, before each group's own lr and lr_mult. Schedules call
+  // set_lr; groups keep their multipliers.
+  double lr() const { return lr_; }
+  void set_lr(double base_lr);
+  // The learning rate and weight decay `group` actually uses now.
+  double group_lr(size_t group) const;
+  double group_weight_decay(size_t group) const;
+
+  // Position-keyed: state belongs to params[i] of groups()[g]. Adding parameters to a
+  // group is fine; reordering or removing them mismatches the state.
+  std::vector<ParamGroup>& groups() { return groups_; }
+  const std::vector<ParamGroup>& groups() const { return groups_; }
+  void add_param_group(ParamGroup group);
+  int64_t step_count() const { return step_count_; }  // step() calls so far
+
+  // Checkpoint state, as tensors (copies, so later steps do not change them):
+  //   "step"  0-d float64: step() calls;  "lr"  0-d float64: the base lr
+  //   "group.G.param.I.<buffer>"  a buffer of that parameter, its shape and dtype
+  //   "group.G.param.I.step"      0-d float64: that parameter's updates (Adam, AdamW)
+  // Parameters never updated have no keys. load_state_dict checks everything before it
+  // changes anything, and throws hone::Error naming any missing, unknown or mis-shaped key.
+  virtual std::map<std::string, Tensor> state_dict() const;
+  virtual void load_state_dict(const std::map<std::string, Tensor>& state);
+
+ protected:
+  Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* kind);
+
+  // Names of the per-parameter buffers this optimizer keeps, given its options.
+  virtual std::vector<std::string> buffer_names() const = 0;
+  // Whether ParamState::step is saved (Adam's bias correction needs it).
+  virtual bool saves_param_step() const = 0;
+  // Calls fn(param, grad, state, effective lr, effective weight decay) for every parameter
+  // that takes part in this step, under NoGradGuard, and counts the step.
+  template <typename Fn> void for_each_update(Fn&& fn);
+
+  ParamState& state(size_t group, size_t index);
+  const char* kind_;
+
+ private:
+  void check_group(const ParamGroup& group, size_t index) const;
+
+  std::vector<ParamGroup> groups_;
+  std::vector<std::vector<ParamState>> state_;  // parallel to groups_[g].params
+  double lr_;
+  double initial_lr_;
+  double weight_decay_;
+  int64_t step_count_ = 0;
+};
+
+struct SGDOptions {
+  double lr = 0.01;
+  double momentum = 0;
+  double dampening = 0;
+  double weight_decay = 0;  // L2: weight_decay * param added to the gradient
+  bool nesterov = false;
+};
+
+// torch.optim.SGD: g = grad + wd*p; buf = g at the first update, then
+// buf = momentum*buf + (1-dampening)*g; step along g + momentum*buf (Nesterov) or buf.
+class SGD : public Optimizer {
+ public:
+  SGD(std::vector<ParamGroup> groups, SGDOptions opts = {});
+  SGD(std::vector<Tensor> params, SGDOptions opts = {});
+  void step() override;
+  const SGDOptions& options() const { return opts_; }
+
+ protected:
+  std::vector<std::string> buffer_names() const override;
+  bool saves_param_step() const override { return false; }
+
+ private:
+  SGDOptions opts_;
+};
+
+struct AdamOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0;  // Adam: L2 added to the gradient
+};
+
+// AdamW's options differ only in the default decay, which AdamW applies decoupled.
+struct AdamWOptions {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.01;  // AdamW: p *= 1 - lr * weight_decay before the Adam step
+};
+
+// torch.optim.Adam with bias correction: m = b1*m + (1-b1)*g, v = b2*v + (1-b2)*g^2,
+// p -= lr/(1-b1^t) * m / (sqrt(v)/sqrt(1-b2^t) + eps), t counted per parameter.
+class Adam : public Optimizer {
+ public:
+  Adam(std::vector<ParamGroup> groups, AdamOptions opts = {});
+  Adam(std::vector<Tensor> params, AdamOptions opts = {});
+  void step() override;
+  const AdamOptions& options() const { return opts_; }
+
+ protected:
+  Adam(std::vector<ParamGroup> groups, AdamOptions opts, bool decoupled, const char* kind);
+  std::vector<std::string> buffer_names() const override { return {"exp_avg", "exp_avg_sq"}; }
+  bool saves_param_step() const override { return true; }
+
+ private:
+  AdamOptions opts_;
+  bool decoupled_;  // AdamW
+};
+
+class AdamW : public Adam {
+ public:
+  AdamW(std::vector<ParamGroup> groups, AdamWOptions opts = {});
+  AdamW(std::vector<Tensor> params, AdamWOptions opts = {});
+};
+
+// torch.nn.utils.clip_grad_norm_: the L2 norm of all gradients together (accumulated in
+// double, parameters in order); when it exceeds max_norm every gradient is scaled in
+// place by max_norm / (norm + 1e-6). Parameters without a gradient are ignored. Returns
+// the norm before clipping. As PyTorch: an inf norm scales gradients by 0, a nan norm
+// makes them nan (check the returned norm to skip such a step).
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
+// The same over every parameter of an optimizer's groups.
+double clip_grad_norm(const Optimizer& opt, double max_norm);
+
+// Defined here so that optimizers written outside nn/optim.cpp can use it.
+template <typename Fn>
+void Optimizer::for_each_update(Fn&& fn) {
+  NoGradGuard no_grad;
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    const double lr = group_lr(g), wd = group_weight_decay(g);
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      Tensor p = groups_[g].params[i];
+      if (!p.requires_grad()) continue;  // frozen
+      Tensor grad = p.grad();
+      if (!grad.defined()) continue;     // not reached by this batch's backward
+      fn(p, grad, state(g, i), lr, wd);
+    }
+  }
+  ++step_count_;
+}
+
+}  // namespace hone::optim
