@@ -24,3 +24,5 @@
 #include "models/resnet.h"
 #include "models/vgg.h"
 #include "models/zoo.h"
+#include "io/checkpoint.h"
+#include "io/safetensors.h"

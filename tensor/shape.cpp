@@ -1,5 +1,8 @@
 #include "tensor/shape.h"
 
+#include <algorithm>
+#include <climits>
+
 #include "tensor/error.h"
 
 namespace hone {
@@ -18,7 +21,9 @@ Strides contiguous_strides(const Shape& shape) {
   int64_t acc = 1;
   for (size_t i = shape.size(); i-- > 0;) {
     s[i] = acc;
-    acc *= std::max<int64_t>(shape[i], 1);
+    // An empty tensor may have dims whose product overflows; its strides are never used
+    // to address anything, so saturate instead of overflowing.
+    if (__builtin_mul_overflow(acc, std::max<int64_t>(shape[i], 1), &acc)) acc = INT64_MAX;
   }
   return s;
 }

@@ -1,0 +1,41 @@
+#pragma once
+// Training checkpoints: everything needed to resume exactly where a run stopped, in one
+// safetensors file (so Python's safetensors can read the weights): the model's state_dict
+// under "model.", optimizer state under "optimizer.", schedule and early-stopping state
+// under "schedule." and "early_stopping.", and the loop position and random state in the
+// metadata. Written to a temporary file and renamed, so a crash never corrupts the
+// previous checkpoint.
+#include <map>
+#include <string>
+
+#include "nn/module.h"
+#include "nn/optim.h"
+#include "nn/schedule.h"
+
+namespace hone::io {
+
+struct TrainingState {
+  int64_t epoch = 0;
+  int64_t step = 0;           // optimizer steps taken
+  int64_t data_position = 0;  // samples of the current epoch already consumed
+  uint64_t data_seed = 0;     // seed of the epoch's sample order
+  uint64_t rng_seed = 0;      // the generator that drives dropout / augmentation
+  uint64_t rng_offset = 0;
+  std::map<std::string, std::string> extra;  // free-form (class names, preprocessing, ...)
+};
+
+// What to save or restore; parts left null are skipped.
+struct CheckpointParts {
+  nn::Module* model = nullptr;
+  optim::Optimizer* optimizer = nullptr;
+  optim::LRSchedule* schedule = nullptr;
+  optim::EarlyStopping* early_stopping = nullptr;
+};
+
+void save_checkpoint(const std::string& path, const CheckpointParts& parts, const TrainingState& state);
+
+// Restores every non-null part (strictly: a part missing from the file, or an entry that
+// does not fit, is a hone::Error naming it) and returns the saved training state.
+TrainingState load_checkpoint(const std::string& path, const CheckpointParts& parts);
+
+}  // namespace hone::io
