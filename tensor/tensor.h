@@ -62,6 +62,9 @@ class Tensor {
   bool is_contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  // True when this handle is the only one to its view and its storage: nothing else can
+  // see or change the data (autograd adopts such gradients instead of copying them).
+  bool is_unique() const { return impl_ && impl_.use_count() == 1 && impl_->storage.use_count() == 1; }
   TensorImpl* unsafe_impl() const { return impl_.get(); }
 
   // Address of element 0 of this view (storage data + offset).

@@ -121,6 +121,24 @@ TEST(Engine, BackwardNeedsScalarOrGradient) {
   EXPECT_THROW((x * 2.0).backward(from_vector<double>({1, 2, 3})), Error);
 }
 
+TEST(Engine, LeafGradNeverAliasesATensorTheCallerHolds) {
+  // The gradient handed to backward() reaches the leaf unchanged; the leaf must copy it,
+  // not adopt it (only tensors nothing else holds are adopted).
+  Tensor x = from_vector<double>({1, 2}).set_requires_grad();
+  Tensor g = from_vector<double>({3, 4});
+  x.backward(g);
+  {
+    NoGradGuard ng;
+    g.fill_(0);
+  }
+  test::expect_close(x.grad(), {3, 4});
+  // An identity op passes the same tensor through: still copied.
+  Tensor w = from_vector<double>({1, 1}).set_requires_grad();
+  Tensor h = from_vector<double>({5, 6});
+  w.contiguous().backward(h);
+  EXPECT_FALSE(w.grad().storage() == h.storage());
+}
+
 TEST(Engine, FrozenBranchGetsNoGradient) {
   Tensor x = from_vector<double>({1, 2});
   Tensor w = from_vector<double>({3, 4}).set_requires_grad();

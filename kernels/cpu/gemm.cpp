@@ -277,6 +277,21 @@ void sgemm_skinny(const GemmArgs& g, GemmIsa isa) {
   });
 }
 
+// Few rows of A and B's rows contiguous (dY W in a linear backward at small batch).
+void sgemm_skinny_rows(const GemmArgs& g, GemmIsa isa) {
+  const gemm_detail::RowsFn rows = isa == GemmIsa::Avx512 ? gemm_detail::avx512_rows
+                                                          : [](int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a,
+                                                               int64_t ars, int64_t acs, const float* b, int64_t ldb,
+                                                               float* c, int64_t crs, int64_t ccs, float alpha, float beta) {
+                                                              gemm_detail::rows_times_matrix(m, j0, j1, k, a, ars, acs, b, ldb,
+                                                                                             c, crs, ccs, alpha, beta);
+                                                            };
+  parallel_for((g.n + 511) / 512, 1, [&](int64_t q0, int64_t q1) {
+    rows(g.m, q0 * 512, std::min(g.n, q1 * 512), g.k, g.a, g.a_row_stride, g.a_col_stride, g.b, g.b_row_stride, g.c,
+         g.c_row_stride, g.c_col_stride, g.alpha, g.beta);
+  });
+}
+
 void sgemm(const GemmArgs& g, GemmIsa isa) {
   HONE_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0, "sgemm: negative size m=", g.m, " n=", g.n, " k=", g.k);
   if (g.m == 0 || g.n == 0) return;
@@ -284,6 +299,7 @@ void sgemm(const GemmArgs& g, GemmIsa isa) {
   if (isa == GemmIsa::Auto) isa = best_gemm_isa();
   HONE_CHECK(gemm_isa_supported(isa), "sgemm: this CPU cannot run the ", gemm_isa_name(isa), " micro-kernel");
   if (g.m <= kSkinnyRows && g.b_row_stride == 1 && g.k >= 64) return sgemm_skinny(g, isa);
+  if (g.m <= kSkinnyRows && g.b_col_stride == 1 && g.n >= 64 && g.k >= 64) return sgemm_skinny_rows(g, isa);
   const MicroKernel uk = kernel_for(isa);
 
   ThreadPool& pool = Context::current().thread_pool();

@@ -94,4 +94,9 @@ void avx512_dot(int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a, in
   }
 }
 
+void avx512_rows(int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a, int64_t ars, int64_t acs, const float* b,
+                 int64_t ldb, float* c, int64_t crs, int64_t ccs, float alpha, float beta) {
+  rows_times_matrix(m, j0, j1, k, a, ars, acs, b, ldb, c, crs, ccs, alpha, beta);  // vectorised 16 wide here
+}
+
 }  // namespace hone::kernels::cpu::gemm_detail
