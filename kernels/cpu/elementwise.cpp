@@ -85,6 +85,38 @@ bool binary_floats_only(BinaryOp op) {
 
 }  // namespace
 
+// The op is chosen once per call: each case instantiates the row loop with its own
+// functor, so the inner loop has no switch and the compiler can vectorise it.
+template <typename T, typename F>
+void unary_rows(const StridedLayout<2>& layout, T* out, const T* in, F f) {
+  for_rows(layout, [&](const auto& off, int64_t n, const auto& st) {
+    T* o = out + off[0];
+    const T* x = in + off[1];
+    if (st[0] == 1 && st[1] == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i]);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * st[0]] = f(x[i * st[1]]);
+    }
+  });
+}
+
+template <typename T, typename F>
+void binary_rows(const StridedLayout<3>& layout, T* out, const T* a, const T* b, F f) {
+  for_rows(layout, [&](const auto& off, int64_t n, const auto& st) {
+    T* o = out + off[0];
+    const T* x = a + off[1];
+    const T* y = b + off[2];
+    if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], y[i]);
+    } else if (st[0] == 1 && st[1] == 1 && st[2] == 0) {  // tensor op scalar / broadcast row
+      const T yv = y[0];
+      for (int64_t i = 0; i < n; ++i) o[i] = f(x[i], yv);
+    } else {
+      for (int64_t i = 0; i < n; ++i) o[i * st[0]] = f(x[i * st[1]], y[i * st[2]]);
+    }
+  });
+}
+
 void unary(const UnaryArgs& args) {
   HONE_CHECK(unary_supports(args.op, args.dtype), "unary kernel: op ", int(args.op), " does not support dtype ",
              dtype_name(args.dtype));
@@ -93,17 +125,19 @@ void unary(const UnaryArgs& args) {
     using T = decltype(tag);
     T* out = static_cast<T*>(args.out);
     const T* in = static_cast<const T*>(args.in);
-    const UnaryOp op = args.op;
     const double s = args.scalar;
-    for_rows(layout, [&](const auto& off, int64_t n, const auto& st) {
-      T* o = out + off[0];
-      const T* x = in + off[1];
-      if (st[0] == 1 && st[1] == 1) {
-        for (int64_t i = 0; i < n; ++i) o[i] = apply_unary<T>(op, x[i], s);
-      } else {
-        for (int64_t i = 0; i < n; ++i) o[i * st[0]] = apply_unary<T>(op, x[i * st[1]], s);
-      }
-    });
+    switch (args.op) {
+      case UnaryOp::Neg: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Neg, x, 0); });
+      case UnaryOp::Abs: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Abs, x, 0); });
+      case UnaryOp::Relu: return unary_rows(layout, out, in, [](T x) { return x > T(0) ? x : T(0); });
+      case UnaryOp::Sign: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sign, x, 0); });
+      case UnaryOp::Exp: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Exp, x, 0); });
+      case UnaryOp::Log: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Log, x, 0); });
+      case UnaryOp::Sqrt: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sqrt, x, 0); });
+      case UnaryOp::Sigmoid: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sigmoid, x, 0); });
+      case UnaryOp::Tanh: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Tanh, x, 0); });
+      case UnaryOp::PowScalar: return unary_rows(layout, out, in, [s](T x) { return apply_unary<T>(UnaryOp::PowScalar, x, s); });
+    }
   });
 }
 
@@ -116,18 +150,20 @@ void binary(const BinaryArgs& args) {
     T* out = static_cast<T*>(args.out);
     const T* a = static_cast<const T*>(args.a);
     const T* b = static_cast<const T*>(args.b);
-    const BinaryOp op = args.op;
     const T alpha = T(args.alpha);
-    for_rows(layout, [&](const auto& off, int64_t n, const auto& st) {
-      T* o = out + off[0];
-      const T* x = a + off[1];
-      const T* y = b + off[2];
-      if (st[0] == 1 && st[1] == 1 && st[2] == 1) {
-        for (int64_t i = 0; i < n; ++i) o[i] = apply_binary<T>(op, x[i], y[i], alpha);
-      } else {
-        for (int64_t i = 0; i < n; ++i) o[i * st[0]] = apply_binary<T>(op, x[i * st[1]], y[i * st[2]], alpha);
+    switch (args.op) {
+      case BinaryOp::Add:
+        if (alpha == T(1)) return binary_rows(layout, out, a, b, [](T x, T y) { return T(x + y); });
+        return binary_rows(layout, out, a, b, [alpha](T x, T y) { return T(x + alpha * y); });
+      case BinaryOp::Sub:
+        if (alpha == T(1)) return binary_rows(layout, out, a, b, [](T x, T y) { return T(x - y); });
+        return binary_rows(layout, out, a, b, [alpha](T x, T y) { return T(x - alpha * y); });
+      case BinaryOp::Mul: return binary_rows(layout, out, a, b, [](T x, T y) { return T(x * y); });
+      default: {
+        const BinaryOp op = args.op;  // the rest: less hot, one generic loop
+        return binary_rows(layout, out, a, b, [op, alpha](T x, T y) { return apply_binary<T>(op, x, y, alpha); });
       }
-    });
+    }
   });
 }
 
