@@ -28,11 +28,16 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
   std::vector<float> y(static_cast<size_t>(ny)), y_ref(static_cast<size_t>(ny));
   kernels::cpu::Conv2dForwardArgs f{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                     .bias = with_bias ? b.data() : nullptr, .output = y.data()};
-  kernels::cpu::conv2d_forward(f);
-  f.output = y_ref.data();
-  kernels::cpu::conv2d_forward_reference(f);
+  kernels::cpu::conv2d_forward_reference({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+                                          .bias = with_bias ? b.data() : nullptr, .output = y_ref.data()});
   const double tol = 1e-4 * std::sqrt(double(g.c_in / g.groups * g.kh * g.kw));
-  for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], tol) << "forward output " << i;
+  for (auto algo : {kernels::cpu::Conv2dAlgorithm::Auto, kernels::cpu::Conv2dAlgorithm::Columns,
+                    kernels::cpu::Conv2dAlgorithm::Transposed}) {
+    std::fill(y.begin(), y.end(), std::nanf(""));
+    f.algorithm = algo;
+    kernels::cpu::conv2d_forward(f);
+    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], tol) << "forward output " << i << ", algorithm " << int(algo);
+  }
 
   std::vector<float> dx(static_cast<size_t>(nx)), dw(static_cast<size_t>(nw)), db(static_cast<size_t>(g.c_out));
   std::vector<float> dx_ref(static_cast<size_t>(nx)), dw_ref(static_cast<size_t>(nw)), db_ref(static_cast<size_t>(g.c_out));
@@ -179,18 +184,18 @@ TEST(Conv2dKernel, RealSizeLayersAtSampledPoints) {
 }
 
 TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
-  const Conv2dGeometry g{.n = 2, .c_in = 13, .h = 17, .w = 15, .c_out = 21, .kh = 3, .kw = 3, .stride_h = 2,
+  const Conv2dGeometry g{.n = 2, .c_in = 29, .h = 17, .w = 15, .c_out = 21, .kh = 3, .kw = 3, .stride_h = 2,
                          .stride_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
   const int64_t ny = g.n * g.c_out * g.out_h() * g.out_w();
   std::vector<float> x = random_floats(g.n * g.c_in * g.h * g.w, 1), w = random_floats(g.c_out * g.c_in * 9, 2),
                      dy = random_floats(ny, 3);
-  auto run = [&](int threads) {
+  auto run = [&](int threads, kernels::cpu::Conv2dAlgorithm algo) {
     Context ctx;
     ctx.set_num_threads(threads);
     ContextGuard guard(ctx);
     std::vector<float> y(static_cast<size_t>(ny)), dx(x.size()), dw(w.size()), db(static_cast<size_t>(g.c_out));
     kernels::cpu::conv2d_forward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
-                                  .bias = nullptr, .output = y.data()});
+                                  .bias = nullptr, .output = y.data(), .algorithm = algo});
     kernels::cpu::conv2d_backward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                    .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
                                    .grad_bias = db.data()});
@@ -199,10 +204,13 @@ TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
     y.insert(y.end(), db.begin(), db.end());
     return y;
   };
-  const std::vector<float> one = run(1);
-  for (int t : {2, 3}) {
-    const std::vector<float> other = run(t);
-    EXPECT_EQ(std::memcmp(one.data(), other.data(), one.size() * sizeof(float)), 0) << t << " threads";
+  for (auto algo : {kernels::cpu::Conv2dAlgorithm::Columns, kernels::cpu::Conv2dAlgorithm::Transposed}) {
+    const std::vector<float> one = run(1, algo);
+    for (int t : {2, 3}) {
+      const std::vector<float> other = run(t, algo);
+      EXPECT_EQ(std::memcmp(one.data(), other.data(), one.size() * sizeof(float)), 0)
+          << t << " threads, algorithm " << int(algo);
+    }
   }
 }
 

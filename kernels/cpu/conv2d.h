@@ -21,6 +21,13 @@ struct Conv2dGeometry {
   int64_t out_w() const { return (w + pad_left + pad_right - dilation_w * (kw - 1) - 1) / stride_w + 1; }
 };
 
+// How the float32 forward lowers to GEMM (results agree to rounding; tests run both):
+//   Columns:    out[co, pixel] = W x cols; C_out is the GEMM's M (best for many channels).
+//   Transposed: out^T[pixel, co] = cols^T x W^T, then a transpose; pixels are the GEMM's M
+//               (best for few output channels, e.g. ResNet's 64-channel stages).
+//   Auto picks by shape.
+enum class Conv2dAlgorithm { Auto, Columns, Transposed };
+
 struct Conv2dForwardArgs {
   Conv2dGeometry g;
   DType dtype;  // float32 or float64
@@ -28,6 +35,7 @@ struct Conv2dForwardArgs {
   const void* weight;
   const void* bias;  // [c_out] or nullptr
   void* output;      // [n, c_out, out_h, out_w]
+  Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;
 };
 
 struct Conv2dBackwardArgs {

@@ -99,6 +99,13 @@ void pack_a(const GemmArgs& g, int64_t i0, int64_t mc, int64_t p0, int64_t kc, i
   for (int64_t ir = 0; ir < mc; ir += mr) {
     const int64_t h = std::min<int64_t>(mr, mc - ir);
     float* panel = out + ir * kc;
+    if (g.a_row_stride == 1 && h == mr) {  // A's columns contiguous: copy MR-long runs
+      for (int64_t p = 0; p < kc; ++p) {
+        const float* src = g.a + (i0 + ir) + (p0 + p) * g.a_col_stride;
+        for (int64_t i = 0; i < mr; ++i) panel[p * mr + i] = src[i];
+      }
+      continue;
+    }
     for (int64_t i = 0; i < h; ++i) {
       const float* src = g.a + (i0 + ir + i) * g.a_row_stride + p0 * g.a_col_stride;
       if (g.a_col_stride == 1) {
