@@ -235,6 +235,12 @@ void backward_batched(const Conv2dBackwardArgs& a) {
   float* dw = static_cast<float*>(a.grad_weight);
   const int64_t chunk = images_per_chunk(g);
   std::vector<float> dyt(static_cast<size_t>(cog * chunk * P)), cols(static_cast<size_t>(R * chunk * P));
+  // With few output channels, dW^T [R, cog] = cols x dY^T (accumulated over chunks, then
+  // transposed into dW): the GEMM packs cols row by row and gathers only dY^T's cog
+  // columns, where dW = dY x cols^T gathers all R x pixels of cols^T. With many output
+  // channels the direct form measured faster (512 channels at 14x14: 11 vs 32 ms).
+  const bool dw_transposed = cog <= 128;
+  std::vector<float> dwt(dw && dw_transposed ? static_cast<size_t>(g.c_out * R) : 0);
   for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
     const int64_t nb = std::min(chunk, g.n - n0), ncols = nb * P;
     for (int64_t grp = 0; grp < g.groups; ++grp) {
@@ -249,9 +255,14 @@ void backward_batched(const Conv2dBackwardArgs& a) {
         parallel_for(R, 4, [&](int64_t r0, int64_t r1) {
           for (int64_t r = r0; r < r1; ++r) im2col_chunk_row(g, x, n0, nb, grp, r, cols.data() + r * ncols);
         });
-        sgemm({.m = cog, .n = R, .k = ncols, .a = dyt.data(), .a_row_stride = ncols, .a_col_stride = 1, .b = cols.data(),
-               .b_row_stride = 1, .b_col_stride = ncols, .c = dw + grp * cog * R, .c_row_stride = R, .c_col_stride = 1,
-               .alpha = 1.0f, .beta = n0 == 0 ? 0.0f : 1.0f});
+        if (dw_transposed)
+          sgemm({.m = R, .n = cog, .k = ncols, .a = cols.data(), .a_row_stride = ncols, .a_col_stride = 1,
+                 .b = dyt.data(), .b_row_stride = 1, .b_col_stride = ncols, .c = dwt.data() + grp * cog * R,
+                 .c_row_stride = cog, .c_col_stride = 1, .alpha = 1.0f, .beta = n0 == 0 ? 0.0f : 1.0f});
+        else
+          sgemm({.m = cog, .n = R, .k = ncols, .a = dyt.data(), .a_row_stride = ncols, .a_col_stride = 1,
+                 .b = cols.data(), .b_row_stride = 1, .b_col_stride = ncols, .c = dw + grp * cog * R, .c_row_stride = R,
+                 .c_col_stride = 1, .alpha = 1.0f, .beta = n0 == 0 ? 0.0f : 1.0f});
       }
       if (dx) {  // dcols = W^T dYt, folded back image by image
         sgemm({.m = R, .n = ncols, .k = cog, .a = w + grp * cog * R, .a_row_stride = 1, .a_col_stride = R,
@@ -262,6 +273,10 @@ void backward_batched(const Conv2dBackwardArgs& a) {
       }
     }
   }
+  if (dw && dw_transposed)
+    for (int64_t grp = 0; grp < g.groups; ++grp)
+      for (int64_t co = 0; co < cog; ++co)
+        for (int64_t r = 0; r < R; ++r) dw[(grp * cog + co) * R + r] = dwt[size_t(grp * cog * R + r * cog + co)];
 }
 
 
