@@ -129,19 +129,11 @@ TEST(Conv2dOp, FrozenWeightGetsNoGradAndInputStillDoes) {
 }
 
 TEST(Conv2dOp, ErrorsNameTheProblem) {
-  auto expect_error = [](auto fn, const std::string& text) {
-    try {
-      fn();
-      ADD_FAILURE() << "no error; expected one containing '" << text << "'";
-    } catch (const Error& e) {
-      EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-    }
-  };
-  expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 2, 3, 3})); }, "input has 3 channels");
-  expect_error([] { conv2d(zeros({3, 8, 8}), zeros({4, 3, 3, 3})); }, "input must be 4-D");
-  expect_error([] { conv2d(zeros({1, 3, 2, 2}), zeros({4, 3, 5, 5})); }, "too small");
-  expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}), zeros({5})); }, "bias must be [4]");
-  expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}, {.dtype = DType::Float64})); }, "dtype");
+  test::expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 2, 3, 3})); }, "input has 3 channels");
+  test::expect_error([] { conv2d(zeros({3, 8, 8}), zeros({4, 3, 3, 3})); }, "input must be 4-D");
+  test::expect_error([] { conv2d(zeros({1, 3, 2, 2}), zeros({4, 3, 5, 5})); }, "too small");
+  test::expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}), zeros({5})); }, "bias must be [4]");
+  test::expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}, {.dtype = DType::Float64})); }, "dtype");
 }
 
 }  // namespace

@@ -357,14 +357,7 @@ TEST(PoolingOp, GradcheckAdaptiveAndGlobal) {
 
 // ---- errors ----
 
-void expect_error(const std::function<void()>& fn, const std::string& text) {
-  try {
-    fn();
-    ADD_FAILURE() << "no error; expected one containing '" << text << "'";
-  } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find(text), std::string::npos) << e.what();
-  }
-}
+using test::expect_error;
 
 TEST(PoolingOp, ErrorsNameTheProblem) {
   expect_error([] { max_pool2d(zeros({3, 8, 8}), {.kernel = {2, 2}}); }, "max_pool2d: input must be 4-D [N,C,H,W], got [3,8,8]");

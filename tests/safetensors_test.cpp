@@ -24,17 +24,7 @@ namespace fs = std::filesystem;
 using io::load_safetensors;
 using io::save_safetensors;
 
-// Runs `fn`, expects a hone::Error whose message contains every one of `parts`.
-template <typename F>
-void expect_error(F&& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a hone::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
+using test::expect_error;
 
 // A fresh folder for one test, removed with everything in it at the end.
 struct TempDir {

@@ -17,17 +17,7 @@ int64_t elem_offset(const Tensor& view, const Tensor& base) {
          int64_t(base.element_size());
 }
 
-// Runs `fn`, expects a hone::Error whose message contains every one of `parts`.
-template <typename F>
-void expect_error(F&& fn, const std::vector<std::string>& parts) {
-  try {
-    fn();
-    ADD_FAILURE() << "expected a hone::Error";
-  } catch (const Error& e) {
-    std::string msg = e.what();
-    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
-  }
-}
+using test::expect_error;
 
 // ---------------------------------------------------------------- shapes
 

@@ -36,6 +36,22 @@ void expect_close(const Tensor& actual, const Tensor& expected, double atol = 1e
 // A float64 leaf with values from the given seed, requiring grad (for gradcheck).
 Tensor random_leaf(const Shape& shape, uint64_t seed, double low = -1.0, double high = 1.0);
 
+// Runs `fn` and expects a hone::Error whose message contains every one of `parts`.
+template <typename F>
+void expect_error(F&& fn, const std::vector<std::string>& parts) {
+  try {
+    fn();
+    ADD_FAILURE() << "expected a hone::Error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    for (const auto& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
+  }
+}
+template <typename F>
+void expect_error(F&& fn, const char* part) {  // const char*: a braced list picks the vector
+  expect_error(std::forward<F>(fn), std::vector<std::string>{part});
+}
+
 // Runs gradcheck and fails the test with its report when it does not pass.
 void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
                       const std::vector<Tensor>& inputs, GradcheckOptions opts = {});
