@@ -15,6 +15,19 @@ namespace hone::kernels::cpu {
 
 namespace {
 
+// Sums in double over eight fixed lanes (element i goes to lane i % 8), combined in a fixed
+// order: the additions no longer form one long dependent chain, and the result still
+// depends only on the data, never on threads.
+template <typename T, typename F>
+double lane_sum(const T* p, int64_t n, F&& term) {
+  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l) lanes[l] += term(p[i + l], i + l);
+  for (int l = 0; i < n; ++i, ++l) lanes[l] += term(p[i], i);
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
 template <typename T>
 void forward(const BatchNormForwardArgs& a) {
   const T* x = static_cast<const T*>(a.x);
@@ -31,19 +44,15 @@ void forward(const BatchNormForwardArgs& a) {
       double mean, var;
       if (a.use_batch_stats) {
         double sum = 0;
-        for (int64_t i = 0; i < a.n; ++i) {
-          const T* p = x + (i * a.c + c) * a.hw;
-          for (int64_t k = 0; k < a.hw; ++k) sum += double(p[k]);
-        }
+        for (int64_t i = 0; i < a.n; ++i)
+          sum += lane_sum(x + (i * a.c + c) * a.hw, a.hw, [](T v, int64_t) { return double(v); });
         mean = sum / double(m);
         double sq = 0;  // two passes: no cancellation when |mean| >> std
-        for (int64_t i = 0; i < a.n; ++i) {
-          const T* p = x + (i * a.c + c) * a.hw;
-          for (int64_t k = 0; k < a.hw; ++k) {
-            const double d = double(p[k]) - mean;
-            sq += d * d;
-          }
-        }
+        for (int64_t i = 0; i < a.n; ++i)
+          sq += lane_sum(x + (i * a.c + c) * a.hw, a.hw, [mean](T v, int64_t) {
+            const double d = double(v) - mean;
+            return d * d;
+          });
         var = sq / double(m);
         if (a.update_running) {
           const double unbiased = m > 1 ? sq / double(m - 1) : var;
@@ -92,10 +101,8 @@ void backward(const BatchNormBackwardArgs& a) {
       for (int64_t i = 0; i < a.n; ++i) {
         const T* g = dy + (i * a.c + c) * a.hw;
         const T* p = x + (i * a.c + c) * a.hw;
-        for (int64_t k = 0; k < a.hw; ++k) {
-          sum_dy += double(g[k]);
-          sum_dy_xhat += double(g[k]) * (double(p[k]) - mean) * invstd;
-        }
+        sum_dy += lane_sum(g, a.hw, [](T v, int64_t) { return double(v); });
+        sum_dy_xhat += lane_sum(g, a.hw, [p, mean, invstd](T v, int64_t k) { return double(v) * (double(p[k]) - mean) * invstd; });
       }
       if (dgamma) dgamma[c] = T(sum_dy_xhat);
       if (dbeta) dbeta[c] = T(sum_dy);
