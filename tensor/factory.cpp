@@ -160,16 +160,18 @@ Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts, G
   return generate(shape, opts, [&](int64_t i) {
     // Elements 2k and 2k+1 are the cos and sin halves of one Box-Muller pair: compute the
     // pair once per thread and hand out both halves.
-    thread_local int64_t cached_pair = -1;
+    // The cache key is the pair's absolute Philox counter (seed, first + k): unique across
+    // calls, unlike anything tied to this call's stack frame.
+    thread_local uint64_t cached_seed = 0, cached_block = ~uint64_t(0);
     thread_local double cached_r = 0, cached_th = 0;
-    thread_local const void* cached_stream = nullptr;
     const int64_t k = i / 2;
-    if (k != cached_pair || cached_stream != &u) {
+    const uint64_t block = u.first + uint64_t(k);
+    if (block != cached_block || u.seed != cached_seed) {
       const double u1 = 1.0 - u(2 * k), u2 = u(2 * k + 1);  // u1 in (0,1]
       cached_r = std::sqrt(-2.0 * std::log(u1));
       cached_th = 2.0 * M_PI * u2;
-      cached_pair = k;
-      cached_stream = &u;
+      cached_block = block;
+      cached_seed = u.seed;
     }
     return mean + std * cached_r * (i % 2 ? std::sin(cached_th) : std::cos(cached_th));
   });

@@ -1,0 +1,22 @@
+#pragma once
+// parallel_for over an index range with the current context's threads. Callers split work
+// so that each output element is computed by exactly one chunk in a fixed order: results
+// are bit-identical whatever the thread count.
+#include <algorithm>
+#include <cstdint>
+
+#include "tensor/context.h"
+
+namespace hone {
+
+// Calls fn(begin, end) on disjoint sub-ranges of [0, n); ranges hold >= grain items.
+template <typename F>
+void parallel_for(int64_t n, int64_t grain, F&& fn) {
+  if (n <= 0) return;
+  ThreadPool& pool = Context::current().thread_pool();
+  int64_t chunks = std::min<int64_t>(pool.size(), std::max<int64_t>(1, n / std::max<int64_t>(grain, 1)));
+  if (chunks <= 1) { fn(int64_t(0), n); return; }
+  pool.run(chunks, [&](int64_t c) { fn(n * c / chunks, n * (c + 1) / chunks); });
+}
+
+}  // namespace hone
