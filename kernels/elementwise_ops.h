@@ -1,6 +1,12 @@
 #pragma once
-// The elementwise operations, shared by the CPU kernels (kernels/cpu/elementwise.h) and
-// the CUDA kernels (kernels/cuda/elementwise.h), so an op names its math once.
+// The elementwise operations and their argument structs, shared by the CPU kernels
+// (kernels/cpu/elementwise.h) and the CUDA kernels (kernels/cuda/elementwise.h), so an
+// op names its math and its operands once.
+#include <cstdint>
+#include <vector>
+
+#include "tensor/dtype.h"
+
 namespace hone::kernels {
 
 enum class UnaryOp {
@@ -18,9 +24,28 @@ enum class BinaryOp {
   Eq, Ne, Lt, Le, Gt, Ge,  // write 1 or 0 in the operands' dtype
 };
 
-}  // namespace hone::kernels
+// Operands share one shape (broadcast inputs come as stride-0 views) and one dtype.
+struct UnaryArgs {
+  UnaryOp op;
+  DType dtype;
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> out_strides, in_strides;  // in elements
+  void* out;
+  const void* in;
+  double scalar = 0;      // PowScalar's exponent
+  void* stream = nullptr;  // CUDA only: a cudaStream_t (nullptr = default stream)
+};
 
-namespace hone::kernels::cpu {
-using kernels::BinaryOp;
-using kernels::UnaryOp;
-}  // namespace hone::kernels::cpu
+struct BinaryArgs {
+  BinaryOp op;
+  DType dtype;
+  std::vector<int64_t> sizes;
+  std::vector<int64_t> out_strides, a_strides, b_strides;
+  void* out;
+  const void* a;
+  const void* b;
+  double alpha = 1;        // Add/Sub scale b
+  void* stream = nullptr;  // CUDA only
+};
+
+}  // namespace hone::kernels

@@ -7,21 +7,13 @@
 #include <cstring>
 
 #include "tensor/cuda_runtime.h"
+#include "tensor/parallel.h"
 #include "tensor/strided_loop.h"
 #include "tensor/tensor.h"
 
 namespace hone {
 
 namespace {
-
-template <typename T, typename S>
-inline T cast(S v) {
-  if constexpr (std::is_same_v<T, S>) return v;
-  else if constexpr (std::is_same_v<S, Half> || std::is_same_v<S, BFloat16>) return cast<T>(float(v));
-  else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return T(float(v));
-  else if constexpr (std::is_same_v<T, bool>) return v != S(0);
-  else return static_cast<T>(v);
-}
 
 // Strides of `src` seen through broadcasting to `shape` (0 on broadcast dims).
 Strides broadcast_strides(const Tensor& src, const Shape& shape) {
@@ -52,13 +44,12 @@ void cpu_copy(const Tensor& dst, const Tensor& src) {
         layout.for_each_row(r0, r1, [&](const auto& off, int64_t len, const auto& inner) {
           D* dp = d + off[0];
           const S* sp = s + off[1];
-          for (int64_t i = 0; i < len; ++i) dp[i * inner[0]] = cast<D>(sp[i * inner[1]]);
+          for (int64_t i = 0; i < len; ++i) dp[i * inner[0]] = cast_value<D>(sp[i * inner[1]]);
         });
       };
       const int64_t nrows = layout.num_rows();
-      ThreadPool& pool = Context::current().thread_pool();
-      const int64_t chunks = n < (1 << 18) ? 1 : std::min<int64_t>(pool.size(), nrows);
-      pool.run(chunks, [&](int64_t c) { rows(nrows * c / chunks, nrows * (c + 1) / chunks); });
+      // Small copies stay on this thread; big ones split over rows.
+      parallel_for(nrows, std::max<int64_t>(1, (int64_t(1) << 18) / std::max<int64_t>(layout.inner_size(), 1)), rows);
     });
   });
 }
@@ -133,7 +124,7 @@ void fill(const Tensor& dst, double value) {
   Tensor d = host_image(dst);
   HONE_DISPATCH_ALL(d.dtype(), "fill", [&](auto tag) {
     using T = decltype(tag);
-    const T v = cast<T>(value);
+    const T v = cast_value<T>(value);
     StridedLayout<1> layout(d.shape(), {d.strides()});
     T* p = static_cast<T*>(d.data_ptr());
     if (d.numel() == 0) return;

@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <cstring>
 #include <string>
+#include <type_traits>
 
 #include "tensor/error.h"
 
@@ -33,6 +34,18 @@ bool is_floating(DType t);        // float16/bfloat16/float32/float64
 bool is_integral(DType t);        // int32/int64/uint8 (not bool)
 // The type of a binary op's result (PyTorch's category order: bool < ints < floats).
 DType promote_types(DType a, DType b);
+
+// Converts one value between element types: 16-bit floats go through float, bool is
+// "not zero", everything else is static_cast. The one place every copy, print and
+// factory converts an element.
+template <typename T, typename S>
+inline T cast_value(S v) {
+  if constexpr (std::is_same_v<T, S>) return v;
+  else if constexpr (std::is_same_v<S, Half> || std::is_same_v<S, BFloat16>) return cast_value<T>(float(v));
+  else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return T(float(v));
+  else if constexpr (std::is_same_v<T, bool>) return v != S(0);
+  else return static_cast<T>(v);
+}
 
 template <typename T> constexpr DType dtype_of();
 template <> constexpr DType dtype_of<float>() { return DType::Float32; }

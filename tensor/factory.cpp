@@ -2,6 +2,7 @@
 #include <array>
 #include <cmath>
 
+#include "tensor/parallel.h"
 #include "tensor/tensor.h"
 
 namespace hone {
@@ -26,14 +27,8 @@ Tensor generate(const Shape& shape, const TensorOptions& opts, F&& f) {
     HONE_DISPATCH_ALL(opts.dtype, "generate", [&](auto tag) {
       using T = decltype(tag);
       T* p = static_cast<T*>(out.data_ptr());
-      ThreadPool& pool = Context::current().thread_pool();
-      const int64_t chunks = n < (1 << 16) ? 1 : pool.size();
-      pool.run(chunks, [&](int64_t c) {
-        for (int64_t i = n * c / chunks; i < n * (c + 1) / chunks; ++i) {
-          if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) p[i] = T(float(f(i)));
-          else if constexpr (std::is_same_v<T, bool>) p[i] = f(i) != 0.0;
-          else p[i] = static_cast<T>(f(i));
-        }
+      parallel_for(n, int64_t(1) << 15, [&](int64_t i0, int64_t i1) {
+        for (int64_t i = i0; i < i1; ++i) p[i] = cast_value<T>(f(i));
       });
     });
     return finish(out, opts);

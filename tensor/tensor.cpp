@@ -33,12 +33,6 @@ namespace {
 // A contiguous CPU copy of t (t itself when already so), for element access and printing.
 Tensor host_contiguous(const Tensor& t) { return raw::contiguous(raw::to_device(t, Device::cpu())); }
 
-template <typename T, typename S>
-T convert(S v) {
-  if constexpr (std::is_same_v<S, Half> || std::is_same_v<S, BFloat16>) return T(float(v));
-  else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return T(float(v));
-  else return static_cast<T>(v);
-}
 }  // namespace
 
 template <typename T>
@@ -48,7 +42,7 @@ std::vector<T> Tensor::to_vector() const {
   HONE_DISPATCH_ALL(h.dtype(), "to_vector", [&](auto tag) {
     using S = decltype(tag);
     const S* p = static_cast<const S*>(h.data_ptr());
-    for (size_t i = 0; i < out.size(); ++i) out[i] = convert<T>(p[i]);
+    for (size_t i = 0; i < out.size(); ++i) out[i] = cast_value<T>(p[i]);
   });
   return out;
 }

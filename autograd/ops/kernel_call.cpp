@@ -36,16 +36,16 @@ Tensor broadcast_to(const Tensor& x, const Shape& shape) {
 Tensor unary_kernel(kernels::UnaryOp op, const Tensor& x, double scalar) {
   Tensor out = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
   if (x.numel() == 0) return out;
+  const kernels::UnaryArgs args{.op = op, .dtype = x.dtype(), .sizes = x.shape(), .out_strides = out.strides(),
+                                .in_strides = x.strides(), .out = out.data_ptr(), .in = x.data_ptr(), .scalar = scalar,
+                                .stream = Context::current().cuda_stream()};
   if (x.device().is_cuda()) {
 #if HONE_HAS_CUDA
-    kernels::cuda::unary({.op = op, .dtype = x.dtype(), .sizes = x.shape(), .out_strides = out.strides(),
-                          .in_strides = x.strides(), .out = out.data_ptr(), .in = x.data_ptr(), .scalar = scalar,
-                          .stream = Context::current().cuda_stream()});
+    kernels::cuda::unary(args);
     return out;
 #endif
   }
-  kernels::cpu::unary({.op = op, .dtype = x.dtype(), .sizes = x.shape(), .out_strides = out.strides(),
-                       .in_strides = x.strides(), .out = out.data_ptr(), .in = x.data_ptr(), .scalar = scalar});
+  kernels::cpu::unary(args);
   return out;
 }
 
@@ -57,18 +57,17 @@ Tensor binary_kernel(kernels::BinaryOp op, const Tensor& a, const Tensor& b, dou
   Tensor out = empty(shape, {.dtype = a.dtype(), .device = a.device()});
   if (out.numel() == 0) return out;
   Tensor ab = broadcast_to(a, shape), bb = broadcast_to(b, shape);
+  const kernels::BinaryArgs args{.op = op, .dtype = a.dtype(), .sizes = shape, .out_strides = out.strides(),
+                                 .a_strides = ab.strides(), .b_strides = bb.strides(), .out = out.data_ptr(),
+                                 .a = ab.data_ptr(), .b = bb.data_ptr(), .alpha = alpha,
+                                 .stream = Context::current().cuda_stream()};
   if (a.device().is_cuda()) {
 #if HONE_HAS_CUDA
-    kernels::cuda::binary({.op = op, .dtype = a.dtype(), .sizes = shape, .out_strides = out.strides(),
-                           .a_strides = ab.strides(), .b_strides = bb.strides(), .out = out.data_ptr(),
-                           .a = ab.data_ptr(), .b = bb.data_ptr(), .alpha = alpha,
-                           .stream = Context::current().cuda_stream()});
+    kernels::cuda::binary(args);
     return out;
 #endif
   }
-  kernels::cpu::binary({.op = op, .dtype = a.dtype(), .sizes = shape, .out_strides = out.strides(),
-                        .a_strides = ab.strides(), .b_strides = bb.strides(), .out = out.data_ptr(),
-                        .a = ab.data_ptr(), .b = bb.data_ptr(), .alpha = alpha});
+  kernels::cpu::binary(args);
   return out;
 }
 

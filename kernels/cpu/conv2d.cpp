@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/parallel.h"
+#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
@@ -37,25 +37,20 @@ bool is_pointwise(const Conv2dGeometry& g) {
          g.pad_bottom == 0 && g.pad_right == 0;
 }
 
-// C[m,n] (+)= A[m,k] B[k,n] with explicit strides: float32 on the packed SGEMM, float64
-// by a plain loop (double is for gradient checks, where exactness beats speed).
+// C[m,n] (+)= A[m,k] B[k,n] with explicit strides, by a plain loop: the one-image-at-a-time
+// path below serves float64 (gradient checks, where exactness beats speed); float32 goes
+// through the batched SGEMM paths further down.
 template <typename T>
 void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs,
           T* c, int64_t ldc, bool accumulate) {
-  if constexpr (std::is_same_v<T, float>) {
-    sgemm({.m = m, .n = n, .k = k, .a = a, .a_row_stride = ars, .a_col_stride = acs, .b = b, .b_row_stride = brs,
-           .b_col_stride = bcs, .c = c, .c_row_stride = ldc, .c_col_stride = 1, .alpha = 1.0f,
-           .beta = accumulate ? 1.0f : 0.0f});
-  } else {
-    parallel_for(m, 1, [&](int64_t i0, int64_t i1) {
-      for (int64_t i = i0; i < i1; ++i)
-        for (int64_t j = 0; j < n; ++j) {
-          T acc = 0;
-          for (int64_t p = 0; p < k; ++p) acc += a[i * ars + p * acs] * b[p * brs + j * bcs];
-          c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc : acc;
-        }
-    });
-  }
+  parallel_for(m, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t i = i0; i < i1; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        T acc = 0;
+        for (int64_t p = 0; p < k; ++p) acc += a[i * ars + p * acs] * b[p * brs + j * bcs];
+        c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc : acc;
+      }
+  });
 }
 
 // Row r = (c*kh + ky)*kw + kx of the columns matrix: out[oy*ow + ox] =
@@ -321,32 +316,10 @@ void forward(const Conv2dForwardArgs& a) {
 template <typename T>
 void backward(const Conv2dBackwardArgs& a) {
   const Conv2dGeometry& g = a.g;
-  if constexpr (std::is_same_v<T, float>) {
-    if (a.grad_bias) {
-      const int64_t P = g.out_h() * g.out_w();
-      const float* dy = static_cast<const float*>(a.grad_output);
-      float* db = static_cast<float*>(a.grad_bias);
-      for (int64_t co = 0; co < g.c_out; ++co) {
-        double acc = 0;
-        for (int64_t n = 0; n < g.n; ++n)
-          for (int64_t p = 0; p < P; ++p) acc += double(dy[(n * g.c_out + co) * P + p]);
-        db[co] = float(acc);
-      }
-    }
-    if (a.grad_input || a.grad_weight) backward_batched(a);
-    return;
-  }
   const int64_t oh = g.out_h(), ow = g.out_w(), P = oh * ow;
-  const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
-  const T* x = static_cast<const T*>(a.input);
-  const T* w = static_cast<const T*>(a.weight);
-  const T* dy = static_cast<const T*>(a.grad_output);
-  T* dx = static_cast<T*>(a.grad_input);
-  T* dw = static_cast<T*>(a.grad_weight);
-  T* db = static_cast<T*>(a.grad_bias);
-  const bool pointwise = is_pointwise(g);
-  std::vector<T> cols(pointwise && !dx ? 0 : size_t(R * P));
-  if (db) {  // sum over images and positions, in a fixed order
+  const int64_t R = (g.c_in / g.groups) * g.kh * g.kw;
+  if (T* db = static_cast<T*>(a.grad_bias)) {  // sum over images and positions, in a fixed order
+    const T* dy = static_cast<const T*>(a.grad_output);
     for (int64_t co = 0; co < g.c_out; ++co) {
       double acc = 0;
       for (int64_t n = 0; n < g.n; ++n)
@@ -354,7 +327,19 @@ void backward(const Conv2dBackwardArgs& a) {
       db[co] = T(acc);
     }
   }
-  if (dw && g.n == 0) std::fill(dw, dw + g.c_out * R, T(0));
+  if (T* dw = static_cast<T*>(a.grad_weight); dw && g.n == 0) std::fill(dw, dw + g.c_out * R, T(0));
+  if constexpr (std::is_same_v<T, float>) {
+    if (g.n > 0 && (a.grad_input || a.grad_weight)) backward_batched(a);
+    return;
+  }
+  const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups;
+  const T* x = static_cast<const T*>(a.input);
+  const T* w = static_cast<const T*>(a.weight);
+  const T* dy = static_cast<const T*>(a.grad_output);
+  T* dx = static_cast<T*>(a.grad_input);
+  T* dw = static_cast<T*>(a.grad_weight);
+  const bool pointwise = is_pointwise(g);
+  std::vector<T> cols(pointwise && !dx ? 0 : size_t(R * P));
   for (int64_t n = 0; n < g.n; ++n) {
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* dyg = dy + (n * g.c_out + grp * cog) * P;

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "kernels/cpu/parallel.h"
+#include "tensor/parallel.h"
 #include "tensor/strided_loop.h"
 
 namespace hone::kernels::cpu {

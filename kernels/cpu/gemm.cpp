@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "kernels/cpu/gemm_microkernel.h"
-#include "kernels/cpu/parallel.h"
+#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
@@ -250,16 +250,30 @@ PackedBLayout packed_b_layout(int64_t k, int64_t n, GemmIsa isa) {
   return {k, n, KC, kernel_for(isa).nr};
 }
 
-void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {
+// The checks and trivial cases every entry point shares. Returns false when there is no
+// product to compute (C is already done); otherwise resolves `isa` to a runnable one.
+static bool prepare(const GemmArgs& g, GemmIsa& isa) {
   HONE_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0, "sgemm: negative size m=", g.m, " n=", g.n, " k=", g.k);
-  HONE_CHECK(reinterpret_cast<uintptr_t>(packed_b) % 64 == 0, "sgemm_packed_b: packed B must be 64-byte aligned");
-  if (g.m == 0 || g.n == 0) return;
-  if (g.k == 0 || g.alpha == 0.0f) return scale_c(g);
+  if (g.m == 0 || g.n == 0) return false;
+  if (g.k == 0 || g.alpha == 0.0f) {
+    scale_c(g);
+    return false;
+  }
   if (isa == GemmIsa::Auto) isa = best_gemm_isa();
   HONE_CHECK(gemm_isa_supported(isa), "sgemm: this CPU cannot run the ", gemm_isa_name(isa), " micro-kernel");
+  return true;
+}
+
+// The packed loop nest on the context's threads (one thread for tiny products).
+static void run_threaded(const GemmArgs& g, GemmIsa isa, const float* packed_b) {
   ThreadPool& pool = Context::current().thread_pool();
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
   gemm_threaded(g, kernel_for(isa), pool, flops < 2e6 ? 1 : pool.size(), packed_b);
+}
+
+void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {
+  HONE_CHECK(reinterpret_cast<uintptr_t>(packed_b) % 64 == 0, "sgemm_packed_b: packed B must be 64-byte aligned");
+  if (prepare(g, isa)) run_threaded(g, isa, packed_b);
 }
 
 // Few rows of A and B's columns contiguous (x W^T in a linear layer with a small batch):
@@ -267,7 +281,7 @@ void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {
 // padding, so take dot products straight from W's rows instead, split over columns.
 constexpr int64_t kSkinnyRows = 16;
 
-void sgemm_skinny(const GemmArgs& g, GemmIsa isa) {
+static void sgemm_skinny(const GemmArgs& g, GemmIsa isa) {
   std::vector<float> a_rows;
   const float* a = g.a;
   int64_t lda = g.a_row_stride;
@@ -285,14 +299,8 @@ void sgemm_skinny(const GemmArgs& g, GemmIsa isa) {
 }
 
 // Few rows of A and B's rows contiguous (dY W in a linear backward at small batch).
-void sgemm_skinny_rows(const GemmArgs& g, GemmIsa isa) {
-  const gemm_detail::RowsFn rows = isa == GemmIsa::Avx512 ? gemm_detail::avx512_rows
-                                                          : [](int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a,
-                                                               int64_t ars, int64_t acs, const float* b, int64_t ldb,
-                                                               float* c, int64_t crs, int64_t ccs, float alpha, float beta) {
-                                                              gemm_detail::rows_times_matrix(m, j0, j1, k, a, ars, acs, b, ldb,
-                                                                                             c, crs, ccs, alpha, beta);
-                                                            };
+static void sgemm_skinny_rows(const GemmArgs& g, GemmIsa isa) {
+  const gemm_detail::RowsFn rows = isa == GemmIsa::Avx512 ? gemm_detail::avx512_rows : gemm_detail::rows_times_matrix<>;
   parallel_for((g.n + 511) / 512, 1, [&](int64_t q0, int64_t q1) {
     rows(g.m, q0 * 512, std::min(g.n, q1 * 512), g.k, g.a, g.a_row_stride, g.a_col_stride, g.b, g.b_row_stride, g.c,
          g.c_row_stride, g.c_col_stride, g.alpha, g.beta);
@@ -300,18 +308,10 @@ void sgemm_skinny_rows(const GemmArgs& g, GemmIsa isa) {
 }
 
 void sgemm(const GemmArgs& g, GemmIsa isa) {
-  HONE_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0, "sgemm: negative size m=", g.m, " n=", g.n, " k=", g.k);
-  if (g.m == 0 || g.n == 0) return;
-  if (g.k == 0 || g.alpha == 0.0f) return scale_c(g);
-  if (isa == GemmIsa::Auto) isa = best_gemm_isa();
-  HONE_CHECK(gemm_isa_supported(isa), "sgemm: this CPU cannot run the ", gemm_isa_name(isa), " micro-kernel");
+  if (!prepare(g, isa)) return;
   if (g.m <= kSkinnyRows && g.b_row_stride == 1 && g.k >= 64) return sgemm_skinny(g, isa);
   if (g.m <= kSkinnyRows && g.b_col_stride == 1 && g.n >= 64 && g.k >= 64) return sgemm_skinny_rows(g, isa);
-  const MicroKernel uk = kernel_for(isa);
-
-  ThreadPool& pool = Context::current().thread_pool();
-  const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
-  gemm_threaded(g, uk, pool, flops < 2e6 ? 1 : pool.size());
+  run_threaded(g, isa, nullptr);
 }
 
 }  // namespace hone::kernels::cpu

@@ -1,7 +1,7 @@
 #include "kernels/cpu/matmul.h"
 
 #include "kernels/cpu/gemm.h"
-#include "kernels/cpu/parallel.h"
+#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {

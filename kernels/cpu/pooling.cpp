@@ -12,7 +12,7 @@
 #include <limits>
 #include <vector>
 
-#include "kernels/cpu/parallel.h"
+#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "kernels/cpu/parallel.h"
+#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {

@@ -12,28 +12,10 @@ namespace hone::kernels::cuda {
 
 constexpr int kMaxDims = 8;
 
-struct UnaryArgs {
-  UnaryOp op;
-  DType dtype;
-  std::vector<int64_t> sizes;
-  std::vector<int64_t> out_strides, in_strides;
-  void* out;
-  const void* in;
-  double scalar = 0;
-  void* stream = nullptr;
-};
-
-struct BinaryArgs {
-  BinaryOp op;
-  DType dtype;
-  std::vector<int64_t> sizes;
-  std::vector<int64_t> out_strides, a_strides, b_strides;
-  void* out;
-  const void* a;
-  const void* b;
-  double alpha = 1;
-  void* stream = nullptr;
-};
+using kernels::BinaryArgs;
+using kernels::BinaryOp;
+using kernels::UnaryArgs;
+using kernels::UnaryOp;
 
 void unary(const UnaryArgs& args);
 void binary(const BinaryArgs& args);
