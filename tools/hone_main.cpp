@@ -68,7 +68,12 @@ int main(int argc, char** argv) {
     if (!std::strcmp(cmd, "version") || !std::strcmp(cmd, "--version")) return version();
     if (!std::strcmp(cmd, "inspect")) return inspect(argc, argv);
     if (!std::strcmp(cmd, "finetune")) {
-      std::cerr << "hone " << cmd << ": not available yet in this build (see README: Status)\n";
+      // The main job, announced until its last pieces land (see README: Status).
+      std::cerr << "hone finetune: will load an ImageNet ResNet-18 from ONNX, replace its head with one\n"
+                   "  output per class folder under --data (train/ and val/), freeze the early stages and\n"
+                   "  fine-tune the rest, reporting loss and accuracy per epoch.\n"
+                   "  Not available yet in this build: it needs the ONNX importer (issue #5) and the\n"
+                   "  image loader. The network itself is ready: try `hone inspect resnet18`.\n";
       return 3;
     }
     std::cerr << "hone: unknown command '" << cmd << "'\n";
