@@ -46,20 +46,22 @@ void counters(benchmark::State& state, double f) {
   state.counters["img/s"] = benchmark::Counter(double(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-void BM_conv2d_forward(benchmark::State& state, Layer l) {
+using hone::kernels::cpu::Conv2dAlgorithm;
+
+void BM_conv2d_forward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
   const Conv2dGeometry g = geometry(l);
   auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw), b = random(g.c_out);
   std::vector<float> y(size_t(g.n * g.c_out * g.out_h() * g.out_w()));
   for (auto _ : state) {
     hone::kernels::cpu::conv2d_forward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
-                                        .bias = b.data(), .output = y.data()});
+                                        .bias = b.data(), .output = y.data(), .algorithm = algo});
     benchmark::ClobberMemory();
   }
   counters(state, flops(g));
 }
 
 // Backward: input and weight gradients (what a fine-tuned middle layer needs): 2x forward flops.
-void BM_conv2d_backward(benchmark::State& state, Layer l) {
+void BM_conv2d_backward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
   const Conv2dGeometry g = geometry(l);
   auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw),
        dy = random(g.n * g.c_out * g.out_h() * g.out_w());
@@ -67,18 +69,30 @@ void BM_conv2d_backward(benchmark::State& state, Layer l) {
   for (auto _ : state) {
     hone::kernels::cpu::conv2d_backward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
                                          .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
-                                         .grad_bias = db.data()});
+                                         .grad_bias = db.data(), .algorithm = algo});
     benchmark::ClobberMemory();
   }
   counters(state, 2 * flops(g));
 }
 
+// Each layer under Auto (what the library runs), and where Auto takes the direct kernel
+// also under the im2col lowering it would otherwise use (names ending "/im2col"), so the
+// two are compared in one run.
 int register_all = [] {
   for (const Layer& l : kResNet18) {
-    benchmark::RegisterBenchmark((std::string("conv2d_forward/") + l.name).c_str(), BM_conv2d_forward, l)
-        ->Unit(benchmark::kMillisecond)->UseRealTime();
-    benchmark::RegisterBenchmark((std::string("conv2d_backward/") + l.name).c_str(), BM_conv2d_backward, l)
-        ->Unit(benchmark::kMillisecond)->UseRealTime();
+    const Conv2dGeometry g = geometry(l);
+    const bool direct = hone::kernels::cpu::conv2d_direct_supported(g);
+    const Conv2dAlgorithm im2col = g.c_out <= 128 && g.c_in * g.kh * g.kw >= 256 ? Conv2dAlgorithm::Transposed
+                                                                                 : Conv2dAlgorithm::Columns;
+    auto add = [&](const std::string& name, auto fn, Conv2dAlgorithm algo) {
+      benchmark::RegisterBenchmark(name.c_str(), fn, l, algo)->Unit(benchmark::kMillisecond)->UseRealTime();
+    };
+    add(std::string("conv2d_forward/") + l.name, BM_conv2d_forward, Conv2dAlgorithm::Auto);
+    add(std::string("conv2d_backward/") + l.name, BM_conv2d_backward, Conv2dAlgorithm::Auto);
+    if (direct) {
+      add(std::string("conv2d_forward/") + l.name + "/im2col", BM_conv2d_forward, im2col);
+      add(std::string("conv2d_backward/") + l.name + "/im2col", BM_conv2d_backward, Conv2dAlgorithm::Columns);
+    }
   }
   return 0;
 }();

@@ -14,6 +14,16 @@ std::vector<float> random_floats(int64_t n, uint64_t seed) {
   return uniform({n}, -1, 1, {}, &g).to_vector<float>();
 }
 
+// Every float32 lowering this geometry can take on this CPU (Direct only where supported;
+// DirectConvolution below says when it is skipped).
+std::vector<kernels::cpu::Conv2dAlgorithm> algorithms_for(const Conv2dGeometry& g) {
+  std::vector<kernels::cpu::Conv2dAlgorithm> algos = {kernels::cpu::Conv2dAlgorithm::Auto,
+                                                      kernels::cpu::Conv2dAlgorithm::Columns,
+                                                      kernels::cpu::Conv2dAlgorithm::Transposed};
+  if (kernels::cpu::conv2d_direct_supported(g)) algos.push_back(kernels::cpu::Conv2dAlgorithm::Direct);
+  return algos;
+}
+
 // Runs fast and reference kernels (float32) on random data and compares all outputs.
 void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
   SCOPED_TRACE(::testing::Message() << "n=" << g.n << " c_in=" << g.c_in << " " << g.h << "x" << g.w << " c_out="
@@ -31,8 +41,7 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
   kernels::cpu::conv2d_forward_reference({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                           .bias = with_bias ? b.data() : nullptr, .output = y_ref.data()});
   const double tol = 1e-4 * std::sqrt(double(g.c_in / g.groups * g.kh * g.kw));
-  for (auto algo : {kernels::cpu::Conv2dAlgorithm::Auto, kernels::cpu::Conv2dAlgorithm::Columns,
-                    kernels::cpu::Conv2dAlgorithm::Transposed}) {
+  for (auto algo : algorithms_for(g)) {
     std::fill(y.begin(), y.end(), std::nanf(""));
     f.algorithm = algo;
     kernels::cpu::conv2d_forward(f);
@@ -44,15 +53,21 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
   kernels::cpu::Conv2dBackwardArgs bw{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                       .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
                                       .grad_bias = db.data()};
-  kernels::cpu::conv2d_backward(bw);
-  bw.grad_input = dx_ref.data();
-  bw.grad_weight = dw_ref.data();
-  bw.grad_bias = db_ref.data();
-  kernels::cpu::conv2d_backward_reference(bw);
+  kernels::cpu::Conv2dBackwardArgs ref = bw;
+  ref.grad_input = dx_ref.data();
+  ref.grad_weight = dw_ref.data();
+  ref.grad_bias = db_ref.data();
+  kernels::cpu::conv2d_backward_reference(ref);
   const double tol_w = 1e-4 * std::sqrt(double(g.n * oh * ow));
-  for (size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], dx_ref[i], tol) << "grad_input " << i;
-  for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], dw_ref[i], tol_w) << "grad_weight " << i;
-  for (size_t i = 0; i < db.size(); ++i) ASSERT_NEAR(db[i], db_ref[i], tol_w) << "grad_bias " << i;
+  for (auto algo : algorithms_for(g)) {
+    if (algo == kernels::cpu::Conv2dAlgorithm::Transposed) continue;  // a forward-only choice
+    for (auto* v : {&dx, &dw, &db}) std::fill(v->begin(), v->end(), std::nanf(""));
+    bw.algorithm = algo;
+    kernels::cpu::conv2d_backward(bw);
+    for (size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], dx_ref[i], tol) << "grad_input " << i << ", algorithm " << int(algo);
+    for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], dw_ref[i], tol_w) << "grad_weight " << i << ", algorithm " << int(algo);
+    for (size_t i = 0; i < db.size(); ++i) ASSERT_NEAR(db[i], db_ref[i], tol_w) << "grad_bias " << i << ", algorithm " << int(algo);
+  }
 }
 
 TEST(Conv2dKernel, MatchesReferenceOnAwkwardGeometries) {
@@ -175,13 +190,54 @@ TEST(Conv2dKernel, RealSizeLayersAtSampledPoints) {
   }
 }
 
+// The direct kernel's grid: rows and images share their padding, positions that are no
+// output pixel are computed and dropped, input channels come in chunks of 64 (3x3) or 576
+// (1x1), output channels in blocks of 8 (forward) and 64 (weight gradient). These shapes
+// hit every edge of that: asymmetric and zero padding, kernels wider than tall, channel
+// counts just past a block or chunk, one input channel, grids of one tile and of many.
+TEST(Conv2dKernel, DirectConvolutionEdges) {
+  const Conv2dGeometry probe{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .kh = 3, .kw = 3};
+  if (!kernels::cpu::conv2d_direct_supported(probe)) GTEST_SKIP() << "this CPU has no AVX-512: the direct kernel never runs";
+  std::vector<Conv2dGeometry> cases = {
+      {.n = 1, .c_in = 1, .h = 5, .w = 4, .c_out = 1, .kh = 3, .kw = 3},  // no padding: out 3x2 inside a 5x4 grid
+      {.n = 3, .c_in = 5, .h = 7, .w = 9, .c_out = 9, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},
+      {.n = 2, .c_in = 3, .h = 8, .w = 9, .c_out = 7, .kh = 3, .kw = 2, .pad_top = 0, .pad_left = 1, .pad_bottom = 2, .pad_right = 0},
+      {.n = 2, .c_in = 4, .h = 6, .w = 11, .c_out = 65, .kh = 2, .kw = 5, .pad_top = 1, .pad_left = 4, .pad_bottom = 0, .pad_right = 2},
+      {.n = 1, .c_in = 130, .h = 6, .w = 5, .c_out = 17, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},  // chunks 64+64+2
+      {.n = 2, .c_in = 600, .h = 3, .w = 4, .c_out = 70, .kh = 1, .kw = 1},  // 1x1: chunks 576+24
+      {.n = 2, .c_in = 6, .h = 13, .w = 12, .c_out = 8, .kh = 5, .kw = 5, .pad_top = 2, .pad_left = 2, .pad_bottom = 2, .pad_right = 2},
+      {.n = 4, .c_in = 16, .h = 30, .w = 29, .c_out = 24, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},  // many tiles
+      {.n = 1, .c_in = 2, .h = 1, .w = 1, .c_out = 3, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},  // 1x1 image
+  };
+  for (const auto& g : cases) {
+    ASSERT_TRUE(kernels::cpu::conv2d_direct_supported(g));
+    compare_with_reference(g);
+    if (::testing::Test::HasFatalFailure()) return;
+  }
+  compare_with_reference(cases[1], /*with_bias=*/false);
+}
+
+TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
+  const Conv2dGeometry strided{.n = 1, .c_in = 2, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2};
+  EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(strided));
+  std::vector<float> x(72), w(36), y(8);
+  test::expect_error(
+      [&] {
+        kernels::cpu::conv2d_forward({.g = strided, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+                                      .bias = nullptr, .output = y.data(), .algorithm = kernels::cpu::Conv2dAlgorithm::Direct});
+      },
+      {"conv2d", "direct", "stride 1"});
+  const Conv2dGeometry wide_pad{.n = 1, .c_in = 1, .h = 4, .w = 4, .c_out = 1, .kh = 3, .kw = 3, .pad_top = 3};
+  EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(wide_pad));  // pad >= kernel: grad input needs pad k-1-p >= 0
+}
+
 TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
   const Conv2dGeometry g{.n = 2, .c_in = 29, .h = 17, .w = 15, .c_out = 21, .kh = 3, .kw = 3, .stride_h = 2,
                          .stride_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
-  const int64_t ny = g.n * g.c_out * g.out_h() * g.out_w();
-  std::vector<float> x = random_floats(g.n * g.c_in * g.h * g.w, 1), w = random_floats(g.c_out * g.c_in * 9, 2),
-                     dy = random_floats(ny, 3);
-  auto run = [&](int threads, kernels::cpu::Conv2dAlgorithm algo) {
+  auto run = [](const Conv2dGeometry& g, int threads, kernels::cpu::Conv2dAlgorithm algo) {
+    const int64_t ny = g.n * g.c_out * g.out_h() * g.out_w();
+    std::vector<float> x = random_floats(g.n * g.c_in * g.h * g.w, 1), w = random_floats(g.c_out * g.c_in * 9, 2),
+                       dy = random_floats(ny, 3);
     Context ctx;
     ctx.set_num_threads(threads);
     ContextGuard guard(ctx);
@@ -190,18 +246,25 @@ TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
                                   .bias = nullptr, .output = y.data(), .algorithm = algo});
     kernels::cpu::conv2d_backward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                    .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
-                                   .grad_bias = db.data()});
+                                   .grad_bias = db.data(), .algorithm = algo});
     y.insert(y.end(), dx.begin(), dx.end());
     y.insert(y.end(), dw.begin(), dw.end());
     y.insert(y.end(), db.begin(), db.end());
     return y;
   };
-  for (auto algo : {kernels::cpu::Conv2dAlgorithm::Columns, kernels::cpu::Conv2dAlgorithm::Transposed}) {
-    const std::vector<float> one = run(1, algo);
+  // The direct kernel on a stride-1 shape whose grid spans many tiles and both channel splits.
+  const Conv2dGeometry d{.n = 3, .c_in = 70, .h = 19, .w = 21, .c_out = 72, .kh = 3, .kw = 3, .pad_top = 1,
+                         .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
+  std::vector<std::pair<Conv2dGeometry, kernels::cpu::Conv2dAlgorithm>> runs = {
+      {g, kernels::cpu::Conv2dAlgorithm::Columns}, {g, kernels::cpu::Conv2dAlgorithm::Transposed},
+      {d, kernels::cpu::Conv2dAlgorithm::Columns}};
+  if (kernels::cpu::conv2d_direct_supported(d)) runs.push_back({d, kernels::cpu::Conv2dAlgorithm::Direct});
+  for (const auto& [geom, algo] : runs) {
+    const std::vector<float> one = run(geom, 1, algo);
     for (int t : {2, 3}) {
-      const std::vector<float> other = run(t, algo);
+      const std::vector<float> other = run(geom, t, algo);
       EXPECT_EQ(std::memcmp(one.data(), other.data(), one.size() * sizeof(float)), 0)
-          << t << " threads, algorithm " << int(algo);
+          << t << " threads, algorithm " << int(algo) << ", c_in " << geom.c_in;
     }
   }
 }

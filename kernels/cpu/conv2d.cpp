@@ -10,6 +10,7 @@
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/gemm.h"
 #include "tensor/parallel.h"
 #include "tensor/error.h"
@@ -275,6 +276,18 @@ void backward_batched(const Conv2dBackwardArgs& a) {
 }
 
 
+// Auto's choice of the direct kernel, by measurement (bench/conv2d_bench, ResNet-18 and
+// VGG-16 shapes): see bench/README.md.
+// The direct kernel also computes the grid positions that are no output pixel; at 7x7
+// (ResNet's layer4: 49 of 64 positions used) that costs more than im2col's copies, at
+// 14x14 and up (87% and more used) the direct kernel wins: 1.3x at 14x14, 2.1-2.5x at 56x56.
+bool direct_preferred(const Conv2dGeometry& g) {
+  if (!conv2d_direct_supported(g)) return false;
+  const double used = double(g.out_h() * g.out_w()) /
+                      double((g.h + std::max(g.pad_top, g.pad_bottom)) * (g.w + std::max(g.pad_left, g.pad_right)));
+  return used >= 0.8;
+}
+
 template <typename T>
 void forward(const Conv2dForwardArgs& a) {
   const Conv2dGeometry& g = a.g;
@@ -290,6 +303,13 @@ void forward(const Conv2dForwardArgs& a) {
     // Measured on ResNet-18/VGG-16 shapes (2 threads): pixels as the GEMM's M win when
     // C_out is small and K deep enough (layer1 1.6x, layer2 1.1-1.45x); with a shallow K
     // (the 3- and 7x7x3-channel stems) the transpose costs more than it saves.
+    if (algo == Conv2dAlgorithm::Auto && direct_preferred(g)) algo = Conv2dAlgorithm::Direct;
+    if (algo == Conv2dAlgorithm::Direct) {
+      HONE_CHECK(conv2d_direct_supported(g), "conv2d: the direct algorithm needs stride 1, no dilation, one group, ",
+                 "padding below the kernel size and an AVX-512 CPU");
+      conv_direct::forward(g, x, w, bias, y);
+      return;
+    }
     if (algo == Conv2dAlgorithm::Auto)
       algo = g.c_out / g.groups <= 128 && (g.c_in / g.groups) * g.kh * g.kw >= 256 ? Conv2dAlgorithm::Transposed
                                                                                    : Conv2dAlgorithm::Columns;
@@ -329,7 +349,21 @@ void backward(const Conv2dBackwardArgs& a) {
   }
   if (T* dw = static_cast<T*>(a.grad_weight); dw && g.n == 0) std::fill(dw, dw + g.c_out * R, T(0));
   if constexpr (std::is_same_v<T, float>) {
-    if (g.n > 0 && (a.grad_input || a.grad_weight)) backward_batched(a);
+    if (g.n == 0 || (!a.grad_input && !a.grad_weight)) return;
+    const bool direct = a.algorithm == Conv2dAlgorithm::Direct ||
+                        (a.algorithm == Conv2dAlgorithm::Auto && direct_preferred(g));
+    if (!direct) {
+      backward_batched(a);
+      return;
+    }
+    HONE_CHECK(conv2d_direct_supported(g), "conv2d backward: the direct algorithm needs stride 1, no dilation, one ",
+               "group, padding below the kernel size and an AVX-512 CPU");
+    if (a.grad_input)
+      conv_direct::grad_input(g, static_cast<const float*>(a.weight), static_cast<const float*>(a.grad_output),
+                              static_cast<float*>(a.grad_input));
+    if (a.grad_weight)
+      conv_direct::grad_weight(g, static_cast<const float*>(a.input), static_cast<const float*>(a.grad_output),
+                               static_cast<float*>(a.grad_weight));
     return;
   }
   const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups;
@@ -428,6 +462,10 @@ void backward_reference(const Conv2dBackwardArgs& a) {
 }
 
 }  // namespace
+
+bool conv2d_direct_supported(const Conv2dGeometry& g) {
+  return conv_direct::geometry_supported(g) && gemm_isa_supported(GemmIsa::Avx512);
+}
 
 void conv2d_forward(const Conv2dForwardArgs& a) {
   check(a.g, "conv2d");

@@ -25,8 +25,14 @@ struct Conv2dGeometry {
 //   Columns:    out[co, pixel] = W x cols; C_out is the GEMM's M (best for many channels).
 //   Transposed: out^T[pixel, co] = cols^T x W^T, then a transpose; pixels are the GEMM's M
 //               (best for few output channels, e.g. ResNet's 64-channel stages).
-//   Auto picks by shape.
-enum class Conv2dAlgorithm { Auto, Columns, Transposed };
+//   Direct:     no columns matrix; a register-blocked kernel over a zero-padded copy of the
+//               input (conv2d_direct.h). Stride 1, no dilation, one group, AVX-512 CPUs;
+//               forward and both gradients.
+//   Auto picks by shape and CPU.
+enum class Conv2dAlgorithm { Auto, Columns, Transposed, Direct };
+
+// Whether `Direct` can run this geometry (float32) on this CPU.
+bool conv2d_direct_supported(const Conv2dGeometry& g);
 
 struct Conv2dForwardArgs {
   Conv2dGeometry g;
@@ -47,6 +53,7 @@ struct Conv2dBackwardArgs {
   void* grad_input;   // nullptr: not needed (e.g. the first layer, or a frozen stem)
   void* grad_weight;  // nullptr: not needed (frozen weights); else overwritten
   void* grad_bias;    // nullptr: not needed; else overwritten
+  Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;  // Direct or an im2col lowering
 };
 
 void conv2d_forward(const Conv2dForwardArgs& args);
