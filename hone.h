@@ -1,6 +1,7 @@
 #pragma once
 // The whole public API of hone in one include: #include <hone/hone.h>
 #include "hone_config.h"
+#include "tensor/allocator.h"
 #include "tensor/context.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/device.h"

@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 
+#include "tensor/allocator.h"
 #include "tensor/device.h"
 
 namespace hone {
@@ -36,8 +37,5 @@ class Storage {
   std::atomic<uint64_t> version_{0};
 };
 
-// Raw allocation entry points (tensor/allocator.cpp). Zero bytes give nullptr.
-void* cpu_alloc(size_t nbytes);  // 64-byte aligned
-void cpu_free(void* p);
 
 }  // namespace hone

@@ -8,6 +8,8 @@
 // synchronisation, and every C element sees the same k order for any thread count.
 #include "kernels/cpu/gemm.h"
 
+#include "tensor/allocator.h"
+
 #include <cmath>
 #include <cstdlib>
 #include <memory>
@@ -240,10 +242,8 @@ const char* gemm_isa_name(GemmIsa isa) {
 }
 
 AlignedFloats::AlignedFloats(size_t n)
-    : data_(static_cast<float*>(std::aligned_alloc(64, std::max<size_t>(64, (n * sizeof(float) + 63) / 64 * 64)))) {
-  HONE_CHECK(data_ != nullptr, "AlignedFloats: out of memory for ", n, " floats");
-}
-AlignedFloats::~AlignedFloats() { std::free(data_); }
+    : data_(static_cast<float*>(cpu_alloc(std::max<size_t>(n, 16) * sizeof(float)))), n_(std::max<size_t>(n, 16)) {}
+AlignedFloats::~AlignedFloats() { cpu_free(data_, n_ * sizeof(float)); }
 
 PackedBLayout packed_b_layout(int64_t k, int64_t n, GemmIsa isa) {
   if (isa == GemmIsa::Auto) isa = best_gemm_isa();

@@ -42,7 +42,8 @@ struct PackedBLayout {
 };
 PackedBLayout packed_b_layout(int64_t k, int64_t n, GemmIsa isa = GemmIsa::Auto);
 
-// A 64-byte aligned float buffer: packed panels are read with aligned vector loads.
+// A 64-byte aligned float buffer (from cpu_alloc, so large ones are reused from call to
+// call): packed panels are read with aligned vector loads. Contents start undefined.
 class AlignedFloats {
  public:
   explicit AlignedFloats(size_t n);
@@ -53,6 +54,7 @@ class AlignedFloats {
 
  private:
   float* data_;
+  size_t n_;
 };
 // sgemm with B given in packed form (args.b and its strides are ignored), 64-byte
 // aligned. `isa` must be the one the layout was made for.
