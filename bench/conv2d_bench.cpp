@@ -15,20 +15,26 @@ using hone::kernels::cpu::Conv2dGeometry;
 struct Layer {
   const char* name;
   int64_t cin, cout, k, stride, pad, hw;
+  int64_t batch = 8;
 };
 // name, c_in, c_out, kernel, stride, padding, input size
-const std::vector<Layer> kResNet18 = {
+const std::vector<Layer> kLayers = {
     {"conv1", 3, 64, 7, 2, 3, 224},           {"layer1", 64, 64, 3, 1, 1, 56},
     {"layer2.0.conv1", 64, 128, 3, 2, 1, 56}, {"layer2.0.down", 64, 128, 1, 2, 0, 56},
     {"layer2", 128, 128, 3, 1, 1, 28},        {"layer3.0.conv1", 128, 256, 3, 2, 1, 28},
     {"layer3.0.down", 128, 256, 1, 2, 0, 28}, {"layer3", 256, 256, 3, 1, 1, 14},
     {"layer4.0.conv1", 256, 512, 3, 2, 1, 14}, {"layer4.0.down", 256, 512, 1, 2, 0, 14},
     {"layer4", 512, 512, 3, 1, 1, 7},
+    // VGG-16's distinct conv shapes at batch 2 (the train-step benchmark's batch)
+    {"vgg16.conv1_1", 3, 64, 3, 1, 1, 224, 2},    {"vgg16.conv1_2", 64, 64, 3, 1, 1, 224, 2},
+    {"vgg16.conv2_1", 64, 128, 3, 1, 1, 112, 2},  {"vgg16.conv2_2", 128, 128, 3, 1, 1, 112, 2},
+    {"vgg16.conv3_1", 128, 256, 3, 1, 1, 56, 2},  {"vgg16.conv3_2", 256, 256, 3, 1, 1, 56, 2},
+    {"vgg16.conv4_1", 256, 512, 3, 1, 1, 28, 2},  {"vgg16.conv4_2", 512, 512, 3, 1, 1, 28, 2},
+    {"vgg16.conv5", 512, 512, 3, 1, 1, 14, 2},
 };
-constexpr int64_t kBatch = 8;
 
 Conv2dGeometry geometry(const Layer& l) {
-  return {.n = kBatch, .c_in = l.cin, .h = l.hw, .w = l.hw, .c_out = l.cout, .kh = l.k, .kw = l.k, .stride_h = l.stride,
+  return {.n = l.batch, .c_in = l.cin, .h = l.hw, .w = l.hw, .c_out = l.cout, .kh = l.k, .kw = l.k, .stride_h = l.stride,
           .stride_w = l.stride, .pad_top = l.pad, .pad_left = l.pad, .pad_bottom = l.pad, .pad_right = l.pad};
 }
 
@@ -41,9 +47,9 @@ std::vector<float> random(int64_t n) {
   return hone::uniform({n}, -1, 1, {}, &gen).to_vector<float>();
 }
 
-void counters(benchmark::State& state, double f) {
+void counters(benchmark::State& state, double f, int64_t batch) {
   state.counters["GFLOP/s"] = benchmark::Counter(f, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-  state.counters["img/s"] = benchmark::Counter(double(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["img/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
 using hone::kernels::cpu::Conv2dAlgorithm;
@@ -57,7 +63,7 @@ void BM_conv2d_forward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
                                         .bias = b.data(), .output = y.data(), .algorithm = algo});
     benchmark::ClobberMemory();
   }
-  counters(state, flops(g));
+  counters(state, flops(g), g.n);
 }
 
 // Backward: input and weight gradients (what a fine-tuned middle layer needs): 2x forward flops.
@@ -72,14 +78,14 @@ void BM_conv2d_backward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) 
                                          .grad_bias = db.data(), .algorithm = algo});
     benchmark::ClobberMemory();
   }
-  counters(state, 2 * flops(g));
+  counters(state, 2 * flops(g), g.n);
 }
 
 // Each layer under Auto (what the library runs), and where Auto takes the direct kernel
 // also under the im2col lowering it would otherwise use (names ending "/im2col"), so the
 // two are compared in one run.
 int register_all = [] {
-  for (const Layer& l : kResNet18) {
+  for (const Layer& l : kLayers) {
     const Conv2dGeometry g = geometry(l);
     const bool direct = hone::kernels::cpu::conv2d_direct_supported(g);
     const Conv2dAlgorithm im2col = g.c_out <= 128 && g.c_in * g.kh * g.kw >= 256 ? Conv2dAlgorithm::Transposed

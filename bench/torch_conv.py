@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""PyTorch's CPU conv2d on the ResNet-18 layer shapes of bench/conv2d_bench.cpp (batch 8,
-224x224), forward and backward (input + weight gradients), at a given thread count.
+"""PyTorch's CPU conv2d on the ResNet-18 (batch 8) and VGG-16 (batch 2) layer shapes of
+bench/conv2d_bench.cpp (224x224 input), forward and backward (input + weight gradients), at a given thread count.
 Prints one line per benchmark: name ms_per_iteration. Run with Debian's /usr/bin/python3."""
 import sys
 import time
@@ -15,7 +15,15 @@ LAYERS = [  # name, c_in, c_out, kernel, stride, padding, input size
     ("layer4.0.conv1", 256, 512, 3, 2, 1, 14), ("layer4.0.down", 256, 512, 1, 2, 0, 14),
     ("layer4", 512, 512, 3, 1, 1, 7),
 ]
+VGG16 = [  # VGG-16's distinct conv shapes at batch 2 (the train-step benchmark's batch)
+    ("vgg16.conv1_1", 3, 64, 3, 1, 1, 224), ("vgg16.conv1_2", 64, 64, 3, 1, 1, 224),
+    ("vgg16.conv2_1", 64, 128, 3, 1, 1, 112), ("vgg16.conv2_2", 128, 128, 3, 1, 1, 112),
+    ("vgg16.conv3_1", 128, 256, 3, 1, 1, 56), ("vgg16.conv3_2", 256, 256, 3, 1, 1, 56),
+    ("vgg16.conv4_1", 256, 512, 3, 1, 1, 28), ("vgg16.conv4_2", 512, 512, 3, 1, 1, 28),
+    ("vgg16.conv5", 512, 512, 3, 1, 1, 14),
+]
 BATCH = 8
+VGG_BATCH = 2
 
 
 def timeit(fn, min_time=0.5):
@@ -33,9 +41,9 @@ def main():
     threads = int(sys.argv[1]) if len(sys.argv) > 1 else 2
     torch.set_num_threads(threads)
     torch.manual_seed(0)
-    for name, cin, cout, k, s, p, hw in LAYERS:
+    for name, cin, cout, k, s, p, hw in LAYERS + VGG16:
         conv = torch.nn.Conv2d(cin, cout, k, stride=s, padding=p)
-        x = torch.randn(BATCH, cin, hw, hw, requires_grad=True)
+        x = torch.randn(VGG_BATCH if name.startswith("vgg") else BATCH, cin, hw, hw, requires_grad=True)
         with torch.no_grad():
             fwd = timeit(lambda: conv(x))
         y = conv(x)

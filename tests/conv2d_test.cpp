@@ -194,7 +194,8 @@ TEST(Conv2dKernel, RealSizeLayersAtSampledPoints) {
 // output pixel are computed and dropped, input channels come in chunks of 64 (3x3) or 576
 // (1x1), output channels in blocks of 8 (forward) and 64 (weight gradient). These shapes
 // hit every edge of that: asymmetric and zero padding, kernels wider than tall, channel
-// counts just past a block or chunk, one input channel, grids of one tile and of many.
+// counts just past a block or chunk, one input channel, grids of one tile and of many,
+// and strides (phases).
 TEST(Conv2dKernel, DirectConvolutionEdges) {
   const Conv2dGeometry probe{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .kh = 3, .kw = 3};
   if (!kernels::cpu::conv2d_direct_supported(probe)) GTEST_SKIP() << "this CPU has no AVX-512: the direct kernel never runs";
@@ -208,6 +209,15 @@ TEST(Conv2dKernel, DirectConvolutionEdges) {
       {.n = 2, .c_in = 6, .h = 13, .w = 12, .c_out = 8, .kh = 5, .kw = 5, .pad_top = 2, .pad_left = 2, .pad_bottom = 2, .pad_right = 2},
       {.n = 4, .c_in = 16, .h = 30, .w = 29, .c_out = 24, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},  // many tiles
       {.n = 1, .c_in = 2, .h = 1, .w = 1, .c_out = 3, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},  // 1x1 image
+      // Strided: phases of unequal size (odd sides), stride > kernel (phases no tap reads,
+      // whose input gradient is zero), unequal strides, the ResNet stem and downsample.
+      {.n = 2, .c_in = 5, .h = 9, .w = 11, .c_out = 9, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},
+      {.n = 2, .c_in = 8, .h = 10, .w = 7, .c_out = 16, .kh = 1, .kw = 1, .stride_h = 2, .stride_w = 2},
+      {.n = 1, .c_in = 3, .h = 11, .w = 10, .c_out = 4, .kh = 2, .kw = 2, .stride_h = 3, .stride_w = 3},
+      {.n = 2, .c_in = 3, .h = 8, .w = 9, .c_out = 5, .kh = 3, .kw = 2, .stride_h = 2, .stride_w = 1, .pad_top = 0, .pad_left = 1, .pad_bottom = 1, .pad_right = 0},
+      {.n = 2, .c_in = 3, .h = 15, .w = 16, .c_out = 8, .kh = 7, .kw = 7, .stride_h = 2, .stride_w = 2, .pad_top = 3, .pad_left = 3, .pad_bottom = 3, .pad_right = 3},
+      {.n = 1, .c_in = 70, .h = 7, .w = 7, .c_out = 20, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},
+      {.n = 1, .c_in = 2, .h = 5, .w = 5, .c_out = 3, .kh = 3, .kw = 3, .stride_h = 4, .stride_w = 4, .pad_top = 2, .pad_left = 0, .pad_bottom = 1, .pad_right = 2},
   };
   for (const auto& g : cases) {
     ASSERT_TRUE(kernels::cpu::conv2d_direct_supported(g));
@@ -218,15 +228,17 @@ TEST(Conv2dKernel, DirectConvolutionEdges) {
 }
 
 TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
-  const Conv2dGeometry strided{.n = 1, .c_in = 2, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2};
-  EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(strided));
+  const Conv2dGeometry dilated{.n = 1, .c_in = 2, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3, .dilation_h = 2, .dilation_w = 2};
+  EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(dilated));
   std::vector<float> x(72), w(36), y(8);
   test::expect_error(
       [&] {
-        kernels::cpu::conv2d_forward({.g = strided, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+        kernels::cpu::conv2d_forward({.g = dilated, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                       .bias = nullptr, .output = y.data(), .algorithm = kernels::cpu::Conv2dAlgorithm::Direct});
       },
-      {"conv2d", "direct", "stride 1"});
+      {"conv2d", "direct", "dilation"});
+  const Conv2dGeometry grouped{.n = 1, .c_in = 4, .h = 6, .w = 6, .c_out = 4, .kh = 3, .kw = 3, .groups = 2};
+  EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(grouped));
   const Conv2dGeometry wide_pad{.n = 1, .c_in = 1, .h = 4, .w = 4, .c_out = 1, .kh = 3, .kw = 3, .pad_top = 3};
   EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(wide_pad));  // pad >= kernel: grad input needs pad k-1-p >= 0
 }

@@ -278,14 +278,13 @@ void backward_batched(const Conv2dBackwardArgs& a) {
 
 // Auto's choice of the direct kernel, by measurement (bench/conv2d_bench, ResNet-18 and
 // VGG-16 shapes): see bench/README.md.
-// The direct kernel also computes the grid positions that are no output pixel; at 7x7
-// (ResNet's layer4: 49 of 64 positions used) that costs more than im2col's copies, at
-// 14x14 and up (87% and more used) the direct kernel wins: 1.3x at 14x14, 2.1-2.5x at 56x56.
+// Measured on ResNet-18 (batch 8) and VGG-16 (batch 2) layers (bench/conv2d_bench): the
+// direct kernel wins 1.1-5x wherever batch x output pixels >= 1568 (ResNet 14x14 and up,
+// the stem 2.3x forward; VGG 28x28 and up), and loses at 392 (ResNet's 7x7 outputs: 64
+// grid positions for 49 pixels, or a strided 1x1 sampling; VGG's 14x14 at batch 2: 512
+// output channels over only 10 tiles of positions).
 bool direct_preferred(const Conv2dGeometry& g) {
-  if (!conv2d_direct_supported(g)) return false;
-  const double used = double(g.out_h() * g.out_w()) /
-                      double((g.h + std::max(g.pad_top, g.pad_bottom)) * (g.w + std::max(g.pad_left, g.pad_right)));
-  return used >= 0.8;
+  return conv2d_direct_supported(g) && g.n * g.out_h() * g.out_w() >= 1024 && conv_direct::grid_utilisation(g) >= 0.8;
 }
 
 template <typename T>
@@ -305,7 +304,7 @@ void forward(const Conv2dForwardArgs& a) {
     // (the 3- and 7x7x3-channel stems) the transpose costs more than it saves.
     if (algo == Conv2dAlgorithm::Auto && direct_preferred(g)) algo = Conv2dAlgorithm::Direct;
     if (algo == Conv2dAlgorithm::Direct) {
-      HONE_CHECK(conv2d_direct_supported(g), "conv2d: the direct algorithm needs stride 1, no dilation, one group, ",
+      HONE_CHECK(conv2d_direct_supported(g), "conv2d: the direct algorithm needs no dilation, one group, ",
                  "padding below the kernel size and an AVX-512 CPU");
       conv_direct::forward(g, x, w, bias, y);
       return;
@@ -356,8 +355,8 @@ void backward(const Conv2dBackwardArgs& a) {
       backward_batched(a);
       return;
     }
-    HONE_CHECK(conv2d_direct_supported(g), "conv2d backward: the direct algorithm needs stride 1, no dilation, one ",
-               "group, padding below the kernel size and an AVX-512 CPU");
+    HONE_CHECK(conv2d_direct_supported(g), "conv2d backward: the direct algorithm needs no dilation, one group, ",
+               "padding below the kernel size and an AVX-512 CPU");
     if (a.grad_input)
       conv_direct::grad_input(g, static_cast<const float*>(a.weight), static_cast<const float*>(a.grad_output),
                               static_cast<float*>(a.grad_input));

@@ -26,8 +26,8 @@ struct Conv2dGeometry {
 //   Transposed: out^T[pixel, co] = cols^T x W^T, then a transpose; pixels are the GEMM's M
 //               (best for few output channels, e.g. ResNet's 64-channel stages).
 //   Direct:     no columns matrix; a register-blocked kernel over a zero-padded copy of the
-//               input (conv2d_direct.h). Stride 1, no dilation, one group, AVX-512 CPUs;
-//               forward and both gradients.
+//               input (conv2d_direct.h). No dilation, one group, AVX-512 CPUs; forward
+//               and both gradients.
 //   Auto picks by shape and CPU.
 enum class Conv2dAlgorithm { Auto, Columns, Transposed, Direct };
 

@@ -1,12 +1,12 @@
 #pragma once
-// Direct convolution for stride-1, undilated, ungrouped float32 convs (every 3x3 conv of
-// ResNet's stages and all of VGG), AVX-512 only. No columns matrix: each image is copied
-// once into a zero-padded "grid" whose rows and images share their padding, and a
-// register-blocked kernel reads every tap as a shifted contiguous row of that grid.
+// Direct convolution for undilated, ungrouped float32 convs (every conv of ResNet and VGG),
+// AVX-512 only. No columns matrix: the input is copied once into a zero-padded "grid" whose
+// rows and images share their padding, and a register-blocked kernel reads every tap as a
+// shifted contiguous row of that grid.
 //
-// The grid: channel c holds image n's pixel (y, x) at  n*rows*S + y*S + x, where the row
-// stride S = W + max(pad_left, pad_right) and rows = H + max(pad_top, pad_bottom); the
-// extra columns and rows are zeros, and they serve as the right padding of one row and
+// The grid (stride 1): channel c holds image n's pixel (y, x) at n*rows*S + y*S + x, where
+// the row stride S = W + max(pad_left, pad_right) and rows = H + max(pad_top, pad_bottom);
+// the extra columns and rows are zeros, and they serve as the right padding of one row and
 // the left padding of the next (likewise for images). Output pixel (n, oy, ox) sits at the
 // same grid position q = n*rows*S + oy*S + ox, and tap (ky, kx) reads input position
 // q + (ky - pad_top)*S + (kx - pad_left). So out[co, q] = sum over (tap, ci) of
@@ -14,8 +14,13 @@
 // Grid positions that are not output pixels (ox >= out_w, oy >= out_h) are computed and
 // dropped: 3-7% of the work at 56x56 and 28x28, 13% at 14x14, 23% at 7x7.
 //
-// Backward: grad input is the same kernel on dY with the kernel flipped and its channel
-// axes swapped (padding k-1-p); grad weight is dW^T[(ci, tap), co] = sum over q of
+// Stride s: the input is split into s x s phases (pixels (s*y + py, s*x + px)), each its
+// own grid channel block; tap (ky, kx) reads phase ((ky - pad_top) mod s, ...) shifted by
+// floor((ky - pad_top) / s) rows, so a strided conv is a stride-1 sum over phases.
+//
+// Backward: grad input is, for each phase of dX, the same kernel over dY's grid with the
+// taps that reach that phase and the kernel's channel axes swapped (stride 1: the flipped
+// kernel with padding k-1-p); grad weight is dW^T[(ci, tap), co] = sum over q of
 // grid[ci, q + offset(tap)] * dY^T[q, co] with dY transposed onto the output grid.
 // Every output element is summed by one thread in an order fixed by the shapes, so results
 // are the same for any thread count.
@@ -23,9 +28,11 @@
 
 namespace hone::kernels::cpu::conv_direct {
 
-// Geometry only (stride 1, dilation 1, one group, each pad < kernel size). The caller also
-// checks the dtype and that the CPU runs AVX-512.
+// Geometry only (dilation 1, one group, each pad < kernel size). The caller also checks the
+// dtype and that the CPU runs AVX-512 (everything below needs it).
 bool geometry_supported(const Conv2dGeometry& g);
+// Share of the forward grid's positions that are output pixels.
+double grid_utilisation(const Conv2dGeometry& g);
 
 void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y);
 void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx);
