@@ -1,5 +1,5 @@
 // conv2d forward and backward (input + weight gradients) on every distinct conv layer of
-// ResNet-18 at batch 8, 224x224 input, in GFLOP/s and images/s. bench/compare_conv.sh
+// ResNet-18 at batch 8 and VGG-16 at batch 2, 224x224 input, in GFLOP/s and images/s. bench/compare_conv.sh
 // runs this beside PyTorch's CPU conv on the same shapes in one script run.
 #include <benchmark/benchmark.h>
 
@@ -81,9 +81,9 @@ void BM_conv2d_backward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) 
   counters(state, 2 * flops(g), g.n);
 }
 
-// Each layer under Auto (what the library runs), and where Auto takes the direct kernel
-// also under the im2col lowering it would otherwise use (names ending "/im2col"), so the
-// two are compared in one run.
+// Each layer under Auto (what the library runs), and where the direct kernel can run also
+// under it and under the im2col lowering ("/direct", "/im2col"), so Auto's choice can be
+// checked against both in one run.
 int register_all = [] {
   for (const Layer& l : kLayers) {
     const Conv2dGeometry g = geometry(l);
@@ -96,6 +96,8 @@ int register_all = [] {
     add(std::string("conv2d_forward/") + l.name, BM_conv2d_forward, Conv2dAlgorithm::Auto);
     add(std::string("conv2d_backward/") + l.name, BM_conv2d_backward, Conv2dAlgorithm::Auto);
     if (direct) {
+      add(std::string("conv2d_forward/") + l.name + "/direct", BM_conv2d_forward, Conv2dAlgorithm::Direct);
+      add(std::string("conv2d_backward/") + l.name + "/direct", BM_conv2d_backward, Conv2dAlgorithm::Direct);
       add(std::string("conv2d_forward/") + l.name + "/im2col", BM_conv2d_forward, im2col);
       add(std::string("conv2d_backward/") + l.name + "/im2col", BM_conv2d_backward, Conv2dAlgorithm::Columns);
     }

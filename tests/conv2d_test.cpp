@@ -2,6 +2,7 @@
 // geometries (forward and all three gradients), gradcheck of the op in float64, the
 // layer shapes of ResNet-18 and VGG-16, and the errors users see.
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/conv2d_direct.h"
 #include "test_util.h"
 
 namespace hone {
@@ -14,13 +15,19 @@ std::vector<float> random_floats(int64_t n, uint64_t seed) {
   return uniform({n}, -1, 1, {}, &g).to_vector<float>();
 }
 
-// Every float32 lowering this geometry can take on this CPU (Direct only where supported;
-// DirectConvolution below says when it is skipped).
-std::vector<kernels::cpu::Conv2dAlgorithm> algorithms_for(const Conv2dGeometry& g) {
-  std::vector<kernels::cpu::Conv2dAlgorithm> algos = {kernels::cpu::Conv2dAlgorithm::Auto,
-                                                      kernels::cpu::Conv2dAlgorithm::Columns,
-                                                      kernels::cpu::Conv2dAlgorithm::Transposed};
-  if (kernels::cpu::conv2d_direct_supported(g)) algos.push_back(kernels::cpu::Conv2dAlgorithm::Direct);
+// Every float32 lowering this geometry can take on this CPU: Direct once per instruction
+// set the CPU has (AVX-512 and AVX2 on an AVX-512 machine; DirectConvolutionEdges says
+// when there is none).
+struct Variant {
+  kernels::cpu::Conv2dAlgorithm algorithm;
+  kernels::cpu::GemmIsa isa = kernels::cpu::GemmIsa::Auto;
+};
+std::vector<Variant> algorithms_for(const Conv2dGeometry& g) {
+  std::vector<Variant> algos = {{kernels::cpu::Conv2dAlgorithm::Auto},
+                                {kernels::cpu::Conv2dAlgorithm::Columns},
+                                {kernels::cpu::Conv2dAlgorithm::Transposed}};
+  if (kernels::cpu::conv2d_direct_supported(g))
+    for (auto isa : kernels::cpu::conv_direct::isas()) algos.push_back({kernels::cpu::Conv2dAlgorithm::Direct, isa});
   return algos;
 }
 
@@ -41,11 +48,13 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
   kernels::cpu::conv2d_forward_reference({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                           .bias = with_bias ? b.data() : nullptr, .output = y_ref.data()});
   const double tol = 1e-4 * std::sqrt(double(g.c_in / g.groups * g.kh * g.kw));
-  for (auto algo : algorithms_for(g)) {
+  for (auto [algo, isa] : algorithms_for(g)) {
     std::fill(y.begin(), y.end(), std::nanf(""));
     f.algorithm = algo;
+    f.isa = isa;
     kernels::cpu::conv2d_forward(f);
-    for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], y_ref[i], tol) << "forward output " << i << ", algorithm " << int(algo);
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_NEAR(y[i], y_ref[i], tol) << "forward output " << i << ", algorithm " << int(algo) << " " << kernels::cpu::gemm_isa_name(isa);
   }
 
   std::vector<float> dx(static_cast<size_t>(nx)), dw(static_cast<size_t>(nw)), db(static_cast<size_t>(g.c_out));
@@ -59,14 +68,16 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
   ref.grad_bias = db_ref.data();
   kernels::cpu::conv2d_backward_reference(ref);
   const double tol_w = 1e-4 * std::sqrt(double(g.n * oh * ow));
-  for (auto algo : algorithms_for(g)) {
+  for (auto [algo, isa] : algorithms_for(g)) {
     if (algo == kernels::cpu::Conv2dAlgorithm::Transposed) continue;  // a forward-only choice
     for (auto* v : {&dx, &dw, &db}) std::fill(v->begin(), v->end(), std::nanf(""));
     bw.algorithm = algo;
+    bw.isa = isa;
     kernels::cpu::conv2d_backward(bw);
-    for (size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], dx_ref[i], tol) << "grad_input " << i << ", algorithm " << int(algo);
-    for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], dw_ref[i], tol_w) << "grad_weight " << i << ", algorithm " << int(algo);
-    for (size_t i = 0; i < db.size(); ++i) ASSERT_NEAR(db[i], db_ref[i], tol_w) << "grad_bias " << i << ", algorithm " << int(algo);
+    const std::string where = ", algorithm " + std::to_string(int(algo)) + " " + kernels::cpu::gemm_isa_name(isa);
+    for (size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], dx_ref[i], tol) << "grad_input " << i << where;
+    for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], dw_ref[i], tol_w) << "grad_weight " << i << where;
+    for (size_t i = 0; i < db.size(); ++i) ASSERT_NEAR(db[i], db_ref[i], tol_w) << "grad_bias " << i << where;
   }
 }
 
@@ -198,7 +209,8 @@ TEST(Conv2dKernel, RealSizeLayersAtSampledPoints) {
 // and strides (phases).
 TEST(Conv2dKernel, DirectConvolutionEdges) {
   const Conv2dGeometry probe{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .kh = 3, .kw = 3};
-  if (!kernels::cpu::conv2d_direct_supported(probe)) GTEST_SKIP() << "this CPU has no AVX-512: the direct kernel never runs";
+  if (!kernels::cpu::conv2d_direct_supported(probe)) GTEST_SKIP() << "this CPU has neither AVX-512 nor AVX2+FMA: the direct kernel never runs";
+  for (auto isa : kernels::cpu::conv_direct::isas()) std::printf("direct kernel runs with %s\n", kernels::cpu::gemm_isa_name(isa));
   std::vector<Conv2dGeometry> cases = {
       {.n = 1, .c_in = 1, .h = 5, .w = 4, .c_out = 1, .kh = 3, .kw = 3},  // no padding: out 3x2 inside a 5x4 grid
       {.n = 3, .c_in = 5, .h = 7, .w = 9, .c_out = 9, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},
@@ -241,6 +253,19 @@ TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
   EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(grouped));
   const Conv2dGeometry wide_pad{.n = 1, .c_in = 1, .h = 4, .w = 4, .c_out = 1, .kh = 3, .kw = 3, .pad_top = 3};
   EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(wide_pad));  // pad >= kernel: grad input needs pad k-1-p >= 0
+  // An instruction set this CPU lacks (or one the kernel has no tile for) is refused by name.
+  const Conv2dGeometry plain{.n = 1, .c_in = 2, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3};
+  EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(plain, kernels::cpu::GemmIsa::Portable));
+  std::vector<float> y16(32);
+  test::expect_error(
+      [&] {
+        kernels::cpu::conv2d_forward({.g = plain, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+                                      .bias = nullptr, .output = y16.data(), .algorithm = kernels::cpu::Conv2dAlgorithm::Direct,
+                                      .isa = kernels::cpu::GemmIsa::Portable});
+      },
+      {"conv2d", "direct", "portable"});
+  if (!kernels::cpu::gemm_isa_supported(kernels::cpu::GemmIsa::Avx512))
+    EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(plain, kernels::cpu::GemmIsa::Avx512));
 }
 
 TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {

@@ -7,6 +7,7 @@
 // A 1x1, stride-1, unpadded conv reads the input as its columns directly.
 #include "kernels/cpu/conv2d.h"
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -276,15 +277,20 @@ void backward_batched(const Conv2dBackwardArgs& a) {
 }
 
 
-// Auto's choice of the direct kernel, by measurement (bench/conv2d_bench, ResNet-18 and
-// VGG-16 shapes): see bench/README.md.
-// Measured on ResNet-18 (batch 8) and VGG-16 (batch 2) layers (bench/conv2d_bench): the
-// direct kernel wins 1.1-5x wherever batch x output pixels >= 1568 (ResNet 14x14 and up,
-// the stem 2.3x forward; VGG 28x28 and up), and loses at 392 (ResNet's 7x7 outputs: 64
-// grid positions for 49 pixels, or a strided 1x1 sampling; VGG's 14x14 at batch 2: 512
-// output channels over only 10 tiles of positions).
+// Auto's choice of the direct kernel, by measurement (bench/conv2d_bench, every distinct
+// conv of ResNet-18 at batch 8 and VGG-16 at batch 2, 2 threads; bench/README.md).
+// AVX-512 (Xeon): direct wins 1.1-5x wherever batch x output pixels >= 1568 (ResNet 14x14
+// and up, the stem 2.3x forward; VGG 28x28 and up) and loses at 392 (ResNet's 7x7 outputs:
+// 64 grid positions for 49 pixels, or a strided 1x1 sampling; VGG's 14x14 at batch 2: 512
+// output channels over only 10 tiles of positions), where the 8x48-tile GEMM is at its best.
+// AVX2 (EPYC Zen 3, 6x16 tiles on both sides): direct wins with few output channels and
+// a spatial kernel (layer1 forward 24.4 vs 36.6 ms, backward 55 vs 83; VGG conv1_2 70 vs
+// 239, 153 vs 365; layer2 28 vs 34, 55 vs 60), im2col with 256 and more (layer3 28 vs 20,
+// 54 vs 47; layer4 34 vs 16, 63 vs 36) and on the strided 1x1 downsamples.
 bool direct_preferred(const Conv2dGeometry& g) {
-  return conv2d_direct_supported(g) && g.n * g.out_h() * g.out_w() >= 1024 && conv_direct::grid_utilisation(g) >= 0.8;
+  if (!conv2d_direct_supported(g)) return false;
+  if (conv_direct::isas().front() == GemmIsa::Avx2) return g.c_out <= 128 && g.kh * g.kw > 1;
+  return g.n * g.out_h() * g.out_w() >= 1024 && conv_direct::grid_utilisation(g) >= 0.8;
 }
 
 template <typename T>
@@ -304,9 +310,9 @@ void forward(const Conv2dForwardArgs& a) {
     // (the 3- and 7x7x3-channel stems) the transpose costs more than it saves.
     if (algo == Conv2dAlgorithm::Auto && direct_preferred(g)) algo = Conv2dAlgorithm::Direct;
     if (algo == Conv2dAlgorithm::Direct) {
-      HONE_CHECK(conv2d_direct_supported(g), "conv2d: the direct algorithm needs no dilation, one group, ",
-                 "padding below the kernel size and an AVX-512 CPU");
-      conv_direct::forward(g, x, w, bias, y);
+      HONE_CHECK(conv2d_direct_supported(g, a.isa), "conv2d: the direct algorithm needs no dilation, one group, ",
+                 "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", gemm_isa_name(a.isa), ")");
+      conv_direct::forward(g, x, w, bias, y, a.isa);
       return;
     }
     if (algo == Conv2dAlgorithm::Auto)
@@ -355,14 +361,14 @@ void backward(const Conv2dBackwardArgs& a) {
       backward_batched(a);
       return;
     }
-    HONE_CHECK(conv2d_direct_supported(g), "conv2d backward: the direct algorithm needs no dilation, one group, ",
-               "padding below the kernel size and an AVX-512 CPU");
+    HONE_CHECK(conv2d_direct_supported(g, a.isa), "conv2d backward: the direct algorithm needs no dilation, one group, ",
+               "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", gemm_isa_name(a.isa), ")");
     if (a.grad_input)
       conv_direct::grad_input(g, static_cast<const float*>(a.weight), static_cast<const float*>(a.grad_output),
-                              static_cast<float*>(a.grad_input));
+                              static_cast<float*>(a.grad_input), a.isa);
     if (a.grad_weight)
       conv_direct::grad_weight(g, static_cast<const float*>(a.input), static_cast<const float*>(a.grad_output),
-                               static_cast<float*>(a.grad_weight));
+                               static_cast<float*>(a.grad_weight), a.isa);
     return;
   }
   const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups;
@@ -462,8 +468,10 @@ void backward_reference(const Conv2dBackwardArgs& a) {
 
 }  // namespace
 
-bool conv2d_direct_supported(const Conv2dGeometry& g) {
-  return conv_direct::geometry_supported(g) && gemm_isa_supported(GemmIsa::Avx512);
+bool conv2d_direct_supported(const Conv2dGeometry& g, GemmIsa isa) {
+  if (!conv_direct::geometry_supported(g)) return false;
+  const std::vector<GemmIsa> isas = conv_direct::isas();
+  return isa == GemmIsa::Auto ? !isas.empty() : std::find(isas.begin(), isas.end(), isa) != isas.end();
 }
 
 void conv2d_forward(const Conv2dForwardArgs& a) {

@@ -5,6 +5,7 @@
 // naive seven-loop definitions the fast path is tested against.
 #include <cstdint>
 
+#include "kernels/cpu/gemm.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
@@ -26,13 +27,14 @@ struct Conv2dGeometry {
 //   Transposed: out^T[pixel, co] = cols^T x W^T, then a transpose; pixels are the GEMM's M
 //               (best for few output channels, e.g. ResNet's 64-channel stages).
 //   Direct:     no columns matrix; a register-blocked kernel over a zero-padded copy of the
-//               input (conv2d_direct.h). No dilation, one group, AVX-512 CPUs; forward
-//               and both gradients.
+//               input (conv2d_direct.h). No dilation, one group, AVX-512 or AVX2 CPUs;
+//               forward and both gradients.
 //   Auto picks by shape and CPU.
 enum class Conv2dAlgorithm { Auto, Columns, Transposed, Direct };
 
-// Whether `Direct` can run this geometry (float32) on this CPU.
-bool conv2d_direct_supported(const Conv2dGeometry& g);
+// Whether `Direct` can run this geometry (float32) on this CPU, with `isa` (Auto: the
+// widest this CPU has).
+bool conv2d_direct_supported(const Conv2dGeometry& g, GemmIsa isa = GemmIsa::Auto);
 
 struct Conv2dForwardArgs {
   Conv2dGeometry g;
@@ -42,6 +44,7 @@ struct Conv2dForwardArgs {
   const void* bias;  // [c_out] or nullptr
   void* output;      // [n, c_out, out_h, out_w]
   Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;
+  GemmIsa isa = GemmIsa::Auto;  // the direct kernel's instruction set (tests run each)
 };
 
 struct Conv2dBackwardArgs {
@@ -54,6 +57,7 @@ struct Conv2dBackwardArgs {
   void* grad_weight;  // nullptr: not needed (frozen weights); else overwritten
   void* grad_bias;    // nullptr: not needed; else overwritten
   Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;  // Direct or an im2col lowering
+  GemmIsa isa = GemmIsa::Auto;  // the direct kernel's instruction set (tests run each)
 };
 
 void conv2d_forward(const Conv2dForwardArgs& args);

@@ -1,13 +1,13 @@
-// Direct convolution (see conv2d_direct.h for the grid). This file alone is compiled with
-// -mavx512f -mfma; conv2d.cpp calls it only when the CPU has them.
+// Direct convolution (see conv2d_direct.h for the grid). Plain C++ built with the default
+// flags: the register-blocked tiles come from conv2d_direct_avx512.cpp / _avx2.cpp, chosen
+// at run time (conv2d_direct_tiles.h).
 #include "kernels/cpu/conv2d_direct.h"
-
-#include <immintrin.h>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
+#include "kernels/cpu/conv2d_direct_tiles.h"
 #include "kernels/cpu/gemm.h"
 #include "tensor/error.h"
 #include "tensor/parallel.h"
@@ -16,15 +16,16 @@ namespace hone::kernels::cpu::conv_direct {
 
 namespace {
 
-// Forward tile: 8 output channels x 48 grid positions, 24 zmm accumulators. Per (tap,
-// input channel) step: three unaligned loads of the shifted grid row, eight broadcasts of
-// packed weights, 24 FMAs.
-constexpr int64_t MR = 8, NV = 3, NQ = 16 * NV;
-// Weight-gradient tile: 6 (input channel, tap) rows x 64 output channels; per grid
-// position four loads of dY^T, six broadcasts, 24 FMAs.
-constexpr int64_t RB = 6, OB = 64;
 constexpr int64_t kTapDepth = 288;  // taps x input channels per weight chunk (32 channels of 3x3)
 constexpr int64_t kGradDepth = 128;  // grid positions per weight-gradient pass (dY^T block stays in L1)
+constexpr int64_t kItemPositions = 384;  // grid positions per forward work item
+
+Tiles tiles_for(GemmIsa isa) {
+  if (isa == GemmIsa::Auto) isa = gemm_isa_supported(GemmIsa::Avx512) ? GemmIsa::Avx512 : GemmIsa::Avx2;
+  HONE_CHECK(isa == GemmIsa::Avx512 || isa == GemmIsa::Avx2, "conv2d (direct): no kernel for ISA ", gemm_isa_name(isa));
+  HONE_CHECK(gemm_isa_supported(isa), "conv2d (direct): this CPU cannot run ", gemm_isa_name(isa));
+  return isa == GemmIsa::Avx512 ? avx512_tiles() : avx2_tiles();
+}
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -55,7 +56,7 @@ struct Shifts {
 };
 
 Grid make_grid(int64_t n, int64_t c, int64_t h, int64_t w, int64_t sh, int64_t sw, const Shifts& d, int64_t out_h,
-               int64_t out_w) {
+               int64_t out_w, int64_t nq) {
   Grid gr;
   gr.n = n, gr.c = c, gr.h = h, gr.w = w, gr.sh = sh, gr.sw = sw;
   // Negative shifts land in the zero columns (rows) that end the previous row (image);
@@ -63,7 +64,7 @@ Grid make_grid(int64_t n, int64_t c, int64_t h, int64_t w, int64_t sh, int64_t s
   gr.S = std::max(ceil_div(w, sw) - d.x_min, out_w + d.x_max);
   gr.rows = std::max(ceil_div(h, sh) - d.y_min, out_h + d.y_max);
   gr.Q = n * gr.rows * gr.S;
-  gr.Qp = round_up(gr.Q, NQ);
+  gr.Qp = round_up(gr.Q, nq);
   gr.lead = round_up(-d.y_min * gr.S - d.x_min, 16);
   // Reads reach lead + Qp - 1 + the largest shift. A channel stride of an odd number of
   // cache lines keeps successive channels out of each other's L1 sets.
@@ -85,13 +86,13 @@ struct ForwardPlan {
   std::vector<bool> phase_used;
 };
 
-ForwardPlan forward_plan(const Conv2dGeometry& g) {
+ForwardPlan forward_plan(const Conv2dGeometry& g, int64_t nq) {
   Shifts d;
   for (int64_t ky = 0; ky < g.kh; ++ky)
     for (int64_t kx = 0; kx < g.kw; ++kx)
       d.add(floor_div(ky - g.pad_top, g.stride_h), floor_div(kx - g.pad_left, g.stride_w));
   ForwardPlan plan;
-  plan.grid = make_grid(g.n, g.c_in, g.h, g.w, g.stride_h, g.stride_w, d, g.out_h(), g.out_w());
+  plan.grid = make_grid(g.n, g.c_in, g.h, g.w, g.stride_h, g.stride_w, d, g.out_h(), g.out_w(), nq);
   const Grid& gr = plan.grid;
   plan.phase_used.assign(size_t(gr.phases()), false);
   for (int64_t ky = 0; ky < g.kh; ++ky)
@@ -137,7 +138,8 @@ void to_grid(const Grid& gr, const std::vector<bool>& phase_used, const float* x
 // chunk of input channels, [tap][channel in chunk][MR], taps in the plan's order. Rows
 // past c_out are zero. weight(o, i, index) gives W for kernel position `index`.
 template <typename Weight>
-void pack_weights(int64_t c_out, int64_t c_in, const std::vector<Tap>& taps, int64_t chunk, Weight weight, float* ap) {
+void pack_weights(int64_t MR, int64_t c_out, int64_t c_in, const std::vector<Tap>& taps, int64_t chunk, Weight weight,
+                  float* ap) {
   const int64_t blocks = round_up(c_out, MR) / MR, T = int64_t(taps.size());
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
@@ -154,30 +156,6 @@ void pack_weights(int64_t c_out, int64_t c_in, const std::vector<Tap>& taps, int
   });
 }
 
-void forward_tile(int64_t cc, int64_t T, const int64_t* taps, const float* b, int64_t cs, const float* a, float* c,
-                  int64_t ldc, bool accumulate) {
-  __m512 acc[MR][NV];
-  for (int64_t r = 0; r < MR; ++r)
-    for (int64_t v = 0; v < NV; ++v)
-      acc[r][v] = accumulate ? _mm512_loadu_ps(c + r * ldc + 16 * v) : _mm512_setzero_ps();
-  for (int64_t t = 0; t < T; ++t) {
-    const float* bt = b + taps[t];
-    for (int64_t i = 0; i < cc; ++i, bt += cs, a += MR) {
-      __m512 bv[NV];
-#pragma GCC unroll 3
-      for (int64_t v = 0; v < NV; ++v) bv[v] = _mm512_loadu_ps(bt + 16 * v);
-#pragma GCC unroll 8
-      for (int64_t r = 0; r < MR; ++r) {
-        const __m512 av = _mm512_set1_ps(a[r]);
-#pragma GCC unroll 3
-        for (int64_t v = 0; v < NV; ++v) acc[r][v] = _mm512_fmadd_ps(av, bv[v], acc[r][v]);
-      }
-    }
-  }
-  for (int64_t r = 0; r < MR; ++r)
-    for (int64_t v = 0; v < NV; ++v) _mm512_storeu_ps(c + r * ldc + 16 * v, acc[r][v]);
-}
-
 // Where output (n, o, oy, ox) goes: base[n*image + o*channel + oy*row + ox*col].
 struct OutMap {
   float* base;
@@ -186,19 +164,19 @@ struct OutMap {
 
 // out = sum over taps and input channels of packed W x shifted grid rows, for c_out
 // channels and an out_h x out_w output on the grid (+ bias), written through `to`.
-void run_taps(const Grid& gr, const float* xg, const std::vector<Tap>& taps, int64_t c_in, int64_t c_out, const float* ap,
+void run_taps(const Tiles& k, const Grid& gr, const float* xg, const std::vector<Tap>& taps, int64_t c_in, int64_t c_out, const float* ap,
               int64_t chunk, const float* bias, int64_t out_h, int64_t out_w, const OutMap& to) {
   HONE_CHECK(out_h <= gr.rows && out_w <= gr.S, "conv2d (direct): output outside the grid");
-  const int64_t T = int64_t(taps.size()), OCp = round_up(c_out, MR);
+  const int64_t T = int64_t(taps.size()), MR = k.mr, NQ = k.nq, OCp = round_up(c_out, MR);
   std::vector<int64_t> offsets(static_cast<size_t>(T));
   for (int64_t t = 0; t < T; ++t) offsets[size_t(t)] = taps[size_t(t)].offset;
   AlignedFloats out_grid(size_t(OCp * gr.Qp));
   float* out = out_grid.data();
 
-  // Work items: blocks of up to 8 tiles x groups of output-channel blocks, enough items
+  // Work items: blocks of up to kItemPositions positions x groups of output-channel blocks, enough items
   // for every thread. Each item runs all input chunks for its outputs, so every output
   // is summed in the same order whatever the split.
-  const int64_t tiles = gr.Qp / NQ, per_block = std::min<int64_t>(tiles, 8), qblocks = (tiles + per_block - 1) / per_block;
+  const int64_t tiles = gr.Qp / NQ, per_block = std::min<int64_t>(tiles, kItemPositions / NQ), qblocks = (tiles + per_block - 1) / per_block;
   const int64_t oblocks = OCp / MR, threads = Context::current().thread_pool().size();
   int64_t groups = 1;
   while (qblocks * groups < 4 * threads && groups * 2 <= oblocks) groups *= 2;
@@ -213,7 +191,7 @@ void run_taps(const Grid& gr, const float* xg, const std::vector<Tap>& taps, int
         const float* b = xg + c0 * gr.cs + gr.lead;
         for (int64_t t = t0; t < t1; ++t)
           for (int64_t ob = ob0; ob < ob1; ++ob)
-            forward_tile(cc, T, offsets.data(), b + t * NQ, gr.cs, ap + (ob * c_in + c0) * T * MR,
+            k.forward(cc, T, offsets.data(), b + t * NQ, gr.cs, ap + (ob * c_in + c0) * T * MR,
                          out + ob * MR * gr.Qp + t * NQ, gr.Qp, c0 > 0);
       }
     }
@@ -240,31 +218,6 @@ void run_taps(const Grid& gr, const float* xg, const std::vector<Tap>& taps, int
 
 int64_t chunk_for(int64_t c_in, int64_t T) { return std::clamp<int64_t>(kTapDepth / std::max<int64_t>(T, 1), 1, c_in); }
 
-void grad_weight_tile(int64_t k, const float* const* rows, int64_t q0, const float* d, int64_t ldd, float* c, int64_t ldc,
-                      int64_t nrows, bool accumulate) {
-  __m512 acc[RB][4];
-  for (int64_t r = 0; r < RB; ++r)
-    for (int64_t v = 0; v < 4; ++v) acc[r][v] = _mm512_setzero_ps();
-  const float* x[RB];
-  for (int64_t r = 0; r < RB; ++r) x[r] = rows[r] + q0;
-  for (int64_t p = 0; p < k; ++p, d += ldd) {
-    __m512 dv[4];
-#pragma GCC unroll 4
-    for (int64_t v = 0; v < 4; ++v) dv[v] = _mm512_load_ps(d + 16 * v);
-#pragma GCC unroll 6
-    for (int64_t r = 0; r < RB; ++r) {
-      const __m512 xv = _mm512_set1_ps(x[r][p]);
-#pragma GCC unroll 4
-      for (int64_t v = 0; v < 4; ++v) acc[r][v] = _mm512_fmadd_ps(xv, dv[v], acc[r][v]);
-    }
-  }
-  for (int64_t r = 0; r < nrows; ++r)
-    for (int64_t v = 0; v < 4; ++v) {
-      float* dst = c + r * ldc + 16 * v;
-      _mm512_storeu_ps(dst, accumulate ? _mm512_add_ps(_mm512_loadu_ps(dst), acc[r][v]) : acc[r][v]);
-    }
-}
-
 }  // namespace
 
 bool geometry_supported(const Conv2dGeometry& g) {
@@ -272,22 +225,31 @@ bool geometry_supported(const Conv2dGeometry& g) {
          g.pad_left < g.kw && g.pad_right < g.kw && g.n > 0;
 }
 
-double grid_utilisation(const Conv2dGeometry& g) {
-  const Grid gr = forward_plan(g).grid;
+std::vector<GemmIsa> isas() {
+  std::vector<GemmIsa> out;
+  for (GemmIsa isa : {GemmIsa::Avx512, GemmIsa::Avx2})
+    if (gemm_isa_supported(isa)) out.push_back(isa);
+  return out;
+}
+
+double grid_utilisation(const Conv2dGeometry& g, GemmIsa isa) {
+  const Grid gr = forward_plan(g, tiles_for(isa).nq).grid;
   return double(g.out_h() * g.out_w()) / double(gr.rows * gr.S);
 }
 
-void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y) {
-  const ForwardPlan plan = forward_plan(g);
+void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, GemmIsa isa) {
+  const Tiles k = tiles_for(isa);
+  const int64_t MR = k.mr;
+  const ForwardPlan plan = forward_plan(g, k.nq);
   const Grid& gr = plan.grid;
   const int64_t T = g.kh * g.kw, chunk = chunk_for(g.c_in, T);
   AlignedFloats grid(size_t(gr.phases() * g.c_in * gr.cs)), packed(size_t(round_up(g.c_out, MR) * g.c_in * T));
   float *xg = grid.data(), *ap = packed.data();
   to_grid(gr, plan.phase_used, x, xg);
-  pack_weights(g.c_out, g.c_in, plan.taps, chunk,
-               [&](int64_t o, int64_t i, int64_t k) { return w[(o * g.c_in + i) * T + k]; }, ap);
+  pack_weights(MR, g.c_out, g.c_in, plan.taps, chunk,
+               [&](int64_t o, int64_t i, int64_t tap) { return w[(o * g.c_in + i) * T + tap]; }, ap);
   const int64_t oh = g.out_h(), ow = g.out_w();
-  run_taps(gr, xg, plan.taps, g.c_in, g.c_out, ap, chunk, bias, oh, ow,
+  run_taps(k, gr, xg, plan.taps, g.c_in, g.c_out, ap, chunk, bias, oh, ow,
            {.base = y, .image = g.c_out * oh * ow, .channel = oh * ow, .row = ow, .col = 1});
 }
 
@@ -295,7 +257,9 @@ void forward(const Conv2dGeometry& g, const float* x, const float* w, const floa
 // (mod sh), kx likewise, of W[co, ci, ky, kx] * dY[co, y + (py + pad_top - ky)/sh, ...]:
 // for each phase of dX, a stride-1 run of the forward kernel over dY's grid with the
 // kernel's channel axes swapped. Phases no tap reaches (stride > kernel) are zero.
-void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx) {
+void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx, GemmIsa isa) {
+  const Tiles k = tiles_for(isa);
+  const int64_t MR = k.mr;
   const int64_t oh = g.out_h(), ow = g.out_w(), T = g.kh * g.kw, sh = g.stride_h, sw = g.stride_w;
   struct Shift { int64_t dy, dx, index; };
   std::vector<std::vector<Shift>> phase_taps(size_t(sh * sw));
@@ -309,7 +273,7 @@ void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float*
           phase_taps[size_t(py * sw + px)].push_back({a / sh, b / sw, ky * g.kw + kx});
           d.add(a / sh, b / sw);
         }
-  const Grid gr = make_grid(g.n, g.c_out, oh, ow, 1, 1, d, ceil_div(g.h, sh), ceil_div(g.w, sw));
+  const Grid gr = make_grid(g.n, g.c_out, oh, ow, 1, 1, d, ceil_div(g.h, sh), ceil_div(g.w, sw), k.nq);
   AlignedFloats grid(size_t(g.c_out * gr.cs)), packed(size_t(round_up(g.c_in, MR) * g.c_out * T));
   float *dyg = grid.data(), *ap = packed.data();
   to_grid(gr, {true}, dy, dyg);
@@ -330,14 +294,16 @@ void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float*
       std::vector<Tap> taps;
       for (const Shift& sh_ : shifts) taps.push_back({sh_.dy * gr.S + sh_.dx, sh_.index});
       const int64_t Tp = int64_t(taps.size()), pchunk = chunk_for(g.c_out, Tp);
-      pack_weights(g.c_in, g.c_out, taps, pchunk, [&](int64_t o, int64_t i, int64_t k) { return w[(i * g.c_in + o) * T + k]; },
+      pack_weights(MR, g.c_in, g.c_out, taps, pchunk, [&](int64_t o, int64_t i, int64_t tap) { return w[(i * g.c_in + o) * T + tap]; },
                    ap);
-      run_taps(gr, dyg, taps, g.c_out, g.c_in, ap, pchunk, nullptr, ph, pw, to);
+      run_taps(k, gr, dyg, taps, g.c_out, g.c_in, ap, pchunk, nullptr, ph, pw, to);
     }
 }
 
-void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw) {
-  const ForwardPlan plan = forward_plan(g);
+void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, GemmIsa isa) {
+  const Tiles k = tiles_for(isa);
+  const int64_t RB = k.rb, OB = k.ob;
+  const ForwardPlan plan = forward_plan(g, k.nq);
   const Grid& gr = plan.grid;
   const int64_t T = g.kh * g.kw, OCp = round_up(g.c_out, OB), oh = g.out_h(), ow = g.out_w();
   AlignedFloats grid(size_t(gr.phases() * g.c_in * gr.cs)), grad_t(size_t(gr.Qp * OCp));
@@ -369,10 +335,10 @@ void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float
   float* dwt = grad_wt.data();
   parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t q0 = 0; q0 < gr.Qp; q0 += kGradDepth) {
-      const int64_t k = std::min(kGradDepth, gr.Qp - q0);
+      const int64_t depth = std::min(kGradDepth, gr.Qp - q0);
       for (int64_t oc = 0; oc < OCp; oc += OB)
         for (int64_t b = b0; b < b1; ++b)
-          grad_weight_tile(k, rows.data() + b * RB, q0, dyt + q0 * OCp + oc, OCp, dwt + b * RB * OCp + oc,
+          k.grad_weight(depth, rows.data() + b * RB, q0, dyt + q0 * OCp + oc, OCp, dwt + b * RB * OCp + oc,
                            OCp, std::min(RB, R - b * RB), q0 > 0);
     }
   });

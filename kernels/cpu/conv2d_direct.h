@@ -1,6 +1,6 @@
 #pragma once
 // Direct convolution for undilated, ungrouped float32 convs (every conv of ResNet and VGG),
-// AVX-512 only. No columns matrix: the input is copied once into a zero-padded "grid" whose
+// on CPUs with AVX-512 or AVX2 + FMA (conv2d_direct_tiles.h). No columns matrix: the input is copied once into a zero-padded "grid" whose
 // rows and images share their padding, and a register-blocked kernel reads every tap as a
 // shifted contiguous row of that grid.
 //
@@ -24,18 +24,25 @@
 // grid[ci, q + offset(tap)] * dY^T[q, co] with dY transposed onto the output grid.
 // Every output element is summed by one thread in an order fixed by the shapes, so results
 // are the same for any thread count.
+#include <vector>
+
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/gemm.h"
 
 namespace hone::kernels::cpu::conv_direct {
 
 // Geometry only (dilation 1, one group, each pad < kernel size). The caller also checks the
-// dtype and that the CPU runs AVX-512 (everything below needs it).
+// dtype and that isas() is not empty.
 bool geometry_supported(const Conv2dGeometry& g);
+// The ISAs this CPU can run the kernel with, widest first (AVX-512, AVX2); Auto below
+// means the first of them. An ISA the CPU lacks is a hone::Error.
+std::vector<GemmIsa> isas();
 // Share of the forward grid's positions that are output pixels.
-double grid_utilisation(const Conv2dGeometry& g);
+double grid_utilisation(const Conv2dGeometry& g, GemmIsa isa = GemmIsa::Auto);
 
-void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y);
-void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx);
-void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw);
+void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
+             GemmIsa isa = GemmIsa::Auto);
+void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx, GemmIsa isa = GemmIsa::Auto);
+void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, GemmIsa isa = GemmIsa::Auto);
 
 }  // namespace hone::kernels::cpu::conv_direct
