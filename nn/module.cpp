@@ -55,6 +55,11 @@ Tensor Module::register_buffer(const std::string& name, Tensor t) {
   return t;
 }
 
+void Module::unregister_tensor(const std::string& name) {
+  std::erase_if(params_, [&](const auto& p) { return p.first == name; });
+  std::erase_if(buffers_, [&](const auto& p) { return p.first == name; });
+}
+
 void Module::add_child(const std::string& name, std::shared_ptr<Module> m) {
   HONE_CHECK(m != nullptr, type_, ": child '", name, "' is null");
   HONE_CHECK(!name.empty() && name.find('.') == std::string::npos, type_, ": bad child name '", name, "'");

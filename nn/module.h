@@ -78,6 +78,8 @@ class Module {
     add_child(name, m);
     return m;
   }
+  // Removes this module's own parameter or buffer `name` (no-op if absent).
+  void unregister_tensor(const std::string& name);
   // Called after replace_module swaps a direct child, so layers can refresh handles.
   virtual void on_child_replaced(const std::string& name, Module& replacement) {}
 

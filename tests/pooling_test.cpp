@@ -128,6 +128,8 @@ std::vector<Pool2dGeometry> awkward_geometries() {
       geo(1, 3, 8, 9, 3, 2, 2, 1, {0, 1, 1, 0}),                 // asymmetric (ONNX) pads
       geo(2, 5, 7, 8, 3, 4, 3, 2, {1, 0, 0, 2}, true),           // asymmetric pads with ceil
       geo(1, 3, 6, 13, 1, 3, 1, 2, {0, 1, 0, 1}),                // 1-row kernel
+      geo(1, 3, 7, 6, 3, 3, 1, 1, {2, 2, 2, 2}),                 // pads of kernel - 1 (ONNX allows them)
+      geo(2, 3, 9, 8, 3, 4, 2, 3, {2, 0, 1, 3}, true),           // the same, asymmetric, strided, ceil
   };
 }
 
@@ -366,10 +368,12 @@ TEST(PoolingOp, ErrorsNameTheProblem) {
   expect_error([] { max_pool2d(zeros({1, 1, 8, 8}), {.kernel = {2, 2}, .stride = {-1, 2}}); },
                "max_pool2d: stride must be positive, got -1x2");
   expect_error([] { max_pool2d(zeros({1, 1, 8, 8}), {.kernel = {0, 2}}); }, "kernel size must be positive");
-  expect_error([] { max_pool2d(zeros({1, 1, 8, 8}), {.kernel = {3, 3}, .padding = {2, 1, 1, 1}}); },
-               "max_pool2d: padding must be at most half the kernel size, got pads top=2");
+  expect_error([] { max_pool2d(zeros({1, 1, 8, 8}), {.kernel = {3, 3}, .padding = {3, 1, 1, 1}}); },
+               "max_pool2d: padding must be below the kernel size, got pads top=3");
   expect_error([] { avg_pool2d(zeros({1, 1, 8, 8}), {.kernel = {2, 2}, .padding = {0, 0, 0, 2}}); },
-               "avg_pool2d: padding must be at most half the kernel size");
+               "avg_pool2d: padding must be below the kernel size");
+  expect_error([] { max_pool2d(zeros({1, 1, 8, 8}), {.kernel = {3, 3}, .padding = {2, 1, 1, 1}, .dilation = {2, 2}}); },
+               "max_pool2d: padding must be at most half the kernel size (dilated)");
   expect_error([] { max_pool2d(zeros({1, 1, 2, 2}), {.kernel = {3, 3}}); }, "too small");
   expect_error([] { avg_pool2d(zeros({1, 1, 8, 8}), {.kernel = {2, 2}, .dilation = {2, 2}}); },
                "avg_pool2d: dilation is not supported");
@@ -389,7 +393,7 @@ TEST(PoolingKernel, ErrorsNameTheProblem) {
                "max_pool2d: stride must be positive, got 0x2");
   g = geo(1, 1, 8, 8, 2, 2, 2, 2, {0, 0, 2, 0});
   expect_error([&] { k::avg_pool2d_forward({.g = g, .dtype = DType::Float32, .input = x.data(), .output = y.data()}); },
-               "avg_pool2d: padding must be at most half the kernel size");
+               "avg_pool2d: padding must be below the kernel size");
   g = geo(1, 1, 8, 8, 2, 2, 2, 2);
   expect_error([&] { k::max_pool2d_forward({.g = g, .dtype = DType::Int64, .input = x.data(), .output = y.data(),
                                             .indices = idx.data()}); },

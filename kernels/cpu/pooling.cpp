@@ -383,10 +383,14 @@ void validate_pool2d(const Pool2dGeometry& g, const char* op) {
   HONE_CHECK(g.pad_top >= 0 && g.pad_left >= 0 && g.pad_bottom >= 0 && g.pad_right >= 0, op,
              ": padding must be non-negative, got top=", g.pad_top, " left=", g.pad_left, " bottom=", g.pad_bottom,
              " right=", g.pad_right);
-  // PyTorch's rule; it also guarantees every window reaches at least one pixel (dilation 1).
-  HONE_CHECK(g.pad_top <= g.kh / 2 && g.pad_bottom <= g.kh / 2 && g.pad_left <= g.kw / 2 && g.pad_right <= g.kw / 2,
-             op, ": padding must be at most half the kernel size, got pads top=", g.pad_top, " left=", g.pad_left,
-             " bottom=", g.pad_bottom, " right=", g.pad_right, " for kernel ", g.kh, "x", g.kw);
+  // Every window must reach at least one pixel. Undilated: each pad below the kernel size
+  // (ONNX allows that much); dilated: PyTorch's rule, at most half the kernel.
+  const bool undilated = g.dilation_h == 1 && g.dilation_w == 1;
+  const int64_t max_h = undilated ? g.kh - 1 : g.kh / 2, max_w = undilated ? g.kw - 1 : g.kw / 2;
+  HONE_CHECK(g.pad_top <= max_h && g.pad_bottom <= max_h && g.pad_left <= max_w && g.pad_right <= max_w, op,
+             ": padding must be ", undilated ? "below the kernel size" : "at most half the kernel size (dilated)",
+             ", got pads top=", g.pad_top, " left=", g.pad_left, " bottom=", g.pad_bottom, " right=", g.pad_right,
+             " for kernel ", g.kh, "x", g.kw);
   const int64_t oh = g.out_h(), ow = g.out_w();
   HONE_CHECK(oh > 0 && ow > 0, op, ": input ", g.h, "x", g.w, " is too small for kernel ", g.kh, "x", g.kw,
              " with dilation ", g.dilation_h, "x", g.dilation_w, " and pads top=", g.pad_top, " left=", g.pad_left,

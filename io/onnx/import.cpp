@@ -1,0 +1,634 @@
+// import_onnx: runs an ONNX graph node by node with hone's differentiable ops.
+#include "io/onnx/import.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <set>
+#include <unordered_map>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "autograd/ops/nn.h"
+#include "autograd/ops/pooling.h"
+#include "onnx.pb.h"
+#include "tensor/error.h"
+
+namespace hone::io::onnx {
+
+namespace {
+
+using Values = std::unordered_map<std::string, Tensor>;
+
+struct Ctx {
+  const Node& node;
+  const Model& model;
+  Values& values;
+  bool training;
+  int64_t declared_batch;
+
+  bool has(size_t i) const { return i < node.inputs.size() && !node.inputs[i].empty(); }
+  const Tensor& in(size_t i) const {
+    HONE_CHECK(has(i), node.describe(), ": input ", i, " is missing");
+    auto it = values.find(node.inputs[i]);
+    HONE_CHECK(it != values.end(), node.describe(), ": input '", node.inputs[i], "' has no value");
+    return it->second;
+  }
+  [[noreturn]] void bad(const std::string& what) const { fail(node.describe(), " (opset ", model.opset, "): ", what); }
+};
+
+std::vector<int64_t> int_values(const Ctx& c, const Tensor& t) {
+  if (t.dtype() == DType::Int64) return (t).contiguous().to_vector<int64_t>();
+  if (t.dtype() == DType::Int32) {
+    std::vector<int64_t> out;
+    for (int32_t v : (t).contiguous().to_vector<int32_t>()) out.push_back(v);
+    return out;
+  }
+  c.bad("expected an integer tensor");
+}
+
+Tensor int_tensor(const std::vector<int64_t>& v) {
+  return from_vector(v, {int64_t(v.size())}, {.dtype = DType::Int64, .device = Device::cpu()});
+}
+
+int64_t norm_axis(const Ctx& c, int64_t axis, int64_t rank) {
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) c.bad("axis out of range for a rank-" + std::to_string(rank) + " input");
+  return axis;
+}
+
+// A spatial op's window attributes, 2-D only.
+struct Window {
+  std::array<int64_t, 2> kernel{1, 1}, stride{1, 1}, dilation{1, 1};
+  std::array<int64_t, 4> pads{0, 0, 0, 0};  // top, left, bottom, right
+};
+
+Window window(const Ctx& c, const Tensor& x, std::vector<int64_t> kernel) {
+  if (x.dim() != 4) c.bad("only 2-D spatial inputs ([N, C, H, W]) are supported, got rank " + std::to_string(x.dim()));
+  Window w;
+  if (kernel.empty()) kernel = c.node.attr_ints("kernel_shape", {});
+  if (kernel.size() != 2) c.bad("kernel_shape must have 2 entries");
+  const auto strides = c.node.attr_ints("strides", {1, 1});
+  const auto dil = c.node.attr_ints("dilations", {1, 1});
+  const auto pads = c.node.attr_ints("pads", {0, 0, 0, 0});
+  if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) c.bad("strides/dilations/pads have the wrong length");
+  w.kernel = {kernel[0], kernel[1]};
+  w.stride = {strides[0], strides[1]};
+  w.dilation = {dil[0], dil[1]};
+  w.pads = {pads[0], pads[1], pads[2], pads[3]};
+  const std::string auto_pad = c.node.attr_string("auto_pad", "NOTSET");
+  if (auto_pad == "SAME_UPPER" || auto_pad == "SAME_LOWER") {
+    for (int d = 0; d < 2; ++d) {
+      const int64_t in = x.size(2 + d), out = (in + w.stride[d] - 1) / w.stride[d];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[d] + (w.kernel[d] - 1) * w.dilation[d] + 1 - in);
+      const int64_t small = total / 2, large = total - small;
+      w.pads[d] = auto_pad == "SAME_UPPER" ? small : large;
+      w.pads[2 + d] = auto_pad == "SAME_UPPER" ? large : small;
+    }
+  } else if (auto_pad == "VALID") {
+    w.pads = {0, 0, 0, 0};
+  } else if (auto_pad != "NOTSET") {
+    c.bad("unknown auto_pad '" + auto_pad + "'");
+  }
+  return w;
+}
+
+void only_first_output(const Ctx& c) {
+  for (size_t i = 1; i < c.node.outputs.size(); ++i)
+    if (!c.node.outputs[i].empty()) c.bad("output " + std::to_string(i) + " ('" + c.node.outputs[i] + "') is not supported");
+}
+
+std::vector<int64_t> axes_of(const Ctx& c, size_t input_index) {
+  if (c.has(input_index)) return int_values(c, c.in(input_index));
+  return c.node.attr_ints("axes", {});
+}
+
+// Copies `src` (any dtype, any strides) into a contiguous tensor of `shape` at element
+// offset computed per outer index: the shared engine of Concat and Gather.
+Tensor raw_concat(const Ctx& c, const std::vector<Tensor>& parts, int64_t axis) {
+  const Tensor& first = parts[0];
+  Shape shape = first.shape();
+  int64_t total = 0;
+  for (const Tensor& p : parts) {
+    if (p.dim() != first.dim() || p.dtype() != first.dtype()) c.bad("inputs differ in rank or type");
+    for (int64_t d = 0; d < p.dim(); ++d)
+      if (d != axis && p.size(d) != first.size(d)) c.bad("inputs differ outside the concat axis");
+    total += p.size(axis);
+  }
+  shape[size_t(axis)] = total;
+  Tensor out = empty(shape, {.dtype = first.dtype(), .device = Device::cpu()});
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= shape[size_t(d)];
+  for (int64_t d = axis + 1; d < first.dim(); ++d) inner *= shape[size_t(d)];
+  const size_t es = dtype_size(first.dtype());
+  char* dst = static_cast<char*>(out.data_ptr());
+  int64_t at = 0;
+  for (const Tensor& p : parts) {
+    const Tensor pc = p.to(Device::cpu()).contiguous();
+    const char* src = static_cast<const char*>(pc.data_ptr());
+    const int64_t rows = p.size(axis) * inner;
+    for (int64_t o = 0; o < outer; ++o)
+      std::memcpy(dst + (o * total * inner + at * inner) * es, src + o * rows * es, size_t(rows) * es);
+    at += p.size(axis);
+  }
+  return out;
+}
+
+void no_grad_through(const Ctx& c, const std::vector<Tensor>& ts) {
+  if (!GradMode::is_enabled()) return;
+  for (const Tensor& t : ts)
+    if (t.requires_grad()) c.bad("is not differentiable in hone, and its input needs a gradient");
+}
+
+Tensor run_conv(const Ctx& c) {
+  const Tensor& x = c.in(0);
+  const Tensor& w = c.in(1);
+  if (w.dim() != 4) c.bad("only 2-D convolutions are supported (weight of rank " + std::to_string(w.dim()) + ")");
+  const Window win = window(c, x, c.node.attr_ints("kernel_shape", {w.size(2), w.size(3)}));
+  Conv2dOptions o;
+  o.stride = win.stride;
+  o.dilation = win.dilation;
+  o.padding = win.pads;
+  o.groups = c.node.attr_int("group", 1);
+  return conv2d(x, w, c.has(2) ? c.in(2) : Tensor(), o);
+}
+
+Tensor run_batch_norm(const Ctx& c) {
+  only_first_output(c);
+  if (c.node.attr_int("spatial", 1) != 1) c.bad("spatial=0 (per-activation statistics) is not supported");
+  if (c.node.attr_int("training_mode", 0) != 0) c.bad("training_mode=1 is not supported (hone switches modes itself)");
+  BatchNormOptions o;
+  o.eps = c.node.attr_float("epsilon", 1e-5);
+  o.momentum = c.node.attr_float("momentum", 0.9);
+  o.convention = BatchNormConvention::Onnx;
+  o.use_batch_stats = c.training;
+  o.update_running_stats = c.training;
+  return batch_norm(c.in(0), c.in(1), c.in(2), c.in(3), c.in(4), o);
+}
+
+Tensor run_pool(const Ctx& c, bool is_max) {
+  only_first_output(c);
+  const Tensor& x = c.in(0);
+  const Window win = window(c, x, {});
+  Pool2dOptions o;
+  o.kernel = win.kernel;
+  o.stride = win.stride;
+  o.padding = win.pads;
+  o.dilation = win.dilation;
+  o.ceil_mode = c.node.attr_int("ceil_mode", 0) != 0;
+  if (is_max) {
+    if (c.node.attr_int("storage_order", 0) != 0) c.bad("storage_order=1 is not supported");
+    return max_pool2d(x, o);
+  }
+  if (win.dilation != std::array<int64_t, 2>{1, 1}) c.bad("dilated average pooling is not supported");
+  o.count_include_pad = c.node.attr_int("count_include_pad", 0) != 0;
+  return avg_pool2d(x, o);
+}
+
+Tensor run_clip(const Ctx& c) {
+  const Tensor& x = c.in(0);
+  double lo = -std::numeric_limits<double>::infinity(), hi = std::numeric_limits<double>::infinity();
+  if (c.model.opset < 11) {
+    lo = c.node.attr_float("min", lo);
+    hi = c.node.attr_float("max", hi);
+  } else {
+    if (c.has(1)) lo = (c.in(1).to(DType::Float64)).contiguous().to_vector<double>().at(0);
+    if (c.has(2)) hi = (c.in(2).to(DType::Float64)).contiguous().to_vector<double>().at(0);
+  }
+  // clip(x) = lo + relu(x - lo) - relu(x - hi), written so each bound costs one relu.
+  Tensor y = x;
+  if (std::isfinite(lo)) y = add(relu(sub(y, scalar_like(lo, x))), scalar_like(lo, x));
+  if (std::isfinite(hi)) y = sub(y, relu(sub(y, scalar_like(hi, x))));
+  if (lo > hi) y = mul(ones_like(x), scalar_like(hi, x));  // ONNX: min > max gives max everywhere
+  return y;
+}
+
+Tensor run_reshape(const Ctx& c) {
+  const Tensor& x = c.in(0);
+  std::vector<int64_t> shape = c.model.opset >= 5 ? int_values(c, c.in(1)) : c.node.attr_ints("shape", {});
+  const bool allowzero = c.node.attr_int("allowzero", 0) != 0;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (shape[i] == 0 && !allowzero) {
+      if (int64_t(i) >= x.dim()) c.bad("a 0 in the target shape copies a dim the input does not have");
+      shape[i] = x.size(int64_t(i));
+    }
+    if (shape[i] == -1) {
+      if (infer >= 0) c.bad("more than one -1 in the target shape");
+      infer = int64_t(i);
+    } else if (shape[i] < 0) {
+      c.bad("negative dim in the target shape");
+    } else {
+      known *= shape[i];
+    }
+  }
+  // Old exports hard-code the export batch (e.g. Reshape to [1, 512]): when the shape
+  // fits only with the live batch in its place, use the live batch.
+  if (infer < 0 && known != x.numel() && !shape.empty() && x.dim() > 0 && known > 0 &&
+      (shape[0] == c.declared_batch || shape[0] == 1) && (known / shape[0]) * x.size(0) == x.numel())
+    shape[0] = x.size(0), known = x.numel();
+  if (infer >= 0) {
+    if (known == 0 || x.numel() % known != 0) c.bad("cannot infer the -1 dim");
+    shape[size_t(infer)] = x.numel() / known;
+  }
+  return x.reshape(Shape(shape.begin(), shape.end()));
+}
+
+Tensor run_gemm(const Ctx& c) {
+  Tensor a = c.in(0), b = c.in(1);
+  if (a.dim() != 2 || b.dim() != 2) c.bad("A and B must be 2-D");
+  const double alpha = c.node.attr_float("alpha", 1.0), beta = c.node.attr_float("beta", 1.0);
+  if (c.node.attr_int("transA", 0)) a = a.transpose(0, 1);
+  const bool trans_b = c.node.attr_int("transB", 0) != 0;
+  Tensor y;
+  if (alpha == 1.0 && trans_b && (!c.has(2) || (beta == 1.0 && c.in(2).dim() == 1 && c.in(2).size(0) == b.size(0)))) {
+    y = linear(a, b, c.has(2) ? c.in(2) : Tensor());  // the usual classifier layer
+    return y;
+  }
+  y = matmul(a, trans_b ? b.transpose(0, 1) : b);
+  if (alpha != 1.0) y = mul(y, scalar_like(alpha, y));
+  if (c.has(2) && beta != 0.0) {
+    Tensor bias = c.in(2);
+    if (beta != 1.0) bias = mul(bias, scalar_like(beta, bias));
+    y = add(y, bias);
+  }
+  return y;
+}
+
+Tensor run_softmax(const Ctx& c) {
+  const Tensor& x = c.in(0);
+  if (c.model.opset >= 13) return softmax(x, norm_axis(c, c.node.attr_int("axis", -1), x.dim()));
+  // Before opset 13: the input is seen as 2-D, [prod(dims < axis), prod(dims >= axis)].
+  const int64_t axis = norm_axis(c, c.node.attr_int("axis", 1), x.dim());
+  int64_t rows = 1;
+  for (int64_t d = 0; d < axis; ++d) rows *= x.size(d);
+  return softmax(x.reshape({rows, x.numel() / std::max<int64_t>(rows, 1)}), 1).reshape(x.shape());
+}
+
+Tensor run_gather(const Ctx& c) {
+  const Tensor& data = c.in(0);
+  no_grad_through(c, {data});
+  const std::vector<int64_t> idx = int_values(c, c.in(1));
+  const int64_t axis = norm_axis(c, c.node.attr_int("axis", 0), data.dim());
+  const int64_t n = data.size(axis);
+  std::vector<Tensor> slices;
+  for (int64_t i : idx) {
+    if (i < -n || i >= n) c.bad("index " + std::to_string(i) + " out of range for a dim of " + std::to_string(n));
+    slices.push_back(data.narrow(axis, i < 0 ? i + n : i, 1));
+  }
+  Shape out_shape;
+  for (int64_t d = 0; d < axis; ++d) out_shape.push_back(data.size(d));
+  for (int64_t d : c.in(1).shape()) out_shape.push_back(d);
+  for (int64_t d = axis + 1; d < data.dim(); ++d) out_shape.push_back(data.size(d));
+  if (slices.empty()) return empty(out_shape, {.dtype = data.dtype(), .device = Device::cpu()});
+  return raw_concat(c, slices, axis).reshape(out_shape);
+}
+
+Tensor run_unsqueeze(const Ctx& c) {
+  Tensor x = c.in(0);
+  std::vector<int64_t> axes = axes_of(c, 1);
+  const int64_t rank = x.dim() + int64_t(axes.size());
+  for (int64_t& a : axes) a = norm_axis(c, a, rank);
+  std::sort(axes.begin(), axes.end());
+  for (int64_t a : axes) x = x.unsqueeze(a);
+  return x;
+}
+
+Tensor run_reduce_mean(const Ctx& c) {
+  const Tensor& x = c.in(0);
+  std::vector<int64_t> axes = c.model.opset >= 18 ? axes_of(c, 1) : c.node.attr_ints("axes", {});
+  const bool keep = c.node.attr_int("keepdims", 1) != 0;
+  if (axes.empty() && c.node.attr_int("noop_with_empty_axes", 0) != 0) return x;
+  for (int64_t& a : axes) a = norm_axis(c, a, x.dim());
+  if (axes.empty())
+    for (int64_t d = 0; d < x.dim(); ++d) axes.push_back(d);
+  return mean(x, axes, keep);
+}
+
+Tensor run_constant(const Ctx& c) {
+  if (const Attribute* a = c.node.find("value")) return a->t;
+  if (const Attribute* a = c.node.find("value_float")) return scalar_tensor(a->f);
+  if (const Attribute* a = c.node.find("value_floats")) {
+    std::vector<float> v(a->floats.begin(), a->floats.end());
+    return from_vector(v, {int64_t(v.size())});
+  }
+  if (const Attribute* a = c.node.find("value_int"))
+    return from_vector(std::vector<int64_t>{a->i}, {}, {.dtype = DType::Int64, .device = Device::cpu()});
+  if (const Attribute* a = c.node.find("value_ints")) return int_tensor(a->ints);
+  c.bad("no value attribute (sparse and string constants are not supported)");
+}
+
+Tensor binary(const Ctx& c, Tensor (*op)(const Tensor&, const Tensor&)) {
+  if (c.model.opset < 7 && c.node.attr_int("broadcast", 0) && c.node.find("axis"))
+    c.bad("legacy broadcast with an axis attribute is not supported");
+  return op(c.in(0), c.in(1));
+}
+
+Tensor add2(const Tensor& a, const Tensor& b) { return add(a, b); }
+Tensor sub2(const Tensor& a, const Tensor& b) { return sub(a, b); }
+
+using OpFn = std::function<Tensor(const Ctx&)>;
+const std::unordered_map<std::string, OpFn>& ops() {
+  static const std::unordered_map<std::string, OpFn> table = {
+      {"Conv", run_conv},
+      {"BatchNormalization", run_batch_norm},
+      {"Relu", [](const Ctx& c) { return relu(c.in(0)); }},
+      {"Clip", run_clip},
+      {"MaxPool", [](const Ctx& c) { return run_pool(c, true); }},
+      {"AveragePool", [](const Ctx& c) { return run_pool(c, false); }},
+      {"GlobalAveragePool",
+       [](const Ctx& c) {
+         if (c.in(0).dim() != 4) c.bad("only 2-D spatial inputs are supported");
+         return global_avg_pool2d(c.in(0));
+       }},
+      {"ReduceMean", run_reduce_mean},
+      {"Add", [](const Ctx& c) { return binary(c, add2); }},
+      {"Sub", [](const Ctx& c) { return binary(c, sub2); }},
+      {"Mul", [](const Ctx& c) { return binary(c, mul); }},
+      {"Div", [](const Ctx& c) { return binary(c, div); }},
+      {"Sum",
+       [](const Ctx& c) {
+         Tensor y = c.in(0);
+         for (size_t i = 1; i < c.node.inputs.size(); ++i) y = add(y, c.in(i));
+         return y;
+       }},
+      {"Flatten",
+       [](const Ctx& c) {
+         const Tensor& x = c.in(0);
+         int64_t axis = c.node.attr_int("axis", 1);
+         if (axis < 0) axis += x.dim();
+         if (axis < 0 || axis > x.dim()) c.bad("axis out of range");
+         int64_t rows = 1;
+         for (int64_t d = 0; d < axis; ++d) rows *= x.size(d);
+         return x.reshape({rows, rows ? x.numel() / rows : 0});
+       }},
+      {"Reshape", run_reshape},
+      {"Shape",
+       [](const Ctx& c) {
+         const Tensor& x = c.in(0);
+         int64_t start = c.node.attr_int("start", 0), end = c.node.attr_int("end", x.dim());
+         if (start < 0) start += x.dim();
+         if (end < 0) end += x.dim();
+         start = std::clamp<int64_t>(start, 0, x.dim()), end = std::clamp<int64_t>(end, 0, x.dim());
+         std::vector<int64_t> dims;
+         for (int64_t d = start; d < end; ++d) dims.push_back(x.size(d));
+         return int_tensor(dims);
+       }},
+      {"Gather", run_gather},
+      {"Unsqueeze", run_unsqueeze},
+      {"Concat",
+       [](const Ctx& c) {
+         std::vector<Tensor> parts;
+         for (size_t i = 0; i < c.node.inputs.size(); ++i)
+           if (c.has(i)) parts.push_back(c.in(i));
+         if (parts.empty()) c.bad("no inputs");
+         no_grad_through(c, parts);
+         return raw_concat(c, parts, norm_axis(c, c.node.attr_int("axis", 0), parts[0].dim()));
+       }},
+      {"Constant", run_constant},
+      {"Gemm", run_gemm},
+      {"MatMul", [](const Ctx& c) { return matmul(c.in(0), c.in(1)); }},
+      {"Dropout",
+       [](const Ctx& c) {
+         only_first_output(c);
+         double ratio = c.node.attr_float("ratio", 0.5);
+         if (c.model.opset >= 12 && c.has(1)) ratio = (c.in(1).to(DType::Float64)).contiguous().to_vector<double>().at(0);
+         return dropout(c.in(0), ratio, c.training);
+       }},
+      {"Softmax", run_softmax},
+      {"Identity", [](const Ctx& c) { return c.in(0); }},
+  };
+  return table;
+}
+
+// A plain holder of parameters for one component of dotted initializer names.
+class Folder : public nn::Module {
+ public:
+  Folder() : nn::Module("Folder") {}
+  Tensor forward(const Tensor&) override { fail("an ONNX parameter folder has no forward"); }
+  Folder& child(const std::string& name) {
+    for (const auto& [n, m] : children())
+      if (n == name) return static_cast<Folder&>(*m);
+    return *register_module(name, std::make_shared<Folder>());
+  }
+  void add(const std::string& name, const Tensor& t, bool buffer) {
+    if (buffer) register_buffer(name, t);
+    else register_parameter(name, t);
+  }
+  void remove(const std::string& name) { unregister_tensor(name); }
+};
+
+// Splits "layer1.0.conv1.weight" into its parts; names with empty parts stay whole, with
+// their dots made underscores.
+std::vector<std::string> name_parts(const std::string& name) {
+  std::vector<std::string> parts;
+  size_t start = 0;
+  for (size_t dot; (dot = name.find('.', start)) != std::string::npos; start = dot + 1) parts.push_back(name.substr(start, dot - start));
+  parts.push_back(name.substr(start));
+  for (const std::string& p : parts)
+    if (p.empty()) {
+      std::string flat = name;
+      std::replace(flat.begin(), flat.end(), '.', '_');
+      return {flat};
+    }
+  return parts;
+}
+
+}  // namespace
+
+bool op_supported(const std::string& op_type) { return ops().count(op_type) > 0; }
+
+OnnxModule::OnnxModule(Model model) : nn::Module("OnnxModule"), model_(std::move(model)) {
+  for (const Node& n : model_.nodes) {
+    HONE_CHECK(n.domain.empty(), model_.path.string(), ": ", n.describe(), ": domain '", n.domain, "' is not supported");
+    HONE_CHECK(op_supported(n.op_type), model_.path.string(), ": unsupported op '", n.op_type, "' at ", n.describe(),
+               " (opset ", model_.opset, ")");
+  }
+  for (const ValueInfo& v : model_.inputs)
+    HONE_CHECK(v.is_tensor, model_.path.string(), ": graph input '", v.name, "' is not a tensor (sequence and map types are not supported)");
+  for (const ValueInfo& v : model_.outputs)
+    HONE_CHECK(v.is_tensor, model_.path.string(), ": graph output '", v.name, "' is not a tensor (sequence and map types are not supported)");
+  // Which initializers are BatchNormalization statistics (buffers), which are weights.
+  std::set<std::string> statistics;
+  for (const Node& n : model_.nodes)
+    if (n.op_type == "BatchNormalization")
+      for (size_t i = 3; i < std::min<size_t>(5, n.inputs.size()); ++i) statistics.insert(n.inputs[i]);
+  for (auto& [name, t] : model_.initializers) {
+    if (is_floating(t.dtype())) add_weight(name, t, statistics.count(name) > 0);
+    weights_[name] = t;
+  }
+  if (!model_.inputs.empty() && !model_.inputs[0].dims.empty() && model_.inputs[0].dims[0] > 0)
+    declared_batch_ = model_.inputs[0].dims[0];
+}
+
+// Parameters live in Folder children named by the parts of the dotted name; the top
+// level of a name without dots is the module itself.
+void OnnxModule::add_weight(const std::string& name, const Tensor& t, bool buffer) {
+  std::vector<std::string> parts = name_parts(name);
+  if (parts.size() == 1) {
+    if (buffer) register_buffer(parts[0], t);
+    else register_parameter(parts[0], t);
+    return;
+  }
+  Folder* f = nullptr;
+  for (const auto& [n, m] : children())
+    if (n == parts[0]) f = static_cast<Folder*>(m.get());
+  if (!f) f = register_module(parts[0], std::make_shared<Folder>()).get();
+  for (size_t i = 1; i + 1 < parts.size(); ++i) f = &f->child(parts[i]);
+  f->add(parts.back(), t, buffer);
+}
+
+void OnnxModule::remove_weight(const std::string& name) {
+  std::vector<std::string> parts = name_parts(name);
+  if (parts.size() == 1) {
+    unregister_tensor(parts[0]);
+    return;
+  }
+  Folder* f = nullptr;
+  for (const auto& [n, m] : children())
+    if (n == parts[0]) f = static_cast<Folder*>(m.get());
+  if (!f) return;
+  for (size_t i = 1; i + 1 < parts.size(); ++i) f = &f->child(parts[i]);
+  f->remove(parts.back());
+}
+
+bool OnnxModule::bn_folded() const {
+  bool conv_bias = false;
+  for (const Node& n : model_.nodes) {
+    if (n.op_type == "BatchNormalization") return false;
+    if (n.op_type == "Conv" && n.inputs.size() > 2 && !n.inputs[2].empty()) conv_bias = true;
+  }
+  return conv_bias;
+}
+
+Tensor OnnxModule::forward(const Tensor& x) {
+  HONE_CHECK(!model_.inputs.empty(), model_.path.string(), ": the graph has no inputs");
+  std::vector<Tensor> ins{x};
+  for (size_t i = 1; i < model_.inputs.size(); ++i)
+    fail(model_.path.string(), ": forward(x) takes the first input only, but the graph also needs '", model_.inputs[i].name,
+         "': use run()");
+  return run(ins).at(0);
+}
+
+std::vector<Tensor> OnnxModule::run(const std::vector<Tensor>& inputs) {
+  const std::string& file = model_.path.string();
+  HONE_CHECK(inputs.size() == model_.inputs.size(), file, ": the graph takes ", model_.inputs.size(), " inputs, got ",
+             inputs.size());
+  Values values;
+  for (const auto& [name, t] : weights_) values[name] = t;
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    const ValueInfo& vi = model_.inputs[i];
+    if (!vi.dims.empty()) {
+      HONE_CHECK(inputs[i].dim() == int64_t(vi.dims.size()), file, ": input '", vi.name, "' should have rank ",
+                 vi.dims.size(), ", got shape ", inputs[i].shape());
+      for (size_t d = 1; d < vi.dims.size(); ++d)  // the batch dim may differ (old exports fix it at 1)
+        HONE_CHECK(vi.dims[d] < 0 || vi.dims[d] == inputs[i].size(int64_t(d)), file, ": input '", vi.name, "' should be ",
+                   vi.dims, ", got ", inputs[i].shape());
+    }
+    values[vi.name] = inputs[i];
+  }
+  for (const Node& n : model_.nodes) {
+    Ctx c{n, model_, values, is_training(), declared_batch_};
+    Tensor y;
+    try {
+      y = ops().at(n.op_type)(c);
+    } catch (const Error& e) {
+      const std::string msg = e.what();
+      if (msg.find(n.describe()) != std::string::npos) throw;
+      fail(file, ": ", n.describe(), ": ", msg);
+    }
+    if (!n.outputs.empty() && !n.outputs[0].empty()) values[n.outputs[0]] = y;
+  }
+  std::vector<Tensor> outs;
+  for (const ValueInfo& o : model_.outputs) {
+    auto it = values.find(o.name);
+    HONE_CHECK(it != values.end(), file, ": graph output '", o.name, "' was not computed");
+    outs.push_back(it->second);
+  }
+  return outs;
+}
+
+void OnnxModule::replace_head(int64_t num_classes) {
+  const std::string& file = model_.path.string();
+  HONE_CHECK(num_classes > 0, "replace_head: num_classes must be positive, got ", num_classes);
+  int64_t head = -1;
+  for (int64_t i = int64_t(model_.nodes.size()) - 1; i >= 0 && head < 0; --i) {
+    const Node& n = model_.nodes[size_t(i)];
+    if ((n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 && weights_.count(n.inputs[1])) head = i;
+  }
+  HONE_CHECK(head >= 0, file, ": replace_head: no Gemm or MatMul with an initializer weight to replace");
+  Node& n = model_.nodes[size_t(head)];
+  const Tensor& w = weights_.at(n.inputs[1]);
+  HONE_CHECK(w.dim() == 2, file, ": replace_head: ", n.describe(), " has a weight of rank ", w.dim());
+  const bool out_first = n.op_type == "Gemm" && n.attr_int("transB", 0) != 0;  // weight [out, in]
+  const int64_t fan_in = out_first ? w.size(1) : w.size(0);
+  const double bound = 1.0 / std::sqrt(double(fan_in));
+  // The new layer takes the old one's names (fc.weight stays fc.weight), so patterns such
+  // as "fc.*" still pick the head.
+  const std::string wname = n.inputs[1];
+  const bool had_bias = n.op_type == "Gemm" && n.inputs.size() > 2 && weights_.count(n.inputs[2]) > 0;
+  const std::string bname = had_bias ? n.inputs[2] : wname + "_bias";
+  Tensor nw = uniform(out_first ? Shape{num_classes, fan_in} : Shape{fan_in, num_classes}, -bound, bound);
+  Tensor nb = uniform({num_classes}, -bound, bound);
+  remove_weight(wname);
+  if (had_bias) remove_weight(bname);
+  add_weight(wname, nw, false);
+  add_weight(bname, nb, false);
+  weights_[wname] = nw;
+  weights_[bname] = nb;
+  n.inputs[1] = wname;
+  const std::string out = n.outputs.at(0);
+  if (n.op_type == "Gemm") {
+    n.inputs.resize(3);
+    n.inputs[2] = bname;
+    for (Attribute& a : n.attributes)
+      if (a.name == "alpha" || a.name == "beta") a.f = 1.0;
+  } else {  // MatMul + a new Add for the bias
+    n.outputs[0] = out + ".matmul";
+    Node addn;
+    addn.name = n.name + "_bias";
+    addn.op_type = "Add";
+    addn.inputs = {out + ".matmul", bname};
+    addn.outputs = {out};
+    model_.nodes.insert(model_.nodes.begin() + head + 1, addn);
+    ++head;
+  }
+  model_.nodes.resize(size_t(head + 1));
+  model_.outputs = {ValueInfo{.name = out, .is_tensor = true, .dims = {-1, num_classes}, .dim_names = {"", ""}}};
+  // The old head's weights are no longer used by any node: drop them from the parameters.
+  std::set<std::string> used;
+  for (const Node& m : model_.nodes) used.insert(m.inputs.begin(), m.inputs.end());
+  for (auto it = weights_.begin(); it != weights_.end();) {
+    if (used.count(it->first)) {
+      ++it;
+    } else {
+      remove_weight(it->first);
+      it = weights_.erase(it);
+    }
+  }
+}
+
+std::shared_ptr<OnnxModule> import_onnx(const std::filesystem::path& path) {
+  return std::make_shared<OnnxModule>(read_model(path));
+}
+
+Tensor read_tensor_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  HONE_CHECK(in, path.string(), ": cannot open");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  ::onnx::ModelProto holder;  // parse the TensorProto as an initializer of a one-tensor model
+  ::onnx::TensorProto* tp = holder.mutable_graph()->add_initializer();
+  HONE_CHECK(tp->ParseFromString(bytes), path.string(), ": not a TensorProto");
+  tp->set_name("t");
+  holder.add_opset_import()->set_version(kMinOpset);
+  holder.mutable_graph()->add_output()->set_name("t");
+  std::string serialized;
+  holder.SerializeToString(&serialized);
+  Model m = parse_model(serialized.data(), serialized.size(), path.parent_path(), path.string());
+  return m.initializers.at(0).second;
+}
+
+}  // namespace hone::io::onnx

@@ -1,0 +1,60 @@
+#pragma once
+// import_onnx: any graph made of the ops ResNet and VGG exports use becomes a trainable
+// module run by hone's own ops. Float initializers become parameters named as in the file
+// (so freeze()/unfreeze() patterns work on them: a dotted name such as
+// "layer1.0.conv1.weight" is placed in child modules "layer1" > "0" > "conv1", so
+// named_parameters() gives the file's names back), BatchNormalization statistics become
+// buffers, integer initializers (shapes, axes) stay constants.
+//
+// Ops (default domain, opsets 6-21): Conv, BatchNormalization, Relu, Clip, MaxPool,
+// AveragePool, GlobalAveragePool, ReduceMean, Add, Sub, Mul, Div, Sum, Flatten, Reshape,
+// Shape, Gather, Unsqueeze, Concat, Constant, Gemm, MatMul, Dropout, Softmax, Identity.
+// Spatial ops are 2-D. Gather and Concat run on any dtype but are not differentiable (in
+// these networks they compute shapes). Anything else is refused at import, naming the op,
+// the node and the opset.
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "io/onnx/model.h"
+#include "nn/module.h"
+
+namespace hone::io::onnx {
+
+// The ops import_onnx runs (for `hone inspect` and the conformance report).
+bool op_supported(const std::string& op_type);
+
+class OnnxModule : public nn::Module {
+ public:
+  explicit OnnxModule(Model model);
+
+  // The graph's first input -> its first output.
+  Tensor forward(const Tensor& x) override;
+  // Every graph input in order (Model::inputs) -> every graph output in order.
+  std::vector<Tensor> run(const std::vector<Tensor>& inputs);
+
+  const Model& model() const { return model_; }
+  // True when the graph has Conv nodes with a bias and no BatchNormalization: the exporter
+  // folded BN into the convolutions (today's PyTorch exports).
+  bool bn_folded() const;
+  // Cuts the graph after its last Gemm/MatMul whose weight is an initializer and gives that
+  // layer a fresh weight and bias for `num_classes` outputs (uniform +-1/sqrt(fan_in), as
+  // nn::Linear). Later nodes (a Softmax, say) are dropped: the new layer's output is the
+  // graph's output.
+  void replace_head(int64_t num_classes);
+
+ private:
+  void add_weight(const std::string& name, const Tensor& t, bool buffer);
+  void remove_weight(const std::string& name);
+  Model model_;
+  std::map<std::string, Tensor> weights_;  // parameters, buffers and constant initializers by name
+  int64_t declared_batch_ = -1;            // a fixed batch dim on the first input, if any
+};
+
+std::shared_ptr<OnnxModule> import_onnx(const std::filesystem::path& path);
+
+// A TensorProto stored alone in a file (the ONNX test data's input_0.pb, output_0.pb).
+Tensor read_tensor_file(const std::filesystem::path& path);
+
+}  // namespace hone::io::onnx

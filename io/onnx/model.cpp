@@ -1,0 +1,448 @@
+// Reading an ONNX file into io::onnx::Model (see model.h for what is checked and why).
+#include "io/onnx/model.h"
+
+#include <fcntl.h>
+#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <climits>
+#include <cstring>
+#include <queue>
+#include <set>
+#include <unordered_map>
+
+#include "onnx.pb.h"
+#include "tensor/error.h"
+
+namespace hone::io::onnx {
+
+namespace fs = std::filesystem;
+using ::onnx::ModelProto;
+using ::onnx::TensorProto;
+
+const Attribute* Node::find(const std::string& attr) const {
+  for (const Attribute& a : attributes)
+    if (a.name == attr) return &a;
+  return nullptr;
+}
+
+std::string Node::describe() const { return "node '" + name + "' (" + op_type + ")"; }
+
+namespace {
+const Attribute* typed(const Node& n, const std::string& attr, Attribute::Kind kind, const char* what) {
+  const Attribute* a = n.find(attr);
+  if (a && a->kind != kind) fail(n.describe(), ": attribute '", attr, "' should be ", what);
+  return a;
+}
+}  // namespace
+
+int64_t Node::attr_int(const std::string& attr, int64_t fallback) const {
+  const Attribute* a = typed(*this, attr, Attribute::Kind::Int, "an int");
+  return a ? a->i : fallback;
+}
+double Node::attr_float(const std::string& attr, double fallback) const {
+  const Attribute* a = typed(*this, attr, Attribute::Kind::Float, "a float");
+  return a ? a->f : fallback;
+}
+std::string Node::attr_string(const std::string& attr, const std::string& fallback) const {
+  const Attribute* a = typed(*this, attr, Attribute::Kind::String, "a string");
+  return a ? a->s : fallback;
+}
+std::vector<int64_t> Node::attr_ints(const std::string& attr, const std::vector<int64_t>& fallback) const {
+  const Attribute* a = typed(*this, attr, Attribute::Kind::Ints, "a list of ints");
+  return a ? a->ints : fallback;
+}
+
+const hone::Tensor* Model::initializer(const std::string& name) const {
+  for (const auto& [n, t] : initializers)
+    if (n == name) return &t;
+  return nullptr;
+}
+
+std::string Model::metadata_value(const std::string& key, const std::string& fallback) const {
+  for (const auto& [k, v] : metadata)
+    if (k == key) return v;
+  return fallback;
+}
+
+namespace {
+
+// A whole external-data file mapped copy-on-write, shared by the tensors that live in it.
+struct Mapping {
+  void* base = nullptr;
+  size_t size = 0;
+  ~Mapping() {
+    if (base) munmap(base, size);
+  }
+};
+
+struct Reader {
+  std::string file;  // for messages
+  fs::path base_dir;
+  std::unordered_map<std::string, std::shared_ptr<Mapping>> mappings;
+
+  std::shared_ptr<Mapping> map_file(const std::string& location, const std::string& tensor);
+  hone::Tensor tensor(TensorProto& tp, const std::string& what);
+};
+
+const char* onnx_type_name(int t) {
+  static const char* names[] = {"UNDEFINED", "FLOAT",  "UINT8",  "INT8",      "UINT16",     "INT16",   "INT32",
+                                "INT64",     "STRING", "BOOL",   "FLOAT16",   "DOUBLE",     "UINT32",  "UINT64",
+                                "COMPLEX64", "COMPLEX128", "BFLOAT16"};
+  return t >= 0 && t < int(sizeof(names) / sizeof(names[0])) ? names[t] : "an unknown type";
+}
+
+bool to_dtype(int t, DType& out) {
+  switch (t) {
+    case TensorProto::FLOAT: out = DType::Float32; return true;
+    case TensorProto::DOUBLE: out = DType::Float64; return true;
+    case TensorProto::INT64: out = DType::Int64; return true;
+    case TensorProto::INT32: out = DType::Int32; return true;
+    case TensorProto::UINT8: out = DType::UInt8; return true;
+    case TensorProto::BOOL: out = DType::Bool; return true;
+    case TensorProto::FLOAT16: out = DType::Float16; return true;
+    case TensorProto::BFLOAT16: out = DType::BFloat16; return true;
+    default: return false;
+  }
+}
+
+int64_t parse_int(const std::string& s, const std::string& what) {
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  HONE_CHECK(ec == std::errc() && end == s.data() + s.size() && v >= 0, what, ": '", s, "' is not a non-negative integer");
+  return v;
+}
+
+hone::Tensor wrap(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype, int64_t offset_elems = 0) {
+  auto impl = std::make_shared<TensorImpl>();
+  impl->storage = std::move(storage);
+  impl->shape = shape;
+  impl->strides = contiguous_strides(shape);
+  impl->offset = offset_elems;
+  impl->dtype = dtype;
+  return hone::Tensor(impl);
+}
+
+std::shared_ptr<Mapping> Reader::map_file(const std::string& location, const std::string& tensor) {
+  if (auto it = mappings.find(location); it != mappings.end()) return it->second;
+  const std::string where = file + ": tensor '" + tensor + "': external data '" + location + "'";
+  const fs::path rel(location);
+  HONE_CHECK(!location.empty() && !rel.is_absolute() && !rel.has_root_name(), where,
+             ": the location must be a relative path inside the model's folder");
+  for (const auto& part : rel) HONE_CHECK(part != "..", where, ": the location may not contain '..'");
+  const fs::path full = base_dir / rel;
+  std::error_code ec;
+  const fs::path real = fs::weakly_canonical(full, ec), real_dir = fs::weakly_canonical(base_dir, ec);
+  const auto rel_to_dir = real.lexically_relative(real_dir);
+  HONE_CHECK(!ec && !rel_to_dir.empty() && *rel_to_dir.begin() != "..", where, ": resolves outside the model's folder");
+  const int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
+  HONE_CHECK(fd >= 0, where, ": cannot open ", full.string(), " (", std::strerror(errno), ")");
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(where, ": ", full.string(), " is not a regular file");
+  }
+  auto m = std::make_shared<Mapping>();
+  m->size = size_t(st.st_size);
+  if (m->size > 0) {
+    void* p = mmap(nullptr, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED) {
+      ::close(fd);
+      fail(where, ": cannot map ", full.string(), " (", std::strerror(errno), ")");
+    }
+    m->base = p;
+  }
+  ::close(fd);
+  mappings[location] = m;
+  return m;
+}
+
+hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what) {
+  const std::string where = file + ": " + what;
+  DType dtype;
+  HONE_CHECK(to_dtype(tp.data_type(), dtype), where, ": data type ", onnx_type_name(tp.data_type()),
+             " is not supported (float32/64, float16, bfloat16, int64, int32, uint8, bool are)");
+  HONE_CHECK(tp.segment().begin() == 0 && tp.segment().end() == 0, where, ": segmented tensors are not supported");
+  Shape shape;
+  int64_t numel = 1;
+  for (int64_t d : tp.dims()) {
+    HONE_CHECK(d >= 0, where, ": negative dim ", d, " in ", std::vector<int64_t>(tp.dims().begin(), tp.dims().end()));
+    HONE_CHECK(!__builtin_mul_overflow(numel, d, &numel) && numel <= (int64_t(1) << 40), where, ": dims ",
+               std::vector<int64_t>(tp.dims().begin(), tp.dims().end()), " hold too many elements");
+    shape.push_back(d);
+  }
+  const size_t esize = dtype_size(dtype), nbytes = size_t(numel) * esize;
+
+  if (tp.data_location() == TensorProto::EXTERNAL) {
+    std::string location;
+    int64_t offset = 0, length = -1;
+    for (const auto& kv : tp.external_data()) {
+      if (kv.key() == "location") location = kv.value();
+      else if (kv.key() == "offset") offset = parse_int(kv.value(), where + ": external data offset");
+      else if (kv.key() == "length") length = parse_int(kv.value(), where + ": external data length");
+    }
+    HONE_CHECK(!location.empty(), where, ": external data without a location");
+    auto m = map_file(location, what);
+    HONE_CHECK(size_t(offset) <= m->size, where, ": external data offset ", offset, " is past the end of '", location,
+               "' (", m->size, " bytes)");
+    if (length < 0) length = int64_t(m->size) - offset;
+    HONE_CHECK(size_t(length) <= m->size - size_t(offset), where, ": external data [", offset, ", ", offset + length,
+               ") runs past the end of '", location, "' (", m->size, " bytes)");
+    HONE_CHECK(size_t(length) == nbytes, where, ": external data length ", length, " bytes, but dims ",
+               std::vector<int64_t>(shape.begin(), shape.end()), " of ", onnx_type_name(tp.data_type()), " need ", nbytes);
+    if (nbytes == 0) return empty(shape, {.dtype = dtype, .device = Device::cpu()});
+    char* p = static_cast<char*>(m->base) + offset;
+    if (reinterpret_cast<uintptr_t>(p) % esize != 0) {  // misaligned for the type: copy
+      hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
+      std::memcpy(t.data_ptr(), p, nbytes);
+      return t;
+    }
+    auto storage = std::make_shared<Storage>(p, nbytes, Device::cpu(), [m](void*) {});
+    return wrap(std::move(storage), shape, dtype);
+  }
+
+  if (tp.has_raw_data()) {
+    HONE_CHECK(tp.raw_data().size() == nbytes, where, ": raw_data holds ", tp.raw_data().size(), " bytes, but dims ",
+               std::vector<int64_t>(shape.begin(), shape.end()), " of ", onnx_type_name(tp.data_type()), " need ", nbytes);
+    if (nbytes == 0) return empty(shape, {.dtype = dtype, .device = Device::cpu()});
+    // Take the bytes out of the message: no second copy of the weights.
+    std::string* raw = tp.release_raw_data();
+    if (reinterpret_cast<uintptr_t>(raw->data()) % esize != 0) {
+      hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
+      std::memcpy(t.data_ptr(), raw->data(), nbytes);
+      delete raw;
+      return t;
+    }
+    auto storage = std::make_shared<Storage>(raw->data(), nbytes, Device::cpu(), [raw](void*) { delete raw; });
+    return wrap(std::move(storage), shape, dtype);
+  }
+
+  // Typed fields.
+  hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
+  auto check_count = [&](int64_t n, const char* field) {
+    HONE_CHECK(n == numel, where, ": ", field, " holds ", n, " values, but dims ",
+               std::vector<int64_t>(shape.begin(), shape.end()), " need ", numel);
+  };
+  char* out = static_cast<char*>(t.data_ptr());
+  switch (tp.data_type()) {
+    case TensorProto::FLOAT:
+      check_count(tp.float_data_size(), "float_data");
+      if (numel) std::memcpy(out, tp.float_data().data(), nbytes);
+      break;
+    case TensorProto::DOUBLE:
+      check_count(tp.double_data_size(), "double_data");
+      if (numel) std::memcpy(out, tp.double_data().data(), nbytes);
+      break;
+    case TensorProto::INT64:
+      check_count(tp.int64_data_size(), "int64_data");
+      if (numel) std::memcpy(out, tp.int64_data().data(), nbytes);
+      break;
+    default: {  // int32, uint8, bool, float16, bfloat16: one int32_data entry per element
+      check_count(tp.int32_data_size(), "int32_data");
+      for (int64_t i = 0; i < numel; ++i) {
+        const int32_t v = tp.int32_data(int(i));
+        switch (dtype) {
+          case DType::Int32: reinterpret_cast<int32_t*>(out)[i] = v; break;
+          case DType::UInt8: out[i] = char(uint8_t(v)); break;
+          case DType::Bool: out[i] = v != 0; break;
+          default: reinterpret_cast<uint16_t*>(out)[i] = uint16_t(v); break;  // float16 / bfloat16 bits
+        }
+      }
+    }
+  }
+  return t;
+}
+
+ValueInfo value_info(const ::onnx::ValueInfoProto& v) {
+  ValueInfo out;
+  out.name = v.name();
+  out.is_tensor = !v.has_type() || v.type().has_tensor_type();
+  if (v.type().has_tensor_type() && v.type().tensor_type().has_shape())
+    for (const auto& d : v.type().tensor_type().shape().dim()) {
+      out.dims.push_back(d.has_dim_value() ? d.dim_value() : -1);
+      out.dim_names.push_back(d.has_dim_param() ? d.dim_param() : "");
+    }
+  return out;
+}
+
+Attribute attribute(Reader& r, ::onnx::AttributeProto& a, const std::string& node) {
+  Attribute out;
+  out.name = a.name();
+  using A = ::onnx::AttributeProto;
+  // Old files leave `type` unset: infer it from the field that is filled.
+  A::AttributeType type = a.type();
+  if (type == A::UNDEFINED) {
+    if (a.has_f()) type = A::FLOAT;
+    else if (a.has_i()) type = A::INT;
+    else if (a.has_s()) type = A::STRING;
+    else if (a.has_t()) type = A::TENSOR;
+    else if (a.floats_size()) type = A::FLOATS;
+    else if (a.ints_size()) type = A::INTS;
+    else if (a.strings_size()) type = A::STRINGS;
+  }
+  switch (type) {
+    case A::FLOAT: out.kind = Attribute::Kind::Float, out.f = a.f(); break;
+    case A::INT: out.kind = Attribute::Kind::Int, out.i = a.i(); break;
+    case A::STRING: out.kind = Attribute::Kind::String, out.s = a.s(); break;
+    case A::TENSOR:
+      out.kind = Attribute::Kind::Tensor;
+      out.t = r.tensor(*a.mutable_t(), node + ": attribute '" + a.name() + "'");
+      break;
+    case A::FLOATS: out.kind = Attribute::Kind::Floats, out.floats.assign(a.floats().begin(), a.floats().end()); break;
+    case A::INTS: out.kind = Attribute::Kind::Ints, out.ints.assign(a.ints().begin(), a.ints().end()); break;
+    case A::STRINGS: out.kind = Attribute::Kind::Strings, out.strings.assign(a.strings().begin(), a.strings().end()); break;
+    default: out.kind = Attribute::Kind::Other; break;
+  }
+  return out;
+}
+
+// Orders nodes so that every input is produced first (Kahn's algorithm, taking the
+// earliest node in file order whenever several are ready), after checking that every
+// input has a source.
+std::vector<Node> sorted(std::vector<Node> nodes, const std::set<std::string>& sources, const std::string& file) {
+  std::unordered_map<std::string, size_t> producer;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const std::string& o : nodes[i].outputs) {
+      if (o.empty()) continue;
+      HONE_CHECK(!sources.count(o), file, ": ", nodes[i].describe(), " writes '", o,
+                 "', which is already a graph input or initializer");
+      HONE_CHECK(producer.emplace(o, i).second, file, ": ", nodes[i].describe(), " writes '", o, "', already written by ",
+                 nodes[producer[o]].describe());
+    }
+  std::vector<size_t> waiting(nodes.size(), 0);
+  std::vector<std::vector<size_t>> users(nodes.size());
+  for (size_t i = 0; i < nodes.size(); ++i)
+    for (const std::string& in : nodes[i].inputs) {
+      if (in.empty() || sources.count(in)) continue;
+      auto it = producer.find(in);
+      HONE_CHECK(it != producer.end(), file, ": ", nodes[i].describe(), " reads '", in,
+                 "', which no node, graph input or initializer provides");
+      ++waiting[i];
+      users[it->second].push_back(i);
+    }
+  std::priority_queue<size_t, std::vector<size_t>, std::greater<>> ready;
+  for (size_t i = 0; i < nodes.size(); ++i)
+    if (waiting[i] == 0) ready.push(i);
+  std::vector<Node> out;
+  out.reserve(nodes.size());
+  std::vector<bool> done(nodes.size(), false);
+  while (!ready.empty()) {
+    const size_t i = ready.top();
+    ready.pop();
+    done[i] = true;
+    for (size_t u : users[i])
+      if (--waiting[u] == 0) ready.push(u);
+    out.push_back(std::move(nodes[i]));
+  }
+  for (size_t i = 0; i < nodes.size(); ++i)
+    HONE_CHECK(done[i], file, ": the graph has a cycle through ", nodes[i].describe());
+  return out;
+}
+
+Model convert(ModelProto& mp, Reader& r) {
+  Model m;
+  m.ir_version = mp.ir_version();
+  m.producer_name = mp.producer_name();
+  m.producer_version = mp.producer_version();
+  // Only the default domain's ops are supported; say so before complaining about opsets.
+  if (mp.has_graph())
+    for (const auto& np : mp.graph().node())
+      HONE_CHECK(np.domain().empty() || np.domain() == "ai.onnx", r.file, ": node '", np.name(), "' (", np.op_type(),
+                 "): domain '", np.domain(), "' is not supported");
+  bool found = false;
+  for (const auto& op : mp.opset_import())
+    if (op.domain().empty() || op.domain() == "ai.onnx") m.opset = op.version(), found = true;
+  if (!found && mp.opset_import_size() == 0 && mp.ir_version() > 0 && mp.ir_version() < 3) m.opset = 1, found = true;
+  HONE_CHECK(found, r.file, ": no opset for the default ONNX domain in opset_import");
+  HONE_CHECK(m.opset >= kMinOpset && m.opset <= kMaxOpset, r.file, ": opset ", m.opset, " is outside the supported ",
+             kMinOpset, "..", kMaxOpset);
+  for (const auto& p : mp.metadata_props()) m.metadata.emplace_back(p.key(), p.value());
+  HONE_CHECK(mp.has_graph(), r.file, ": the model has no graph");
+  ::onnx::GraphProto& g = *mp.mutable_graph();
+
+  std::set<std::string> sources;
+  for (auto& init : *g.mutable_initializer()) {
+    HONE_CHECK(!init.name().empty(), r.file, ": an initializer has no name");
+    HONE_CHECK(sources.insert(init.name()).second, r.file, ": initializer '", init.name(), "' appears twice");
+    m.initializers.emplace_back(init.name(), r.tensor(init, "initializer '" + init.name() + "'"));
+    init.Clear();  // what was not moved out (names, dims) is not needed again
+  }
+  for (const auto& v : g.input())
+    if (!sources.count(v.name())) {
+      m.inputs.push_back(value_info(v));
+      sources.insert(v.name());
+    }
+  for (const auto& v : g.output()) m.outputs.push_back(value_info(v));
+  HONE_CHECK(!m.outputs.empty(), r.file, ": the graph has no outputs");
+
+  std::vector<Node> nodes;
+  nodes.reserve(size_t(g.node_size()));
+  for (int i = 0; i < g.node_size(); ++i) {
+    ::onnx::NodeProto& np = *g.mutable_node(i);
+    Node n;
+    n.op_type = np.op_type();
+    n.name = np.name().empty() ? np.op_type() + "#" + std::to_string(i) : np.name();
+    n.domain = np.domain() == "ai.onnx" ? "" : np.domain();
+    n.inputs.assign(np.input().begin(), np.input().end());
+    n.outputs.assign(np.output().begin(), np.output().end());
+    for (auto& a : *np.mutable_attribute()) n.attributes.push_back(attribute(r, a, r.file + ": " + n.describe()));
+    nodes.push_back(std::move(n));
+  }
+  m.nodes = sorted(std::move(nodes), sources, r.file);
+  std::set<std::string> produced = sources;
+  for (const Node& n : m.nodes) produced.insert(n.outputs.begin(), n.outputs.end());
+  for (const ValueInfo& o : m.outputs)
+    HONE_CHECK(produced.count(o.name), r.file, ": graph output '", o.name, "' is not produced by any node");
+  return m;
+}
+
+}  // namespace
+
+Model parse_model(const void* data, size_t size, const fs::path& base_dir, const std::string& name) {
+  HONE_CHECK(size > 0, name, ": empty file (0 bytes), not an ONNX model");
+  HONE_CHECK(size <= size_t(INT_MAX), name, ": ", size, " bytes: protobuf files are limited to 2 GiB");
+  ModelProto mp;
+  HONE_CHECK(mp.ParseFromArray(data, int(size)), name, ": not an ONNX model (the protobuf message does not parse; ",
+             size, " bytes)");
+  Reader r{name, base_dir, {}};
+  Model m = convert(mp, r);
+  m.path = name;
+  return m;
+}
+
+Model read_model(const fs::path& path) {
+  const std::string name = path.string();
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  HONE_CHECK(fd >= 0, name, ": cannot open (", std::strerror(errno), ")");
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    fail(name, ": not a regular file");
+  }
+  if (st.st_size == 0) {
+    ::close(fd);
+    fail(name, ": empty file (0 bytes), not an ONNX model");
+  }
+  if (uint64_t(st.st_size) > uint64_t(INT_MAX)) {
+    ::close(fd);
+    fail(name, ": ", st.st_size, " bytes: protobuf files are limited to 2 GiB (large weights belong in external data)");
+  }
+  ModelProto mp;
+  bool ok;
+  {
+    // Parsed straight from the file: no buffer holding the whole file beside the message.
+    google::protobuf::io::FileInputStream in(fd);
+    ok = mp.ParseFromZeroCopyStream(&in);
+  }
+  ::close(fd);
+  HONE_CHECK(ok, name, ": not an ONNX model (the protobuf message does not parse; ", st.st_size, " bytes)");
+  Reader r{name, path.has_parent_path() ? path.parent_path() : fs::path("."), {}};
+  Model m = convert(mp, r);
+  m.path = path;
+  return m;
+}
+
+}  // namespace hone::io::onnx

@@ -1,0 +1,88 @@
+#pragma once
+// An ONNX file read into hone's own types: the graph's nodes in an order where every input
+// is produced before it is used, the initializers as tensors, the opset and metadata.
+// Protobuf stays inside io/onnx/*.cpp.
+//
+// Everything is validated on reading, so a bad file fails here and nowhere later: dims
+// (negative, or a product that overflows), data sizes (raw_data, typed fields, external
+// data) against dims, external data paths (relative, inside the model's folder, no "..",
+// offset + length within the file), node inputs (each produced by a node, a graph input or
+// an initializer), cycles, and the default-domain opset (6 to 21). Every error is a
+// hone::Error that names the file and the tensor, node or field at fault.
+//
+// External data is memory-mapped (copy-on-write, so training may update the weights in
+// place) and read where it lies; inline raw_data moves out of the parsed message into the
+// tensor without a copy. A model's weights are held once.
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "tensor/tensor.h"
+
+namespace hone::io::onnx {
+
+constexpr int64_t kMinOpset = 6, kMaxOpset = 21;
+
+struct Attribute {
+  enum class Kind { Float, Int, String, Tensor, Floats, Ints, Strings, Other };
+  std::string name;
+  Kind kind = Kind::Other;
+  double f = 0;
+  int64_t i = 0;
+  std::string s;
+  hone::Tensor t;
+  std::vector<double> floats;
+  std::vector<int64_t> ints;
+  std::vector<std::string> strings;
+};
+
+struct Node {
+  std::string name;  // the file's node name, or "<op_type>#<index>" when it has none
+  std::string op_type, domain;
+  std::vector<std::string> inputs, outputs;  // "" marks an omitted optional input
+  std::vector<Attribute> attributes;
+
+  const Attribute* find(const std::string& attr) const;
+  // Typed lookups; a present attribute of the wrong kind is a hone::Error naming the node.
+  int64_t attr_int(const std::string& attr, int64_t fallback) const;
+  double attr_float(const std::string& attr, double fallback) const;
+  std::string attr_string(const std::string& attr, const std::string& fallback) const;
+  std::vector<int64_t> attr_ints(const std::string& attr, const std::vector<int64_t>& fallback) const;
+  std::string describe() const;  // "node 'conv1' (Conv)"
+};
+
+// A graph input or output: name, element type (if float32/int64/...), dims (-1 where the
+// dim is symbolic or unknown).
+struct ValueInfo {
+  std::string name;
+  bool is_tensor = true;  // false for sequences, maps, optionals (not supported)
+  std::vector<int64_t> dims;
+  std::vector<std::string> dim_names;  // the symbolic names ("batch"), "" for fixed dims
+};
+
+struct Model {
+  std::filesystem::path path;
+  int64_t ir_version = 0;
+  int64_t opset = 0;  // of the default ("" / "ai.onnx") domain
+  std::string producer_name, producer_version;
+  std::vector<Node> nodes;  // topologically sorted (file order where it already is)
+  std::vector<std::pair<std::string, hone::Tensor>> initializers;  // file order
+  std::vector<ValueInfo> inputs;   // graph inputs that are not initializers
+  std::vector<ValueInfo> outputs;
+  std::vector<std::pair<std::string, std::string>> metadata;  // metadata_props, file order
+
+  const hone::Tensor* initializer(const std::string& name) const;
+  std::string metadata_value(const std::string& key, const std::string& fallback = "") const;
+};
+
+// Reads and validates an ONNX file (see the top of this file). External data is looked up
+// beside it.
+Model read_model(const std::filesystem::path& path);
+// The same from bytes in memory (what the fuzzer drives); external data, if any, is looked
+// up in `base_dir`, and `name` stands for the file in messages.
+Model parse_model(const void* data, size_t size, const std::filesystem::path& base_dir, const std::string& name = "<memory>");
+
+}  // namespace hone::io::onnx

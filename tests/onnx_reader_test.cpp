@@ -1,0 +1,272 @@
+// The ONNX reader and importer on hand-built files: every field it takes weights from
+// (raw_data, typed fields, external data), and every kind of bad input, which must give a
+// hone::Error naming the problem (never a crash). Files are built with the same protobuf
+// classes the library uses.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include "autograd/grad_mode.h"
+#include "autograd/ops.h"
+#include "io/onnx/import.h"
+#include "onnx.pb.h"
+#include "test_util.h"
+
+namespace hone {
+namespace {
+
+namespace fs = std::filesystem;
+using test::expect_error;
+
+// A scratch folder per test, removed afterwards.
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    path = fs::temp_directory_path() / ("hone_onnx_" + std::to_string(::getpid()) + "_" +
+                                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(path);
+    fs::create_directories(path);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+::onnx::TensorProto float_tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& v) {
+  ::onnx::TensorProto t;
+  t.set_name(name);
+  t.set_data_type(::onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) t.add_dims(d);
+  t.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
+  return t;
+}
+
+void add_value(::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto>* to, const std::string& name,
+               const std::vector<int64_t>& dims) {
+  auto* v = to->Add();
+  v->set_name(name);
+  auto* tt = v->mutable_type()->mutable_tensor_type();
+  tt->set_elem_type(::onnx::TensorProto::FLOAT);
+  for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
+}
+
+// y = relu(x W^T + b) with W [3, 4], b [3]: small enough to check by hand.
+::onnx::ModelProto linear_model(int opset = 13) {
+  ::onnx::ModelProto m;
+  m.set_ir_version(8);
+  m.add_opset_import()->set_version(opset);
+  auto* g = m.mutable_graph();
+  g->set_name("linear");
+  std::vector<float> w(12), b = {0.5f, -1.0f, 0.25f};
+  for (int i = 0; i < 12; ++i) w[size_t(i)] = float(i - 6) / 4.0f;
+  *g->add_initializer() = float_tensor("fc.weight", {3, 4}, w);
+  *g->add_initializer() = float_tensor("fc.bias", {3}, b);
+  add_value(g->mutable_input(), "x", {2, 4});
+  add_value(g->mutable_output(), "y", {2, 3});
+  auto* gemm = g->add_node();
+  gemm->set_op_type("Gemm");
+  gemm->set_name("fc");
+  gemm->add_input("x"), gemm->add_input("fc.weight"), gemm->add_input("fc.bias");
+  gemm->add_output("z");
+  auto* tb = gemm->add_attribute();
+  tb->set_name("transB"), tb->set_type(::onnx::AttributeProto::INT), tb->set_i(1);
+  auto* relu = g->add_node();
+  relu->set_op_type("Relu");
+  relu->set_name("act");
+  relu->add_input("z"), relu->add_output("y");
+  return m;
+}
+
+fs::path write(const fs::path& p, const ::onnx::ModelProto& m) {
+  std::ofstream out(p, std::ios::binary);
+  m.SerializeToOstream(&out);
+  return p;
+}
+
+std::vector<float> expected_linear(const std::vector<float>& x) {
+  std::vector<float> y(6);
+  for (int n = 0; n < 2; ++n)
+    for (int o = 0; o < 3; ++o) {
+      double acc = std::vector<double>{0.5, -1.0, 0.25}[size_t(o)];
+      for (int i = 0; i < 4; ++i) acc += double(x[size_t(n * 4 + i)]) * (double(o * 4 + i - 6) / 4.0);
+      y[size_t(n * 3 + o)] = float(std::max(acc, 0.0));
+    }
+  return y;
+}
+
+void expect_runs_linear(const fs::path& file) {
+  auto m = io::onnx::import_onnx(file);
+  const std::vector<float> x = {1, 2, 3, 4, -1, 0.5f, 2, -3};
+  const std::vector<float> y = m->forward(from_vector(x, {2, 4})).to_vector<float>();
+  const std::vector<float> want = expected_linear(x);
+  for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want[i], 1e-5) << i;
+}
+
+TEST(OnnxReader, RawDataTypedFieldsAndExternalDataGiveTheSameModel) {
+  TempDir dir;
+  ::onnx::ModelProto m = linear_model();
+  expect_runs_linear(write(dir.path / "raw.onnx", m));
+
+  // float_data instead of raw_data.
+  for (auto& init : *m.mutable_graph()->mutable_initializer()) {
+    const std::string raw = init.raw_data();
+    init.clear_raw_data();
+    for (size_t i = 0; i < raw.size() / 4; ++i) {
+      float f;
+      std::memcpy(&f, raw.data() + 4 * i, 4);
+      init.add_float_data(f);
+    }
+  }
+  expect_runs_linear(write(dir.path / "typed.onnx", m));
+
+  // External data, both tensors in one file, the second at an offset.
+  m = linear_model();
+  std::ofstream data(dir.path / "weights.bin", std::ios::binary);
+  int64_t offset = 0;
+  for (auto& init : *m.mutable_graph()->mutable_initializer()) {
+    const std::string raw = init.raw_data();
+    data.write(raw.data(), std::streamsize(raw.size()));
+    init.clear_raw_data();
+    init.set_data_location(::onnx::TensorProto::EXTERNAL);
+    auto add = [&](const char* k, const std::string& v) {
+      auto* e = init.add_external_data();
+      e->set_key(k), e->set_value(v);
+    };
+    add("location", "weights.bin"), add("offset", std::to_string(offset)), add("length", std::to_string(raw.size()));
+    offset += int64_t(raw.size());
+  }
+  data.close();
+  expect_runs_linear(write(dir.path / "external.onnx", m));
+
+  // Parameters keep the file's dotted names, and can be frozen by pattern.
+  auto mod = io::onnx::import_onnx(dir.path / "external.onnx");
+  const auto named = mod->named_parameters();
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[0].first, "fc.weight");
+  EXPECT_EQ(named[1].first, "fc.bias");
+  mod->freeze({"fc.weight"});
+  EXPECT_FALSE(named[0].second.requires_grad());
+  EXPECT_TRUE(named[1].second.requires_grad());
+}
+
+TEST(OnnxReader, ReplaceHeadCutsAtTheLastGemm) {
+  TempDir dir;
+  auto m = io::onnx::import_onnx(write(dir.path / "m.onnx", linear_model()));
+  m->replace_head(5);
+  const Tensor y = m->forward(ones({2, 4}));
+  EXPECT_EQ(y.shape(), (Shape{2, 5}));
+  const auto named = m->named_parameters();
+  ASSERT_EQ(named.size(), 2u);
+  EXPECT_EQ(named[0].first, "fc.weight");
+  EXPECT_EQ(named[0].second.shape(), (Shape{5, 4}));
+  // The new head trains: a gradient reaches its weight.
+  sum(y).backward();
+  EXPECT_TRUE(named[0].second.grad().defined());
+}
+
+// Every bad file gives a hone::Error whose message names the problem.
+TEST(OnnxReader, BadFilesNameTheProblem) {
+  TempDir dir;
+  const fs::path good = write(dir.path / "good.onnx", linear_model());
+  std::string bytes;
+  {
+    std::ifstream in(good, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  auto file_with = [&](const std::string& name, const std::string& content) {
+    std::ofstream(dir.path / name, std::ios::binary) << content;
+    return dir.path / name;
+  };
+  expect_error([&] { io::onnx::read_model(dir.path / "missing.onnx"); }, {"missing.onnx", "cannot open"});
+  expect_error([&] { io::onnx::read_model(file_with("empty.onnx", "")); }, {"empty.onnx", "empty file"});
+  expect_error([&] { io::onnx::read_model(file_with("cut.onnx", bytes.substr(0, bytes.size() / 2))); },
+               {"cut.onnx"});
+  std::mt19937 rng(7);
+  std::string noise(4096, '\0');
+  for (char& ch : noise) ch = char(rng());
+  expect_error([&] { io::onnx::read_model(file_with("noise.onnx", noise)); }, {"noise.onnx"});
+
+  auto edited = [&](const std::string& name, auto edit) {
+    ::onnx::ModelProto m = linear_model();
+    edit(m);
+    return write(dir.path / name, m);
+  };
+  auto* const init0 = +[](::onnx::ModelProto& m) { return m.mutable_graph()->mutable_initializer(0); };
+  expect_error([&] { io::onnx::read_model(edited("neg.onnx", [&](auto& m) { init0(m)->set_dims(0, -3); })); },
+               {"fc.weight", "negative dim -3"});
+  expect_error([&] {
+    io::onnx::read_model(edited("huge.onnx", [&](auto& m) {
+      init0(m)->clear_dims();
+      for (int i = 0; i < 4; ++i) init0(m)->add_dims(int64_t(1) << 20);
+    }));
+  }, {"fc.weight", "too many elements"});
+  expect_error([&] { io::onnx::read_model(edited("short.onnx", [&](auto& m) { init0(m)->mutable_raw_data()->resize(40); })); },
+               {"fc.weight", "raw_data holds 40 bytes", "need 48"});
+  expect_error([&] { io::onnx::read_model(edited("int8.onnx", [&](auto& m) { init0(m)->set_data_type(::onnx::TensorProto::INT8); })); },
+               {"fc.weight", "INT8", "not supported"});
+  expect_error([&] { io::onnx::read_model(edited("opset.onnx", [&](auto& m) { m.mutable_opset_import(0)->set_version(3); })); },
+               {"opset 3", "outside"});
+
+  auto external = [&](const std::string& name, const std::string& location, const std::string& offset, const std::string& length) {
+    return edited(name, [&](auto& m) {
+      auto* t = init0(m);
+      t->clear_raw_data();
+      t->set_data_location(::onnx::TensorProto::EXTERNAL);
+      auto add = [&](const char* k, const std::string& v) {
+        auto* e = t->add_external_data();
+        e->set_key(k), e->set_value(v);
+      };
+      add("location", location);
+      if (!offset.empty()) add("offset", offset);
+      if (!length.empty()) add("length", length);
+    });
+  };
+  file_with("w.bin", std::string(64, '\0'));
+  expect_error([&] { io::onnx::read_model(external("e1.onnx", "nothere.bin", "", "")); }, {"fc.weight", "nothere.bin", "cannot open"});
+  expect_error([&] { io::onnx::read_model(external("e2.onnx", "w.bin", "40", "48")); }, {"fc.weight", "runs past the end", "64 bytes"});
+  expect_error([&] { io::onnx::read_model(external("e3.onnx", "w.bin", "100", "")); }, {"fc.weight", "offset 100", "past the end"});
+  expect_error([&] { io::onnx::read_model(external("e4.onnx", "w.bin", "0", "40")); }, {"fc.weight", "length 40", "need 48"});
+  expect_error([&] { io::onnx::read_model(external("e5.onnx", "../w.bin", "0", "48")); }, {"fc.weight", "'..'"});
+  expect_error([&] { io::onnx::read_model(external("e6.onnx", "/etc/passwd", "0", "48")); }, {"fc.weight", "relative path"});
+  expect_error([&] { io::onnx::read_model(external("e7.onnx", "w.bin", "-8", "48")); }, {"fc.weight", "offset", "not a non-negative integer"});
+
+  expect_error([&] {
+    io::onnx::import_onnx(edited("op.onnx", [&](auto& m) { m.mutable_graph()->mutable_node(1)->set_op_type("Frobnicate"); }));
+  }, {"unsupported op 'Frobnicate'", "node 'act'", "opset 13"});
+  expect_error([&] {
+    io::onnx::read_model(edited("noinit.onnx", [&](auto& m) { m.mutable_graph()->mutable_initializer()->RemoveLast(); }));
+  }, {"node 'fc' (Gemm)", "reads 'fc.bias'", "no node, graph input or initializer"});
+  expect_error([&] {
+    io::onnx::read_model(edited("cycle.onnx", [&](auto& m) {
+      auto* g = m.mutable_graph();
+      g->mutable_node(0)->set_input(0, "y");  // fc reads act's output, act reads fc's
+    }));
+  }, {"cycle", "node 'fc'"});
+  expect_error([&] {
+    io::onnx::import_onnx(edited("shape.onnx", [&](auto&) {}))->forward(ones({2, 5}));
+  }, {"input 'x'", "[2,4]"});
+}
+
+TEST(OnnxReader, OldFixedBatchReshapeRunsAtAnyBatch) {
+  // Flatten as an old export writes it: Reshape to a constant [1, 12] on a [1, 3, 2, 2] input.
+  ::onnx::ModelProto m;
+  m.set_ir_version(3);
+  m.add_opset_import()->set_version(7);
+  auto* g = m.mutable_graph();
+  add_value(g->mutable_input(), "x", {1, 3, 2, 2});
+  add_value(g->mutable_output(), "y", {1, 12});
+  ::onnx::TensorProto shape;
+  shape.set_name("shape"), shape.set_data_type(::onnx::TensorProto::INT64), shape.add_dims(2);
+  shape.add_int64_data(1), shape.add_int64_data(12);
+  *g->add_initializer() = shape;
+  auto* r = g->add_node();
+  r->set_op_type("Reshape"), r->add_input("x"), r->add_input("shape"), r->add_output("y");
+  TempDir dir;
+  auto mod = io::onnx::import_onnx(write(dir.path / "old.onnx", m));
+  const Tensor x = uniform({4, 3, 2, 2}, -1, 1);
+  const Tensor y = mod->forward(x);
+  EXPECT_EQ(y.shape(), (Shape{4, 12}));
+  EXPECT_EQ(y.to_vector<float>(), x.to_vector<float>());
+}
+
+}  // namespace
+}  // namespace hone
