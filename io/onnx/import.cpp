@@ -496,12 +496,19 @@ void OnnxModule::remove_weight(const std::string& name) {
 }
 
 bool OnnxModule::bn_folded() const {
-  bool conv_bias = false;
+  // No BatchNormalization, and a conv bias not named as a conv's own: "features.0.bias"
+  // beside "features.0.weight" (or the zoo's "..._conv0_bias") is a native bias; exporters
+  // name folded ones otherwise ("conv1.weight_bias", "onnx::Conv_193").
+  bool folded_bias = false;
   for (const Node& n : model_.nodes) {
     if (n.op_type == "BatchNormalization") return false;
-    if (n.op_type == "Conv" && n.inputs.size() > 2 && !n.inputs[2].empty()) conv_bias = true;
+    if (n.op_type != "Conv" || n.inputs.size() < 3 || n.inputs[2].empty()) continue;
+    const std::string& w = n.inputs[1];
+    const std::string& b = n.inputs[2];
+    const bool native = w.size() >= 6 && w.compare(w.size() - 6, 6, "weight") == 0 && b == w.substr(0, w.size() - 6) + "bias";
+    if (!native) folded_bias = true;
   }
-  return conv_bias;
+  return folded_bias;
 }
 
 Tensor OnnxModule::forward(const Tensor& x) {

@@ -35,8 +35,10 @@ class OnnxModule : public nn::Module {
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
 
   const Model& model() const { return model_; }
-  // True when the graph has Conv nodes with a bias and no BatchNormalization: the exporter
-  // folded BN into the convolutions (today's PyTorch exports).
+  // True when the graph has no BatchNormalization and Conv biases not named as a conv's own
+  // ("conv1.weight_bias", "onnx::Conv_193"): the exporter folded BN into the convolutions
+  // (today's PyTorch exports). A heuristic, for reports; load_onnx_weights decides folding
+  // against the model's structure instead.
   bool bn_folded() const;
   // Cuts the graph after its last Gemm/MatMul whose weight is an initializer and gives that
   // layer a fresh weight and bias for `num_classes` outputs (uniform +-1/sqrt(fan_in), as

@@ -1,0 +1,55 @@
+// ResNet-18 in the layouts users bring, with generated weights (tests/onnx_fixtures.h):
+// the PyTorch 2.10 dynamo export (BN folded, external data, opset 18), the model zoo's
+// layout (opset 7, BatchNormalization with `spatial`, Flatten + Gemm, inline weights, a
+// fixed batch of 1 run at batch 2), and torchvision exported by torch 1.13 (opset 13 and
+// 17, BN kept and folded). VGG-16 and VGG-16-BN, being 528 MB each, are in
+// tests/slow/onnx_vgg_test.cpp.
+#include "models/resnet.h"
+#include "onnx_fixtures.h"
+#include "test_util.h"
+
+namespace hone {
+namespace {
+
+using test::onnx_fixtures::check_fixture;
+
+TEST(OnnxModels, ResNet18DynamoExportBnFoldedExternalData) {
+  auto net = models::resnet18();
+  check_fixture("resnet18_dynamo", *net, /*inline_weights=*/false);
+}
+TEST(OnnxModels, ResNet18ModelZooLayout) {
+  auto net = models::resnet18();
+  check_fixture("zoo_resnet18", *net);
+}
+TEST(OnnxModels, ResNet18Torch113Opset13BnKept) {
+  auto net = models::resnet18();
+  check_fixture("tv_resnet18_op13_bn_kept", *net);
+}
+TEST(OnnxModels, ResNet18Torch113Opset13BnFolded) {
+  auto net = models::resnet18();
+  check_fixture("tv_resnet18_op13_bn_folded", *net);
+}
+TEST(OnnxModels, ResNet18Torch113Opset17BnKept) {
+  auto net = models::resnet18();
+  check_fixture("tv_resnet18_op17_bn_kept", *net);
+}
+TEST(OnnxModels, ResNet18Torch113Opset17BnFoldedAsExternalData) {
+  auto net = models::resnet18();
+  check_fixture("tv_resnet18_op17_bn_folded", *net, /*inline_weights=*/false);
+}
+
+// The loader's errors name the first mismatch: ResNet-18's file into a ResNet-34.
+TEST(OnnxModels, LoadingIntoTheWrongNetworkNamesTheMismatch) {
+  const auto f = test::onnx_fixtures::fixture("tv_resnet18_op17_bn_kept");
+  const auto dir = std::filesystem::temp_directory_path() / ("hone_wrongnet_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = test::onnx_fixtures::materialize(f, dir, false);
+  auto net34 = models::resnet34();
+  test::expect_error([&] { io::onnx::load_onnx_weights(*net34, file); }, {"expected", "found"});
+  auto net = models::resnet18(10);  // a different head
+  test::expect_error([&] { io::onnx::load_onnx_weights(*net, file); }, {"fc", "[10,512]", "[1000,512]"});
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hone
