@@ -27,3 +27,6 @@
 #include "models/zoo.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "io/onnx/import.h"
+#include "io/onnx/model.h"
+#include "io/onnx/weights.h"

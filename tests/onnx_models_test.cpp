@@ -51,5 +51,39 @@ TEST(OnnxModels, LoadingIntoTheWrongNetworkNamesTheMismatch) {
   std::filesystem::remove_all(dir);
 }
 
+// `hone inspect FILE.onnx` loads the whole file as training would: on a good file it
+// reports ops, opset and parameters; on a broken one, a message on stderr and exit 1.
+TEST(OnnxModels, InspectCliOnOnnxFiles) {
+  const auto f = test::onnx_fixtures::fixture("tv_resnet18_op17_bn_folded");
+  const auto dir = std::filesystem::temp_directory_path() / ("hone_inspect_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto file = test::onnx_fixtures::materialize(f, dir, false);
+  const auto expected = io::onnx::import_onnx(file)->count_parameters();
+  auto run = [](const std::string& cmd, int& status) {
+    std::string out;
+    FILE* p = ::popen(cmd.c_str(), "r");
+    char buf[4096];
+    while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+    status = ::pclose(p);
+    return out;
+  };
+  int status = 0;
+  const std::string json = run(std::string(HONE_CLI_PATH) + " inspect " + file.string() + " --json", status);
+  EXPECT_EQ(status, 0) << json;
+  EXPECT_NE(json.find("\"opset\": 17"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"parameters\": " + std::to_string(expected.total)), std::string::npos) << json;
+  EXPECT_NE(json.find("\"bn_folded\": true"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"Conv\": 20"), std::string::npos) << json;
+  const std::string text = run(std::string(HONE_CLI_PATH) + " inspect " + file.string(), status);
+  EXPECT_EQ(status, 0);
+  EXPECT_NE(text.find("folded into Conv"), std::string::npos) << text;
+  // Cut the data file short: the last tensors now run past its end.
+  std::filesystem::resize_file(dir / (f.name + ".weights"), 1000);
+  const std::string err = run(std::string(HONE_CLI_PATH) + " inspect " + file.string() + " 2>&1", status);
+  EXPECT_NE(status, 0);
+  EXPECT_NE(err.find("past the end"), std::string::npos) << err;
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace hone

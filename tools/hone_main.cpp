@@ -1,7 +1,11 @@
 // The `hone` command line. Subcommands arrive with their issues: inspect (models, ONNX
 // files), finetune, eval, predict, bench. Today it reports the build and the runtime.
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <iostream>
+#include <map>
+#include <sstream>
 
 #include "hone.h"
 #include "models/zoo.h"
@@ -13,9 +17,82 @@ int usage(std::ostream& os, int code) {
         "commands:\n"
         "  version     print the version, build options and the runtime context\n"
         "  inspect     MODEL [--json]: layers, output shapes, parameters (total, trainable)\n"
-        "              MODEL is a built-in name: resnet18, resnet34, resnet50, vgg11..vgg19[_bn], small_resnet\n"
+        "              MODEL is a built-in name: resnet18, resnet34, resnet50, vgg11..vgg19[_bn], small_resnet,\n"
+        "              or an ONNX file (ops, opset, parameters, whether BN was folded; the whole file,\n"
+        "              weights included, is loaded and checked as training would)\n"
         "  finetune    fine-tune a pretrained network (arrives with the ONNX importer, issue #5)\n";
   return code;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\', out += c;
+    else if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", c);
+      out += buf;
+    } else out += c;
+  }
+  return out + "\"";
+}
+
+std::string dims_string(const std::vector<int64_t>& dims, const std::vector<std::string>& names, bool json) {
+  std::string out = "[";
+  for (size_t i = 0; i < dims.size(); ++i) {
+    if (i) out += json ? ", " : ",";
+    if (dims[i] >= 0) out += std::to_string(dims[i]);
+    else if (json) out += json_string(i < names.size() ? names[i] : "");
+    else out += i < names.size() && !names[i].empty() ? names[i] : "?";
+  }
+  return out + "]";
+}
+
+// An ONNX file: imported exactly as training would (a bad file fails here), then described.
+int inspect_onnx(const std::string& path, bool json) {
+  auto m = hone::io::onnx::import_onnx(path);
+  const hone::io::onnx::Model& model = m->model();
+  const auto count = m->count_parameters();
+  std::map<std::string, int> ops;
+  for (const auto& n : model.nodes) ++ops[n.op_type];
+  const std::string producer = model.producer_name + (model.producer_version.empty() ? "" : " " + model.producer_version);
+  if (json) {
+    std::ostringstream os;
+    os << "{\"file\": " << json_string(path) << ", \"producer\": " << json_string(producer)
+       << ", \"ir_version\": " << model.ir_version << ", \"opset\": " << model.opset << ", \"nodes\": " << model.nodes.size()
+       << ", \"ops\": {";
+    bool first = true;
+    for (const auto& [op, n] : ops) os << (first ? "" : ", ") << json_string(op) << ": " << n, first = false;
+    os << "}, \"inputs\": [";
+    for (size_t i = 0; i < model.inputs.size(); ++i)
+      os << (i ? ", " : "") << "{\"name\": " << json_string(model.inputs[i].name)
+         << ", \"shape\": " << dims_string(model.inputs[i].dims, model.inputs[i].dim_names, true) << "}";
+    os << "], \"initializers\": " << model.initializers.size() << ", \"parameters\": " << count.total
+       << ", \"trainable\": " << count.trainable << ", \"bn_folded\": " << (m->bn_folded() ? "true" : "false")
+       << ", \"metadata\": {";
+    for (size_t i = 0; i < model.metadata.size(); ++i)
+      os << (i ? ", " : "") << json_string(model.metadata[i].first) << ": " << json_string(model.metadata[i].second);
+    os << "}}\n";
+    std::cout << os.str();
+    return 0;
+  }
+  std::cout << path << "\n"
+            << "  producer:     " << (producer.empty() ? "(none)" : producer) << "\n"
+            << "  ir version:   " << model.ir_version << ", opset " << model.opset << "\n";
+  for (const auto& v : model.inputs)
+    std::cout << "  input:        " << v.name << " " << dims_string(v.dims, v.dim_names, false) << "\n";
+  for (const auto& v : model.outputs)
+    std::cout << "  output:       " << v.name << " " << dims_string(v.dims, v.dim_names, false) << "\n";
+  std::cout << "  nodes:        " << model.nodes.size() << " (";
+  bool first = true;
+  for (const auto& [op, n] : ops) std::cout << (first ? "" : ", ") << op << " " << n, first = false;
+  std::cout << ")\n"
+            << "  parameters:   " << count.total << " (" << count.trainable << " trainable) in "
+            << m->named_parameters().size() << " tensors, " << m->named_buffers().size() << " buffers\n"
+            << "  batch norm:   " << (ops.count("BatchNormalization") ? "kept" : m->bn_folded() ? "folded into Conv by the exporter" : "none")
+            << "\n";
+  for (const auto& [k, v] : model.metadata) std::cout << "  metadata:     " << k << " = " << v << "\n";
+  return 0;
 }
 
 int inspect(int argc, char** argv) {
@@ -36,6 +113,8 @@ int inspect(int argc, char** argv) {
     std::cerr << "usage: hone inspect MODEL [--json]\n";
     return 2;
   }
+  if (model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0) return inspect_onnx(model, json);
+  if (std::filesystem::is_regular_file(model)) return inspect_onnx(model, json);
   auto net = hone::models::create(model);
   const auto count = net->count_parameters();
   if (json) {

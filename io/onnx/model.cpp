@@ -128,7 +128,7 @@ hone::Tensor wrap(std::shared_ptr<Storage> storage, const Shape& shape, DType dt
 
 std::shared_ptr<Mapping> Reader::map_file(const std::string& location, const std::string& tensor) {
   if (auto it = mappings.find(location); it != mappings.end()) return it->second;
-  const std::string where = file + ": tensor '" + tensor + "': external data '" + location + "'";
+  const std::string where = file + ": " + tensor + ": external data '" + location + "'";
   const fs::path rel(location);
   HONE_CHECK(!location.empty() && !rel.is_absolute() && !rel.has_root_name(), where,
              ": the location must be a relative path inside the model's folder");
