@@ -27,6 +27,7 @@
 #include "models/zoo.h"
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "io/onnx/export.h"
 #include "io/onnx/import.h"
 #include "io/onnx/model.h"
 #include "io/onnx/weights.h"

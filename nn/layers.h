@@ -88,6 +88,7 @@ class MaxPool2d : public Module {
  public:
   explicit MaxPool2d(const Pool2dOptions& o) : Module("MaxPool2d"), o_(o) {}
   Tensor forward(const Tensor& x) override { return max_pool2d(x, o_); }
+  const Pool2dOptions& options() const { return o_; }
 
  private:
   Pool2dOptions o_;
@@ -97,6 +98,7 @@ class AvgPool2d : public Module {
  public:
   explicit AvgPool2d(const Pool2dOptions& o) : Module("AvgPool2d"), o_(o) {}
   Tensor forward(const Tensor& x) override { return avg_pool2d(x, o_); }
+  const Pool2dOptions& options() const { return o_; }
 
  private:
   Pool2dOptions o_;
@@ -106,6 +108,7 @@ class AdaptiveAvgPool2d : public Module {
  public:
   explicit AdaptiveAvgPool2d(std::array<int64_t, 2> size) : Module("AdaptiveAvgPool2d"), size_(size) {}
   Tensor forward(const Tensor& x) override { return adaptive_avg_pool2d(x, size_); }
+  std::array<int64_t, 2> output_size() const { return size_; }
 
  private:
   std::array<int64_t, 2> size_;
@@ -126,6 +129,8 @@ class Flatten : public Module {
  public:
   explicit Flatten(int64_t start_dim = 1, int64_t end_dim = -1) : Module("Flatten"), start_(start_dim), end_(end_dim) {}
   Tensor forward(const Tensor& x) override { return x.flatten(start_, end_); }
+  int64_t start_dim() const { return start_; }
+  int64_t end_dim() const { return end_; }
 
  private:
   int64_t start_, end_;

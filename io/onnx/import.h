@@ -35,6 +35,8 @@ class OnnxModule : public nn::Module {
   std::vector<Tensor> run(const std::vector<Tensor>& inputs);
 
   const Model& model() const { return model_; }
+  // Initializers by name, with their current values (parameters as trained so far).
+  const std::map<std::string, Tensor>& weights() const { return weights_; }
   // True when the graph has no BatchNormalization and Conv biases not named as a conv's own
   // ("conv1.weight_bias", "onnx::Conv_193"): the exporter folded BN into the convolutions
   // (today's PyTorch exports). A heuristic, for reports; load_onnx_weights decides folding

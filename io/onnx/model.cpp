@@ -220,28 +220,31 @@ hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what) {
     return wrap(std::move(storage), shape, dtype);
   }
 
-  // Typed fields.
+  // Typed fields: the count is checked before anything is allocated, so dims that claim
+  // terabytes fail here, not in the allocator.
+  const char* field = "int32_data";
+  int64_t count = tp.int32_data_size();
+  switch (tp.data_type()) {
+    case TensorProto::FLOAT: field = "float_data", count = tp.float_data_size(); break;
+    case TensorProto::DOUBLE: field = "double_data", count = tp.double_data_size(); break;
+    case TensorProto::INT64: field = "int64_data", count = tp.int64_data_size(); break;
+    default: break;
+  }
+  HONE_CHECK(count == numel, where, ": ", field, " holds ", count, " values, but dims ",
+             std::vector<int64_t>(shape.begin(), shape.end()), " need ", numel);
   hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
-  auto check_count = [&](int64_t n, const char* field) {
-    HONE_CHECK(n == numel, where, ": ", field, " holds ", n, " values, but dims ",
-               std::vector<int64_t>(shape.begin(), shape.end()), " need ", numel);
-  };
   char* out = static_cast<char*>(t.data_ptr());
   switch (tp.data_type()) {
     case TensorProto::FLOAT:
-      check_count(tp.float_data_size(), "float_data");
       if (numel) std::memcpy(out, tp.float_data().data(), nbytes);
       break;
     case TensorProto::DOUBLE:
-      check_count(tp.double_data_size(), "double_data");
       if (numel) std::memcpy(out, tp.double_data().data(), nbytes);
       break;
     case TensorProto::INT64:
-      check_count(tp.int64_data_size(), "int64_data");
       if (numel) std::memcpy(out, tp.int64_data().data(), nbytes);
       break;
     default: {  // int32, uint8, bool, float16, bfloat16: one int32_data entry per element
-      check_count(tp.int32_data_size(), "int32_data");
       for (int64_t i = 0; i < numel; ++i) {
         const int32_t v = tp.int32_data(int(i));
         switch (dtype) {

@@ -1,0 +1,38 @@
+#pragma once
+// export_onnx: writes a network as an ONNX opset-17 file for inference elsewhere (ONNX
+// Runtime and the like): a built-in ResNet or VGG (or any module built from Sequential,
+// Conv2d, BatchNorm2d, ReLU, pooling, Linear, Dropout, Flatten, Identity), or a graph
+// brought in by import_onnx after fine-tuning, with its current weights. BN is exported as
+// BatchNormalization with its running statistics (a Frozen identity BN, from a folded
+// import, included). Dropout is the identity at inference and is left out.
+//
+// What the model expects of its input goes into metadata_props, which read_preprocessing
+// reads back (from our files or any file that carries the same keys):
+//   hone.input_size "224,224"  hone.mean "0.485,0.456,0.406"  hone.std "0.229,0.224,0.225"
+//   hone.class_names  one name per line
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "io/onnx/model.h"
+#include "nn/module.h"
+
+namespace hone::io::onnx {
+
+struct Preprocessing {
+  std::vector<int64_t> input_size;  // {H, W}; empty if unknown
+  std::vector<double> mean, std;    // per channel; empty if unknown
+  std::vector<std::string> class_names;
+};
+
+struct ExportOptions {
+  int64_t channels = 3;             // input [batch, channels, H, W], batch symbolic
+  Preprocessing preprocessing = {.input_size = {224, 224}};
+  std::string graph_name = "hone";
+};
+
+void export_onnx(nn::Module& model, const std::filesystem::path& path, const ExportOptions& options = {});
+
+Preprocessing read_preprocessing(const Model& model);
+
+}  // namespace hone::io::onnx
