@@ -26,6 +26,8 @@ How to run (from anywhere; tools/golden/onnx_fixtures.sh runs both steps):
       goldens and prints the checks (ORT vs torch error, logit stats, top-5).
   python3 tools/golden/onnx_fixtures.py rule
       prints splitmix64(0) and u(1, 0..3), the numbers a port of the rule must reproduce.
+  python3 tools/golden/onnx_fixtures.py materialize SKELETON DIR [--inline]
+      writes the full model (the rule's weights) into DIR, for bench/compare_onnx.sh.
 
 The rule (the C++ tests implement exactly this):
   splitmix64(x): x += 0x9E3779B97F4A7C15; z = x;
@@ -559,5 +561,18 @@ if __name__ == "__main__":
         step_ort()
     elif cmd == "rule":
         print_rule()
+    elif cmd == "materialize":  # materialize SKELETON DIR [--inline]: a full model for benchmarks
+        src, out = sys.argv[2], sys.argv[3]
+        path = materialize(src, out)
+        if "--inline" in sys.argv[4:]:
+            model = onnx.load(path)  # pulls the external data in
+            for t in model.graph.initializer:
+                del t.external_data[:]
+                t.data_location = TensorProto.DEFAULT
+            for f in os.listdir(out):
+                if f.endswith(".weights") or f.endswith(".data"):
+                    os.remove(os.path.join(out, f))
+            save_raw(model, path)
+        print(path)
     else:
         sys.exit(__doc__)
