@@ -20,7 +20,7 @@ int usage(std::ostream& os, int code) {
         "              MODEL is a built-in name: resnet18, resnet34, resnet50, vgg11..vgg19[_bn], small_resnet,\n"
         "              or an ONNX file (ops, opset, parameters, whether BN was folded; the whole file,\n"
         "              weights included, is loaded and checked as training would)\n"
-        "  finetune    fine-tune a pretrained network (arrives with the ONNX importer, issue #5)\n";
+        "  finetune    fine-tune a pretrained network (arrives with the image loader)\n";
   return code;
 }
 
@@ -151,8 +151,8 @@ int main(int argc, char** argv) {
       std::cerr << "hone finetune: will load an ImageNet ResNet-18 from ONNX, replace its head with one\n"
                    "  output per class folder under --data (train/ and val/), freeze the early stages and\n"
                    "  fine-tune the rest, reporting loss and accuracy per epoch.\n"
-                   "  Not available yet in this build: it needs the ONNX importer (issue #5) and the\n"
-                   "  image loader. The network itself is ready: try `hone inspect resnet18`.\n";
+                   "  Not available yet in this build: it needs the image loader. The network and the\n"
+                   "  ONNX importer are ready: try `hone inspect resnet18` or `hone inspect FILE.onnx`.\n";
       return 3;
     }
     std::cerr << "hone: unknown command '" << cmd << "'\n";

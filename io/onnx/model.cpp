@@ -2,7 +2,7 @@
 #include "io/onnx/model.h"
 
 #include <fcntl.h>
-#include <google/protobuf/io/zero_copy_stream_impl.h>
+#include <google/protobuf/io/coded_stream.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include <cstring>
 #include <queue>
 #include <set>
+#include <string_view>
 #include <unordered_map>
 
 #include "onnx.pb.h"
@@ -79,13 +80,21 @@ struct Mapping {
   }
 };
 
+// Bytes of a raw_data field still in the model file (or the caller's buffer).
+struct RawBytes {
+  const char* data = nullptr;
+  size_t size = 0;
+  bool present = false;
+};
+
 struct Reader {
   std::string file;  // for messages
   fs::path base_dir;
   std::unordered_map<std::string, std::shared_ptr<Mapping>> mappings;
+  std::shared_ptr<Mapping> model_file;  // the mapped model file, when raw_data may stay in it
 
   std::shared_ptr<Mapping> map_file(const std::string& location, const std::string& tensor);
-  hone::Tensor tensor(TensorProto& tp, const std::string& what);
+  hone::Tensor tensor(TensorProto& tp, const std::string& what, const RawBytes& raw = {});
 };
 
 const char* onnx_type_name(int t) {
@@ -160,7 +169,7 @@ std::shared_ptr<Mapping> Reader::map_file(const std::string& location, const std
   return m;
 }
 
-hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what) {
+hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what, const RawBytes& in_place) {
   const std::string where = file + ": " + what;
   DType dtype;
   HONE_CHECK(to_dtype(tp.data_type(), dtype), where, ": data type ", onnx_type_name(tp.data_type()),
@@ -202,6 +211,21 @@ hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what) {
     }
     auto storage = std::make_shared<Storage>(p, nbytes, Device::cpu(), [m](void*) {});
     return wrap(std::move(storage), shape, dtype);
+  }
+
+  if (in_place.present) {
+    HONE_CHECK(in_place.size == nbytes, where, ": raw_data holds ", in_place.size, " bytes, but dims ",
+               std::vector<int64_t>(shape.begin(), shape.end()), " of ", onnx_type_name(tp.data_type()), " need ", nbytes);
+    if (nbytes == 0) return empty(shape, {.dtype = dtype, .device = Device::cpu()});
+    if (model_file && reinterpret_cast<uintptr_t>(in_place.data) % esize == 0) {
+      // Read where it lies in the mapped model file: no copy at all.
+      auto keep = model_file;
+      auto storage = std::make_shared<Storage>(const_cast<char*>(in_place.data), nbytes, Device::cpu(), [keep](void*) {});
+      return wrap(std::move(storage), shape, dtype);
+    }
+    hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
+    std::memcpy(t.data_ptr(), in_place.data, nbytes);
+    return t;
   }
 
   if (tp.has_raw_data()) {
@@ -345,7 +369,104 @@ std::vector<Node> sorted(std::vector<Node> nodes, const std::set<std::string>& s
   return out;
 }
 
-Model convert(ModelProto& mp, Reader& r) {
+// ---- splitting the message by hand -------------------------------------------------
+// Protobuf would copy every raw_data into a string (growing strings over 50 MB by
+// doubling: 1.6 copies of a VGG at peak). So the model is walked at the wire level down
+// to graph.initializer[i].raw_data; everything else is handed to protobuf field by field,
+// and raw_data is read in place.
+
+struct WireField {
+  uint32_t number = 0;
+  int wire = 0;
+  const char* begin = nullptr;  // the whole field, tag included
+  const char* end = nullptr;
+  const char* payload = nullptr;  // length-delimited fields: the bytes
+  size_t payload_size = 0;
+};
+
+[[noreturn]] void malformed(const std::string& file, const char* what) {
+  fail(file, ": not an ONNX model (malformed protobuf: ", what, ")");
+}
+
+uint64_t read_varint(const char*& p, const char* end, const std::string& file) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (p >= end) malformed(file, "truncated varint");
+    const uint8_t b = uint8_t(*p++);
+    v |= uint64_t(b & 0x7f) << shift;
+    if (!(b & 0x80)) return v;
+  }
+  malformed(file, "varint longer than 10 bytes");
+}
+
+bool next_field(const char*& p, const char* end, WireField& f, const std::string& file) {
+  if (p >= end) return false;
+  f.begin = p;
+  const uint64_t tag = read_varint(p, end, file);
+  f.number = uint32_t(tag >> 3);
+  f.wire = int(tag & 7);
+  if (f.number == 0 || (tag >> 3) > 0x1fffffff) malformed(file, "field number 0");
+  switch (f.wire) {
+    case 0: read_varint(p, end, file); break;
+    case 1: if (end - p < 8) malformed(file, "truncated fixed64"); p += 8; break;
+    case 5: if (end - p < 4) malformed(file, "truncated fixed32"); p += 4; break;
+    case 2: {
+      const uint64_t n = read_varint(p, end, file);
+      if (n > uint64_t(end - p)) malformed(file, "length past the end");
+      f.payload = p, f.payload_size = size_t(n);
+      p += n;
+      break;
+    }
+    default: malformed(file, "group or unknown wire type");
+  }
+  f.end = p;
+  return true;
+}
+
+template <class Message>
+void merge(Message& m, const char* begin, const char* end, const std::string& file) {
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(begin), int(end - begin));
+  if (!m.MergeFromCodedStream(&in)) malformed(file, "a field does not parse");
+}
+
+struct PendingInitializer {
+  TensorProto proto;  // everything but raw_data
+  RawBytes raw;
+};
+
+// ModelProto field 7 = graph; GraphProto field 5 = initializer; TensorProto field 9 = raw_data.
+void split_model(const char* data, size_t size, ModelProto& mp, std::vector<PendingInitializer>& inits, const std::string& file) {
+  const char* p = data;
+  const char* end = data + size;
+  WireField f;
+  while (next_field(p, end, f, file)) {
+    if (f.number != 7 || f.wire != 2) {
+      merge(mp, f.begin, f.end, file);
+      continue;
+    }
+    ::onnx::GraphProto* g = mp.mutable_graph();
+    const char* gp = f.payload;
+    const char* gend = f.payload + f.payload_size;
+    WireField gf;
+    while (next_field(gp, gend, gf, file)) {
+      if (gf.number != 5 || gf.wire != 2) {
+        merge(*g, gf.begin, gf.end, file);
+        continue;
+      }
+      PendingInitializer init;
+      const char* tp = gf.payload;
+      const char* tend = gf.payload + gf.payload_size;
+      WireField tf;
+      while (next_field(tp, tend, tf, file)) {
+        if (tf.number == 9 && tf.wire == 2) init.raw = {tf.payload, tf.payload_size, true};  // last one wins, as in protobuf
+        else merge(init.proto, tf.begin, tf.end, file);
+      }
+      inits.push_back(std::move(init));
+    }
+  }
+}
+
+Model convert(ModelProto& mp, Reader& r, std::vector<PendingInitializer>& pending) {
   Model m;
   m.ir_version = mp.ir_version();
   m.producer_name = mp.producer_name();
@@ -367,11 +488,11 @@ Model convert(ModelProto& mp, Reader& r) {
   ::onnx::GraphProto& g = *mp.mutable_graph();
 
   std::set<std::string> sources;
-  for (auto& init : *g.mutable_initializer()) {
-    HONE_CHECK(!init.name().empty(), r.file, ": an initializer has no name");
-    HONE_CHECK(sources.insert(init.name()).second, r.file, ": initializer '", init.name(), "' appears twice");
-    m.initializers.emplace_back(init.name(), r.tensor(init, "initializer '" + init.name() + "'"));
-    init.Clear();  // what was not moved out (names, dims) is not needed again
+  for (auto& init : pending) {
+    const std::string& name = init.proto.name();
+    HONE_CHECK(!name.empty(), r.file, ": an initializer has no name");
+    HONE_CHECK(sources.insert(name).second, r.file, ": initializer '", name, "' appears twice");
+    m.initializers.emplace_back(name, r.tensor(init.proto, "initializer '" + name + "'", init.raw));
   }
   for (const auto& v : g.input())
     if (!sources.count(v.name())) {
@@ -408,10 +529,10 @@ Model parse_model(const void* data, size_t size, const fs::path& base_dir, const
   HONE_CHECK(size > 0, name, ": empty file (0 bytes), not an ONNX model");
   HONE_CHECK(size <= size_t(INT_MAX), name, ": ", size, " bytes: protobuf files are limited to 2 GiB");
   ModelProto mp;
-  HONE_CHECK(mp.ParseFromArray(data, int(size)), name, ": not an ONNX model (the protobuf message does not parse; ",
-             size, " bytes)");
-  Reader r{name, base_dir, {}};
-  Model m = convert(mp, r);
+  std::vector<PendingInitializer> inits;
+  split_model(static_cast<const char*>(data), size, mp, inits, name);
+  Reader r{name, base_dir, {}, nullptr};  // the caller's buffer may go: raw_data is copied
+  Model m = convert(mp, r, inits);
   m.path = name;
   return m;
 }
@@ -433,17 +554,19 @@ Model read_model(const fs::path& path) {
     ::close(fd);
     fail(name, ": ", st.st_size, " bytes: protobuf files are limited to 2 GiB (large weights belong in external data)");
   }
-  ModelProto mp;
-  bool ok;
-  {
-    // Parsed straight from the file: no buffer holding the whole file beside the message.
-    google::protobuf::io::FileInputStream in(fd);
-    ok = mp.ParseFromZeroCopyStream(&in);
-  }
+  // Mapped copy-on-write: inline weights become tensors over these pages (training may
+  // write them; the file never changes), read from disk only when first used.
+  auto file = std::make_shared<Mapping>();
+  file->size = size_t(st.st_size);
+  void* p = mmap(nullptr, file->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
   ::close(fd);
-  HONE_CHECK(ok, name, ": not an ONNX model (the protobuf message does not parse; ", st.st_size, " bytes)");
-  Reader r{name, path.has_parent_path() ? path.parent_path() : fs::path("."), {}};
-  Model m = convert(mp, r);
+  HONE_CHECK(p != MAP_FAILED, name, ": cannot map (", std::strerror(errno), ")");
+  file->base = p;
+  ModelProto mp;
+  std::vector<PendingInitializer> inits;
+  split_model(static_cast<const char*>(file->base), file->size, mp, inits, name);
+  Reader r{name, path.has_parent_path() ? path.parent_path() : fs::path("."), {}, file};
+  Model m = convert(mp, r, inits);
   m.path = path;
   return m;
 }
