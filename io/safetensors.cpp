@@ -101,6 +101,8 @@ void append_utf8(std::string& out, uint32_t cp) {
   }
 }
 
+}  // namespace
+
 // `s` as a JSON string literal (quotes included). Bytes >= 0x80 pass through: the callers
 // have checked they form valid UTF-8.
 std::string json_quote(std::string_view s) {
@@ -128,6 +130,8 @@ std::string json_quote(std::string_view s) {
   }
   return out + "\"";
 }
+
+namespace {
 
 // A name as error messages show it: quoted, escaped, cut short if long.
 std::string shown(std::string_view name) {

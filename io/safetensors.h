@@ -11,6 +11,7 @@
 // anything that is not exactly valid, with a hone::Error naming the file and the problem.
 #include <map>
 #include <string>
+#include <string_view>
 
 #include "tensor/tensor.h"
 
@@ -38,5 +39,9 @@ struct SafetensorsFile {
 // non-string metadata. Never reads outside the file and never trusts a size it has not
 // checked against the file's length.
 SafetensorsFile load_safetensors(const std::string& path);
+
+// `s` as a JSON string literal, quotes included (the safetensors header's writer; also
+// what `hone inspect --json` prints names with). Bytes >= 0x80 pass through unchanged.
+std::string json_quote(std::string_view s);
 
 }  // namespace hone::io

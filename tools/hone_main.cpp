@@ -1,6 +1,5 @@
 // The `hone` command line. Subcommands arrive with their issues: inspect (models, ONNX
 // files), finetune, eval, predict, bench. Today it reports the build and the runtime.
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -24,25 +23,12 @@ int usage(std::ostream& os, int code) {
   return code;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') out += '\\', out += c;
-    else if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", c);
-      out += buf;
-    } else out += c;
-  }
-  return out + "\"";
-}
-
 std::string dims_string(const std::vector<int64_t>& dims, const std::vector<std::string>& names, bool json) {
   std::string out = "[";
   for (size_t i = 0; i < dims.size(); ++i) {
     if (i) out += json ? ", " : ",";
     if (dims[i] >= 0) out += std::to_string(dims[i]);
-    else if (json) out += json_string(i < names.size() ? names[i] : "");
+    else if (json) out += hone::io::json_quote(i < names.size() ? names[i] : "");
     else out += i < names.size() && !names[i].empty() ? names[i] : "?";
   }
   return out + "]";
@@ -58,20 +44,20 @@ int inspect_onnx(const std::string& path, bool json) {
   const std::string producer = model.producer_name + (model.producer_version.empty() ? "" : " " + model.producer_version);
   if (json) {
     std::ostringstream os;
-    os << "{\"file\": " << json_string(path) << ", \"producer\": " << json_string(producer)
+    os << "{\"file\": " << hone::io::json_quote(path) << ", \"producer\": " << hone::io::json_quote(producer)
        << ", \"ir_version\": " << model.ir_version << ", \"opset\": " << model.opset << ", \"nodes\": " << model.nodes.size()
        << ", \"ops\": {";
     bool first = true;
-    for (const auto& [op, n] : ops) os << (first ? "" : ", ") << json_string(op) << ": " << n, first = false;
+    for (const auto& [op, n] : ops) os << (first ? "" : ", ") << hone::io::json_quote(op) << ": " << n, first = false;
     os << "}, \"inputs\": [";
     for (size_t i = 0; i < model.inputs.size(); ++i)
-      os << (i ? ", " : "") << "{\"name\": " << json_string(model.inputs[i].name)
+      os << (i ? ", " : "") << "{\"name\": " << hone::io::json_quote(model.inputs[i].name)
          << ", \"shape\": " << dims_string(model.inputs[i].dims, model.inputs[i].dim_names, true) << "}";
     os << "], \"initializers\": " << model.initializers.size() << ", \"parameters\": " << count.total
        << ", \"trainable\": " << count.trainable << ", \"bn_folded\": " << (m->bn_folded() ? "true" : "false")
        << ", \"metadata\": {";
     for (size_t i = 0; i < model.metadata.size(); ++i)
-      os << (i ? ", " : "") << json_string(model.metadata[i].first) << ": " << json_string(model.metadata[i].second);
+      os << (i ? ", " : "") << hone::io::json_quote(model.metadata[i].first) << ": " << hone::io::json_quote(model.metadata[i].second);
     os << "}}\n";
     std::cout << os.str();
     return 0;

@@ -93,10 +93,18 @@ class Emitter {
 
  private:
   std::string p(const std::string& prefix, const std::string& name) { return prefix.empty() ? name : prefix + "." + name; }
+  std::string flatten(const std::string& name, const std::string& x);  // [N, ...] -> [N, prod]
   std::string pool(const std::string& op, const Pool2dOptions& o, const std::string& name, const std::string& x, bool is_max);
   ::onnx::GraphProto* g_;
   int count_ = 0;
 };
+
+std::string Emitter::flatten(const std::string& name, const std::string& x) {
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  shape = {n};
+  return node("Flatten", {x}, name, [](::onnx::NodeProto* nd) { integer(nd, "axis", 1); });
+}
 
 std::string Emitter::pool(const std::string& op, const Pool2dOptions& o, const std::string& name, const std::string& x, bool is_max) {
   const int64_t sh = o.stride[0] ? o.stride[0] : o.kernel[0], sw = o.stride[1] ? o.stride[1] : o.kernel[1];
@@ -171,10 +179,7 @@ std::string Emitter::emit(nn::Module& m, const std::string& prefix, const std::s
   if (dynamic_cast<nn::Dropout*>(&m) || dynamic_cast<nn::Identity*>(&m)) return x;
   if (auto* f = dynamic_cast<nn::Flatten*>(&m)) {
     HONE_CHECK(f->start_dim() == 1 && f->end_dim() == -1, "export_onnx: ", where, ": only Flatten(1, -1) is exported");
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    shape = {n};
-    return node("Flatten", {x}, prefix, [](::onnx::NodeProto* nd) { integer(nd, "axis", 1); });
+    return flatten(prefix, x);
   }
   if (dynamic_cast<nn::Sequential*>(&m)) {
     std::string y = x;
@@ -204,12 +209,7 @@ std::string Emitter::emit(nn::Module& m, const std::string& prefix, const std::s
     std::string y = x;
     for (const auto& [name, child] : m.children()) {
       y = emit(*child, p(prefix, name), y);
-      if (name == "avgpool") {  // the flatten both networks do before their classifier
-        int64_t n = 1;
-        for (int64_t d : shape) n *= d;
-        shape = {n};
-        y = node("Flatten", {y}, p(prefix, "flatten"), [](::onnx::NodeProto* nd) { integer(nd, "axis", 1); });
-      }
+      if (name == "avgpool") y = flatten(p(prefix, "flatten"), y);  // as both networks' forward does
     }
     return y;
   }
@@ -279,11 +279,7 @@ void export_graph(const OnnxModule& module, ::onnx::GraphProto* g) {
       const std::string s = n.name + "_shape", f = n.name + "_2d", y = n.name + "_sm";
       add("Shape", {n.inputs.at(0)}, {s}, {"axis"});
       add("Flatten", {n.inputs.at(0)}, {f}, {});
-      add("Softmax", {f}, {y}, {"axis"})->add_attribute()->CopyFrom([] {
-        ::onnx::AttributeProto a;
-        a.set_name("axis"), a.set_type(::onnx::AttributeProto::INT), a.set_i(1);
-        return a;
-      }());
+      Emitter::integer(add("Softmax", {f}, {y}, {"axis"}), "axis", 1);
       add("Reshape", {y, s}, out1, {"axis"});
     } else if (n.op_type == "ReduceMean" && from >= 18) {
       auto* p = add(n.op_type, {n.inputs.at(0)}, out1, {"noop_with_empty_axes"});

@@ -4,7 +4,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <fstream>
 #include <functional>
 #include <limits>
 #include <set>
@@ -14,7 +13,6 @@
 #include "autograd/ops.h"
 #include "autograd/ops/nn.h"
 #include "autograd/ops/pooling.h"
-#include "onnx.pb.h"
 #include "tensor/error.h"
 
 namespace hone::io::onnx {
@@ -106,8 +104,8 @@ std::vector<int64_t> axes_of(const Ctx& c, size_t input_index) {
   return c.node.attr_ints("axes", {});
 }
 
-// Copies `src` (any dtype, any strides) into a contiguous tensor of `shape` at element
-// offset computed per outer index: the shared engine of Concat and Gather.
+// Concatenation along `axis` for any dtype (not differentiable): each part copied into its
+// slice of the output. The engine of Concat and Gather.
 Tensor raw_concat(const Ctx& c, const std::vector<Tensor>& parts, int64_t axis) {
   const Tensor& first = parts[0];
   Shape shape = first.shape();
@@ -120,18 +118,9 @@ Tensor raw_concat(const Ctx& c, const std::vector<Tensor>& parts, int64_t axis) 
   }
   shape[size_t(axis)] = total;
   Tensor out = empty(shape, {.dtype = first.dtype(), .device = Device::cpu()});
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= shape[size_t(d)];
-  for (int64_t d = axis + 1; d < first.dim(); ++d) inner *= shape[size_t(d)];
-  const size_t es = dtype_size(first.dtype());
-  char* dst = static_cast<char*>(out.data_ptr());
   int64_t at = 0;
   for (const Tensor& p : parts) {
-    const Tensor pc = p.to(Device::cpu()).contiguous();
-    const char* src = static_cast<const char*>(pc.data_ptr());
-    const int64_t rows = p.size(axis) * inner;
-    for (int64_t o = 0; o < outer; ++o)
-      std::memcpy(dst + (o * total * inner + at * inner) * es, src + o * rows * es, size_t(rows) * es);
+    raw::copy(out.narrow(axis, at, p.size(axis)), p);
     at += p.size(axis);
   }
   return out;
@@ -243,12 +232,9 @@ Tensor run_gemm(const Ctx& c) {
   const double alpha = c.node.attr_float("alpha", 1.0), beta = c.node.attr_float("beta", 1.0);
   if (c.node.attr_int("transA", 0)) a = a.transpose(0, 1);
   const bool trans_b = c.node.attr_int("transB", 0) != 0;
-  Tensor y;
-  if (alpha == 1.0 && trans_b && (!c.has(2) || (beta == 1.0 && c.in(2).dim() == 1 && c.in(2).size(0) == b.size(0)))) {
-    y = linear(a, b, c.has(2) ? c.in(2) : Tensor());  // the usual classifier layer
-    return y;
-  }
-  y = matmul(a, trans_b ? b.transpose(0, 1) : b);
+  if (alpha == 1.0 && trans_b && (!c.has(2) || (beta == 1.0 && c.in(2).dim() == 1 && c.in(2).size(0) == b.size(0))))
+    return linear(a, b, c.has(2) ? c.in(2) : Tensor());  // the usual classifier layer
+  Tensor y = matmul(a, trans_b ? b.transpose(0, 1) : b);
   if (alpha != 1.0) y = mul(y, scalar_like(alpha, y));
   if (c.has(2) && beta != 0.0) {
     Tensor bias = c.in(2);
@@ -404,23 +390,6 @@ const std::unordered_map<std::string, OpFn>& ops() {
   return table;
 }
 
-// A plain holder of parameters for one component of dotted initializer names.
-class Folder : public nn::Module {
- public:
-  Folder() : nn::Module("Folder") {}
-  Tensor forward(const Tensor&) override { fail("an ONNX parameter folder has no forward"); }
-  Folder& child(const std::string& name) {
-    for (const auto& [n, m] : children())
-      if (n == name) return static_cast<Folder&>(*m);
-    return *register_module(name, std::make_shared<Folder>());
-  }
-  void add(const std::string& name, const Tensor& t, bool buffer) {
-    if (buffer) register_buffer(name, t);
-    else register_parameter(name, t);
-  }
-  void remove(const std::string& name) { unregister_tensor(name); }
-};
-
 // Splits "layer1.0.conv1.weight" into its parts; names with empty parts stay whole, with
 // their dots made underscores.
 std::vector<std::string> name_parts(const std::string& name) {
@@ -438,6 +407,23 @@ std::vector<std::string> name_parts(const std::string& name) {
 }
 
 }  // namespace
+
+// A plain holder of parameters for one component of dotted initializer names.
+class Folder : public nn::Module {
+ public:
+  Folder() : nn::Module("Folder") {}
+  Tensor forward(const Tensor&) override { fail("an ONNX parameter folder has no forward"); }
+  Folder* child(const std::string& name, bool create) {
+    for (const auto& [n, m] : children())
+      if (n == name) return static_cast<Folder*>(m.get());
+    return create ? register_module(name, std::make_shared<Folder>()).get() : nullptr;
+  }
+  void add(const std::string& name, const Tensor& t, bool buffer) {
+    if (buffer) register_buffer(name, t);
+    else register_parameter(name, t);
+  }
+  void remove(const std::string& name) { unregister_tensor(name); }
+};
 
 bool op_supported(const std::string& op_type) { return ops().count(op_type) > 0; }
 
@@ -464,35 +450,34 @@ OnnxModule::OnnxModule(Model model) : nn::Module("OnnxModule"), model_(std::move
     declared_batch_ = model_.inputs[0].dims[0];
 }
 
-// Parameters live in Folder children named by the parts of the dotted name; the top
-// level of a name without dots is the module itself.
+// Parameters live in Folder children named by the parts of the dotted name; a name
+// without dots sits on the module itself.
 void OnnxModule::add_weight(const std::string& name, const Tensor& t, bool buffer) {
-  std::vector<std::string> parts = name_parts(name);
+  const std::vector<std::string> parts = name_parts(name);
   if (parts.size() == 1) {
-    if (buffer) register_buffer(parts[0], t);
-    else register_parameter(parts[0], t);
+    if (buffer) register_buffer(name, t);
+    else register_parameter(name, t);
     return;
   }
-  Folder* f = nullptr;
-  for (const auto& [n, m] : children())
-    if (n == parts[0]) f = static_cast<Folder*>(m.get());
-  if (!f) f = register_module(parts[0], std::make_shared<Folder>()).get();
-  for (size_t i = 1; i + 1 < parts.size(); ++i) f = &f->child(parts[i]);
-  f->add(parts.back(), t, buffer);
+  folder(parts, true)->add(parts.back(), t, buffer);
 }
 
 void OnnxModule::remove_weight(const std::string& name) {
-  std::vector<std::string> parts = name_parts(name);
-  if (parts.size() == 1) {
-    unregister_tensor(parts[0]);
-    return;
-  }
+  const std::vector<std::string> parts = name_parts(name);
+  if (parts.size() == 1) unregister_tensor(name);
+  else if (Folder* f = folder(parts, false)) f->remove(parts.back());
+}
+
+// The Folder that holds the last part of `parts` (which has at least two), made on the way
+// when `create`, else nullptr where one is missing.
+Folder* OnnxModule::folder(const std::vector<std::string>& parts, bool create) {
   Folder* f = nullptr;
   for (const auto& [n, m] : children())
     if (n == parts[0]) f = static_cast<Folder*>(m.get());
-  if (!f) return;
-  for (size_t i = 1; i + 1 < parts.size(); ++i) f = &f->child(parts[i]);
-  f->remove(parts.back());
+  if (!f && !create) return nullptr;
+  if (!f) f = register_module(parts[0], std::make_shared<Folder>()).get();
+  for (size_t i = 1; f && i + 1 < parts.size(); ++i) f = f->child(parts[i], create);
+  return f;
 }
 
 bool OnnxModule::bn_folded() const {
@@ -620,22 +605,6 @@ void OnnxModule::replace_head(int64_t num_classes) {
 
 std::shared_ptr<OnnxModule> import_onnx(const std::filesystem::path& path) {
   return std::make_shared<OnnxModule>(read_model(path));
-}
-
-Tensor read_tensor_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  HONE_CHECK(in, path.string(), ": cannot open");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  ::onnx::ModelProto holder;  // parse the TensorProto as an initializer of a one-tensor model
-  ::onnx::TensorProto* tp = holder.mutable_graph()->add_initializer();
-  HONE_CHECK(tp->ParseFromString(bytes), path.string(), ": not a TensorProto");
-  tp->set_name("t");
-  holder.add_opset_import()->set_version(kMinOpset);
-  holder.mutable_graph()->add_output()->set_name("t");
-  std::string serialized;
-  holder.SerializeToString(&serialized);
-  Model m = parse_model(serialized.data(), serialized.size(), path.parent_path(), path.string());
-  return m.initializers.at(0).second;
 }
 
 }  // namespace hone::io::onnx

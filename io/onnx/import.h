@@ -25,6 +25,8 @@ namespace hone::io::onnx {
 // The ops import_onnx runs (for `hone inspect` and the conformance report).
 bool op_supported(const std::string& op_type);
 
+class Folder;  // import.cpp: the module holding one part of dotted parameter names
+
 class OnnxModule : public nn::Module {
  public:
   explicit OnnxModule(Model model);
@@ -51,14 +53,12 @@ class OnnxModule : public nn::Module {
  private:
   void add_weight(const std::string& name, const Tensor& t, bool buffer);
   void remove_weight(const std::string& name);
+  Folder* folder(const std::vector<std::string>& parts, bool create);
   Model model_;
   std::map<std::string, Tensor> weights_;  // parameters, buffers and constant initializers by name
   int64_t declared_batch_ = -1;            // a fixed batch dim on the first input, if any
 };
 
 std::shared_ptr<OnnxModule> import_onnx(const std::filesystem::path& path);
-
-// A TensorProto stored alone in a file (the ONNX test data's input_0.pb, output_0.pb).
-Tensor read_tensor_file(const std::filesystem::path& path);
 
 }  // namespace hone::io::onnx

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <fstream>
 #include <climits>
 #include <cstring>
 #include <queue>
@@ -185,6 +186,10 @@ hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what, const RawB
   }
   const size_t esize = dtype_size(dtype), nbytes = size_t(numel) * esize;
 
+  // Bytes that already lie in memory of a known size: external data, raw_data (in the
+  // mapped model file or, for attribute tensors and parse_model, in a message or buffer).
+  const char* bytes = nullptr;
+  std::shared_ptr<Mapping> owner;  // set when `bytes` lie in a mapping tensors may keep
   if (tp.data_location() == TensorProto::EXTERNAL) {
     std::string location;
     int64_t offset = 0, length = -1;
@@ -194,54 +199,32 @@ hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what, const RawB
       else if (kv.key() == "length") length = parse_int(kv.value(), where + ": external data length");
     }
     HONE_CHECK(!location.empty(), where, ": external data without a location");
-    auto m = map_file(location, what);
-    HONE_CHECK(size_t(offset) <= m->size, where, ": external data offset ", offset, " is past the end of '", location,
-               "' (", m->size, " bytes)");
-    if (length < 0) length = int64_t(m->size) - offset;
-    HONE_CHECK(size_t(length) <= m->size - size_t(offset), where, ": external data [", offset, ", ", offset + length,
-               ") runs past the end of '", location, "' (", m->size, " bytes)");
-    HONE_CHECK(size_t(length) == nbytes, where, ": external data length ", length, " bytes, but dims ",
-               std::vector<int64_t>(shape.begin(), shape.end()), " of ", onnx_type_name(tp.data_type()), " need ", nbytes);
-    if (nbytes == 0) return empty(shape, {.dtype = dtype, .device = Device::cpu()});
-    char* p = static_cast<char*>(m->base) + offset;
-    if (reinterpret_cast<uintptr_t>(p) % esize != 0) {  // misaligned for the type: copy
-      hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
-      std::memcpy(t.data_ptr(), p, nbytes);
-      return t;
-    }
-    auto storage = std::make_shared<Storage>(p, nbytes, Device::cpu(), [m](void*) {});
-    return wrap(std::move(storage), shape, dtype);
+    owner = map_file(location, what);
+    HONE_CHECK(size_t(offset) <= owner->size, where, ": external data offset ", offset, " is past the end of '", location,
+               "' (", owner->size, " bytes)");
+    if (length < 0) length = int64_t(owner->size) - offset;
+    HONE_CHECK(size_t(length) <= owner->size - size_t(offset), where, ": external data [", offset, ", ", offset + length,
+               ") runs past the end of '", location, "' (", owner->size, " bytes)");
+    HONE_CHECK(size_t(length) == nbytes, where, ": external data length ", length, " bytes, but dims ", shape, " of ",
+               onnx_type_name(tp.data_type()), " need ", nbytes);
+    bytes = static_cast<const char*>(owner->base) + offset;
+  } else if (in_place.present || tp.has_raw_data()) {
+    const RawBytes raw = in_place.present ? in_place : RawBytes{tp.raw_data().data(), tp.raw_data().size(), true};
+    HONE_CHECK(raw.size == nbytes, where, ": raw_data holds ", raw.size, " bytes, but dims ", shape, " of ",
+               onnx_type_name(tp.data_type()), " need ", nbytes);
+    bytes = raw.data;
+    if (in_place.present) owner = model_file;  // null for parse_model: the caller's buffer may go
   }
-
-  if (in_place.present) {
-    HONE_CHECK(in_place.size == nbytes, where, ": raw_data holds ", in_place.size, " bytes, but dims ",
-               std::vector<int64_t>(shape.begin(), shape.end()), " of ", onnx_type_name(tp.data_type()), " need ", nbytes);
+  if (bytes) {
     if (nbytes == 0) return empty(shape, {.dtype = dtype, .device = Device::cpu()});
-    if (model_file && reinterpret_cast<uintptr_t>(in_place.data) % esize == 0) {
-      // Read where it lies in the mapped model file: no copy at all.
-      auto keep = model_file;
-      auto storage = std::make_shared<Storage>(const_cast<char*>(in_place.data), nbytes, Device::cpu(), [keep](void*) {});
+    if (owner && reinterpret_cast<uintptr_t>(bytes) % esize == 0) {
+      // Read where it lies: the tensor keeps the mapping alive, no copy at all.
+      auto storage = std::make_shared<Storage>(const_cast<char*>(bytes), nbytes, Device::cpu(), [owner](void*) {});
       return wrap(std::move(storage), shape, dtype);
     }
-    hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
-    std::memcpy(t.data_ptr(), in_place.data, nbytes);
+    hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});  // misaligned for its type, or not ours
+    std::memcpy(t.data_ptr(), bytes, nbytes);
     return t;
-  }
-
-  if (tp.has_raw_data()) {
-    HONE_CHECK(tp.raw_data().size() == nbytes, where, ": raw_data holds ", tp.raw_data().size(), " bytes, but dims ",
-               std::vector<int64_t>(shape.begin(), shape.end()), " of ", onnx_type_name(tp.data_type()), " need ", nbytes);
-    if (nbytes == 0) return empty(shape, {.dtype = dtype, .device = Device::cpu()});
-    // Take the bytes out of the message: no second copy of the weights.
-    std::string* raw = tp.release_raw_data();
-    if (reinterpret_cast<uintptr_t>(raw->data()) % esize != 0) {
-      hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
-      std::memcpy(t.data_ptr(), raw->data(), nbytes);
-      delete raw;
-      return t;
-    }
-    auto storage = std::make_shared<Storage>(raw->data(), nbytes, Device::cpu(), [raw](void*) { delete raw; });
-    return wrap(std::move(storage), shape, dtype);
   }
 
   // Typed fields: the count is checked before anything is allocated, so dims that claim
@@ -254,8 +237,7 @@ hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what, const RawB
     case TensorProto::INT64: field = "int64_data", count = tp.int64_data_size(); break;
     default: break;
   }
-  HONE_CHECK(count == numel, where, ": ", field, " holds ", count, " values, but dims ",
-             std::vector<int64_t>(shape.begin(), shape.end()), " need ", numel);
+  HONE_CHECK(count == numel, where, ": ", field, " holds ", count, " values, but dims ", shape, " need ", numel);
   hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
   char* out = static_cast<char*>(t.data_ptr());
   switch (tp.data_type()) {
@@ -535,6 +517,16 @@ Model parse_model(const void* data, size_t size, const fs::path& base_dir, const
   Model m = convert(mp, r, inits);
   m.path = name;
   return m;
+}
+
+hone::Tensor read_tensor_file(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  HONE_CHECK(in, path.string(), ": cannot open");
+  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  TensorProto tp;
+  HONE_CHECK(tp.ParseFromString(bytes), path.string(), ": not a TensorProto");
+  Reader r{path.string(), path.parent_path(), {}, nullptr};
+  return r.tensor(tp, "tensor '" + tp.name() + "'");
 }
 
 Model read_model(const fs::path& path) {

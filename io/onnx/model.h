@@ -85,4 +85,7 @@ Model read_model(const std::filesystem::path& path);
 // up in `base_dir`, and `name` stands for the file in messages.
 Model parse_model(const void* data, size_t size, const std::filesystem::path& base_dir, const std::string& name = "<memory>");
 
+// A TensorProto stored alone in a file (the ONNX test data's input_0.pb, output_0.pb).
+hone::Tensor read_tensor_file(const std::filesystem::path& path);
+
 }  // namespace hone::io::onnx

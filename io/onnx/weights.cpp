@@ -22,6 +22,7 @@ struct FileLayer {
   std::array<int64_t, 4> pads{0, 0, 0, 0};   // top, left, bottom, right
   bool has_pads = false;                     // false when auto_pad decides them
   const FileLayer* batch_norm = nullptr;     // Conv: the BN that reads its output, if any
+  bool follows_conv = false;                 // BatchNorm: paired with the conv it reads
 };
 
 // One parametric layer of the model.
@@ -32,7 +33,6 @@ struct ModelLayer {
   bool matched = false;
 };
 
-std::string shape_str(const Shape& s) { return detail::concat(std::vector<int64_t>(s.begin(), s.end())); }
 
 class Matcher {
  public:
@@ -107,7 +107,10 @@ class Matcher {
     for (FileLayer& l : out)
       if (l.kind == FileLayer::BatchNorm)
         if (auto p = producer_.find(l.node->inputs.at(0)); p != producer_.end())
-          if (auto c = conv_at.find(p->second); c != conv_at.end()) out[c->second].batch_norm = &l;
+          if (auto c = conv_at.find(p->second); c != conv_at.end()) {
+            out[c->second].batch_norm = &l;
+            l.follows_conv = true;
+          }
     return out;
   }
 
@@ -181,13 +184,7 @@ WeightsReport load_onnx_weights(nn::Module& model, const std::filesystem::path& 
   size_t next = 0;  // first unmatched model layer
   constexpr size_t kLookahead = 4;
   for (const FileLayer& f : layers) {
-    if (f.kind == FileLayer::BatchNorm && f.node->inputs.size() > 0) {
-      // A BN is matched together with its conv (below) when it has one.
-      bool owned = false;
-      for (const FileLayer& c : layers)
-        if (c.batch_norm == &f) owned = true;
-      if (owned) continue;
-    }
+    if (f.follows_conv) continue;  // matched together with its conv (below)
     while (next < mine.size() && mine[next].matched) ++next;
     HONE_CHECK(next < mine.size(), matcher.where(*f.node), " (", describe(f), "): the model has no layer left for it");
     size_t pick = mine.size();
@@ -232,13 +229,14 @@ WeightsReport load_onnx_weights(nn::Module& model, const std::filesystem::path& 
     if (conv.bias.defined()) {
       HONE_CHECK(f.bias.defined(), what, ": the model's conv has a bias, the file's has none");
       copy_into(conv.bias, f.bias, what + ".bias");
+    } else if (f.bias.defined()) {  // only a folded BN may leave a bias the model's conv has not
+      HONE_CHECK(bn && !f.batch_norm, what, ": the file's conv has a bias, the model's has none");
     }
     if (f.batch_norm) {
       HONE_CHECK(bn, what, ": the file normalises this conv's output with ", f.batch_norm->node->describe(),
                  " but the model has no BatchNorm2d after ", m.name);
       const FileLayer& b = *f.batch_norm;
       const std::string bw = file_name + ": " + b.node->describe() + " -> " + bn_name;
-      HONE_CHECK(!f.bias.defined() || conv.bias.defined(), what, ": the file's conv has a bias the model's has not");
       copy_into(bn->weight, b.scale, bw + ".weight");
       copy_into(bn->bias, b.shift, bw + ".bias");
       copy_into(bn->running_mean, b.mean, bw + ".running_mean");
@@ -255,8 +253,6 @@ WeightsReport load_onnx_weights(nn::Module& model, const std::filesystem::path& 
       bn->running_var.fill_(1.0 - bn->options().eps);
       bn->set_mode(nn::BatchNormMode::Frozen);
       ++report.folded_batch_norms;
-    } else {
-      HONE_CHECK(!f.bias.defined() || conv.bias.defined(), what, ": the file's conv has a bias, the model's has none");
     }
   }
   for (const ModelLayer& m : mine)

@@ -470,7 +470,7 @@ void backward_reference(const Conv2dBackwardArgs& a) {
 
 bool conv2d_direct_supported(const Conv2dGeometry& g, GemmIsa isa) {
   if (!conv_direct::geometry_supported(g)) return false;
-  const std::vector<GemmIsa> isas = conv_direct::isas();
+  const std::vector<GemmIsa>& isas = conv_direct::isas();
   return isa == GemmIsa::Auto ? !isas.empty() : std::find(isas.begin(), isas.end(), isa) != isas.end();
 }
 

@@ -14,6 +14,16 @@
 
 namespace hone::kernels::cpu::conv_direct {
 
+const std::vector<GemmIsa>& isas() {
+  static const std::vector<GemmIsa> supported = [] {  // the CPU does not change: ask once
+    std::vector<GemmIsa> out;
+    for (GemmIsa isa : {GemmIsa::Avx512, GemmIsa::Avx2})
+      if (gemm_isa_supported(isa)) out.push_back(isa);
+    return out;
+  }();
+  return supported;
+}
+
 namespace {
 
 constexpr int64_t kTapDepth = 288;  // taps x input channels per weight chunk (32 channels of 3x3)
@@ -21,7 +31,10 @@ constexpr int64_t kGradDepth = 128;  // grid positions per weight-gradient pass 
 constexpr int64_t kItemPositions = 384;  // grid positions per forward work item
 
 Tiles tiles_for(GemmIsa isa) {
-  if (isa == GemmIsa::Auto) isa = gemm_isa_supported(GemmIsa::Avx512) ? GemmIsa::Avx512 : GemmIsa::Avx2;
+  if (isa == GemmIsa::Auto) {
+    HONE_CHECK(!isas().empty(), "conv2d (direct): this CPU has neither AVX-512 nor AVX2+FMA");
+    isa = isas().front();
+  }
   HONE_CHECK(isa == GemmIsa::Avx512 || isa == GemmIsa::Avx2, "conv2d (direct): no kernel for ISA ", gemm_isa_name(isa));
   HONE_CHECK(gemm_isa_supported(isa), "conv2d (direct): this CPU cannot run ", gemm_isa_name(isa));
   return isa == GemmIsa::Avx512 ? avx512_tiles() : avx2_tiles();
@@ -225,12 +238,6 @@ bool geometry_supported(const Conv2dGeometry& g) {
          g.pad_left < g.kw && g.pad_right < g.kw && g.n > 0;
 }
 
-std::vector<GemmIsa> isas() {
-  std::vector<GemmIsa> out;
-  for (GemmIsa isa : {GemmIsa::Avx512, GemmIsa::Avx2})
-    if (gemm_isa_supported(isa)) out.push_back(isa);
-  return out;
-}
 
 double grid_utilisation(const Conv2dGeometry& g, GemmIsa isa) {
   const Grid gr = forward_plan(g, tiles_for(isa).nq).grid;

@@ -36,7 +36,7 @@ namespace hone::kernels::cpu::conv_direct {
 bool geometry_supported(const Conv2dGeometry& g);
 // The ISAs this CPU can run the kernel with, widest first (AVX-512, AVX2); Auto below
 // means the first of them. An ISA the CPU lacks is a hone::Error.
-std::vector<GemmIsa> isas();
+const std::vector<GemmIsa>& isas();
 // Share of the forward grid's positions that are output pixels.
 double grid_utilisation(const Conv2dGeometry& g, GemmIsa isa = GemmIsa::Auto);
 

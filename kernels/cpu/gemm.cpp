@@ -8,14 +8,13 @@
 // synchronisation, and every C element sees the same k order for any thread count.
 #include "kernels/cpu/gemm.h"
 
-#include "tensor/allocator.h"
-
 #include <cmath>
 #include <cstdlib>
 #include <memory>
 #include <vector>
 
 #include "kernels/cpu/gemm_microkernel.h"
+#include "tensor/allocator.h"
 #include "tensor/parallel.h"
 #include "tensor/error.h"
 
