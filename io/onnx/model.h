@@ -10,9 +10,10 @@
 // an initializer), cycles, and the default-domain opset (6 to 21). Every error is a
 // hone::Error that names the file and the tensor, node or field at fault.
 //
-// External data is memory-mapped (copy-on-write, so training may update the weights in
-// place) and read where it lies; inline raw_data moves out of the parsed message into the
-// tensor without a copy. A model's weights are held once.
+// The model file and its external data are memory-mapped copy-on-write (training may
+// update the weights in place; the files never change), and weights are read where they
+// lie, inline raw_data included: model.cpp splits the message at the wire level so that
+// protobuf never copies raw_data. A model's weights are held once.
 #include <cstdint>
 #include <filesystem>
 #include <map>
