@@ -22,6 +22,7 @@
 #include "nn/module.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+#include "models/classifier.h"
 #include "models/resnet.h"
 #include "models/vgg.h"
 #include "models/zoo.h"

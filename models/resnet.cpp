@@ -78,7 +78,7 @@ class Bottleneck : public nn::Module {
 
 }  // namespace
 
-ResNet::ResNet(const ResNetConfig& cfg, Generator* gen) : Module("ResNet"), cfg_(cfg) {
+ResNet::ResNet(const ResNetConfig& cfg, Generator* gen) : Classifier("ResNet"), cfg_(cfg) {
   HONE_CHECK(!cfg.blocks.empty() && cfg.blocks.size() == cfg.widths.size(), "ResNet: ", cfg.blocks.size(),
              " stage block counts for ", cfg.widths.size(), " widths");
   const int64_t stem_stride = cfg.stem_kernel == 7 ? 2 : 1;
@@ -119,7 +119,7 @@ Tensor ResNet::forward_features(const Tensor& x) {
   return y.flatten(1);
 }
 
-Tensor ResNet::forward(const Tensor& x) { return module("fc")(forward_features(x)); }
+Tensor ResNet::forward_head(const Tensor& features) { return module("fc")(features); }
 
 void ResNet::replace_head(int64_t num_classes, Generator* gen) {
   replace_module("fc", std::make_shared<nn::Linear>(feature_dim(), num_classes, true, gen));

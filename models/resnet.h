@@ -5,6 +5,7 @@
 #include <array>
 #include <vector>
 
+#include "models/classifier.h"
 #include "nn/layers.h"
 
 namespace hone::models {
@@ -20,16 +21,18 @@ struct ResNetConfig {
   bool stem_pool = true;     // the 3x3 stride-2 max pool after the stem
 };
 
-class ResNet : public nn::Module {
+class ResNet : public Classifier {
  public:
   explicit ResNet(const ResNetConfig& cfg, Generator* gen = nullptr);
-  Tensor forward(const Tensor& x) override;
   // Penultimate activations: the pooled, flattened features fed to fc ([N, features]).
-  Tensor forward_features(const Tensor& x);
+  Tensor forward_features(const Tensor& x) override;
+  Tensor forward_head(const Tensor& features) override;
   // A fresh fc with `num_classes` outputs (PyTorch's default Linear init).
-  void replace_head(int64_t num_classes, Generator* gen = nullptr);
+  void replace_head(int64_t num_classes, Generator* gen = nullptr) override;
+  int64_t num_classes() const override { return cfg_.num_classes; }
+  int64_t feature_dim() const override;
+  std::vector<std::string> head_patterns() const override { return {"fc.*"}; }
   const ResNetConfig& config() const { return cfg_; }
-  int64_t feature_dim() const;
 
  private:
   ResNetConfig cfg_;

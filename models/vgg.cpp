@@ -16,7 +16,7 @@ std::shared_ptr<nn::Linear> linear_layer(int64_t in, int64_t out, Generator* gen
 }  // namespace
 
 VGG::VGG(const std::vector<int64_t>& layers, bool batch_norm, int64_t num_classes, Generator* gen)
-    : Module("VGG"), batch_norm_(batch_norm) {
+    : Classifier("VGG"), batch_norm_(batch_norm) {
   auto features = std::make_shared<nn::Sequential>();
   int64_t in = 3;
   for (int64_t v : layers) {
@@ -50,7 +50,18 @@ Tensor VGG::forward_features(const Tensor& x) {
   return y;
 }
 
-Tensor VGG::forward(const Tensor& x) { return module("classifier.6")(forward_features(x)); }
+Tensor VGG::forward_head(const Tensor& features) { return module("classifier.6")(features); }
+
+int64_t VGG::num_classes() const { return static_cast<nn::Linear&>(module("classifier.6")).out_features(); }
+
+std::vector<std::string> VGG::stages() const {
+  std::vector<std::string> out;
+  for (const auto& [name, t] : named_parameters()) {
+    const std::string stage = name.substr(0, name.rfind('.'));  // features.0.weight -> features.0
+    if (out.empty() || out.back() != stage) out.push_back(stage);
+  }
+  return out;
+}
 
 void VGG::replace_head(int64_t num_classes, Generator* gen) {
   auto& last = static_cast<nn::Linear&>(module("classifier.6"));

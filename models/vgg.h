@@ -3,17 +3,23 @@
 // (a Sequential whose indices match torchvision's, so features.0.weight is the first
 // conv), "avgpool" (adaptive 7x7), "classifier" (Linear 25088-4096, ReLU, Dropout,
 // Linear 4096-4096, ReLU, Dropout, Linear 4096-num_classes).
+#include "models/classifier.h"
 #include "nn/layers.h"
 
 namespace hone::models {
 
-class VGG : public nn::Module {
+class VGG : public Classifier {
  public:
   // `layers`: output channels per conv, 0 for a 2x2 max pool (torchvision's "M").
   VGG(const std::vector<int64_t>& layers, bool batch_norm, int64_t num_classes = 1000, Generator* gen = nullptr);
-  Tensor forward(const Tensor& x) override;
-  Tensor forward_features(const Tensor& x);  // classifier input to its last Linear: [N, 4096]
-  void replace_head(int64_t num_classes, Generator* gen = nullptr);  // a fresh classifier.6
+  Tensor forward_features(const Tensor& x) override;  // classifier input to its last Linear: [N, 4096]
+  Tensor forward_head(const Tensor& features) override;
+  void replace_head(int64_t num_classes, Generator* gen = nullptr) override;  // a fresh classifier.6
+  int64_t num_classes() const override;
+  int64_t feature_dim() const override { return 4096; }
+  std::vector<std::string> head_patterns() const override { return {"classifier.6.*"}; }
+  // features.N for each conv (and BN), then classifier.0, classifier.3, classifier.6.
+  std::vector<std::string> stages() const override;
   bool batch_norm() const { return batch_norm_; }
 
  private:

@@ -10,17 +10,17 @@ std::vector<std::string> names() {
           "vgg16", "vgg16_bn", "vgg19", "vgg19_bn", "small_resnet"};
 }
 
-std::shared_ptr<nn::Module> create(const std::string& name, int64_t n) {
-  if (name == "resnet18") return resnet18(n);
-  if (name == "resnet34") return resnet34(n);
-  if (name == "resnet50") return resnet50(n);
-  if (name == "small_resnet") return small_resnet(n == 1000 ? 10 : n);
+std::shared_ptr<Classifier> create(const std::string& name, int64_t n, Generator* gen) {
+  if (name == "resnet18") return resnet18(n, gen);
+  if (name == "resnet34") return resnet34(n, gen);
+  if (name == "resnet50") return resnet50(n, gen);
+  if (name == "small_resnet") return small_resnet(n == 1000 ? 10 : n, 1, {16, 32, 64}, {1, 1, 1}, gen);
   const bool bn = name.size() > 3 && name.substr(name.size() - 3) == "_bn";
   const std::string base = bn ? name.substr(0, name.size() - 3) : name;
-  if (base == "vgg11") return vgg11(n, bn);
-  if (base == "vgg13") return vgg13(n, bn);
-  if (base == "vgg16") return vgg16(n, bn);
-  if (base == "vgg19") return vgg19(n, bn);
+  if (base == "vgg11") return vgg11(n, bn, gen);
+  if (base == "vgg13") return vgg13(n, bn, gen);
+  if (base == "vgg16") return vgg16(n, bn, gen);
+  if (base == "vgg19") return vgg19(n, bn, gen);
   std::string all;
   for (const auto& s : names()) all += (all.empty() ? "" : ", ") + s;
   fail("unknown model '", name, "' (built-in models: ", all, ")");

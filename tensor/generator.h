@@ -4,6 +4,7 @@
 // the thread count or device, and the state is two integers easy to checkpoint.
 #include <array>
 #include <cstdint>
+#include <vector>
 
 namespace hone {
 
@@ -26,5 +27,14 @@ class Generator {
   uint64_t seed_;
   uint64_t offset_ = 0;
 };
+
+// A 64-bit mixer (Steele et al.'s splitmix64 finaliser): keys for independent streams
+// from a seed and a stream number.
+uint64_t splitmix64(uint64_t x);
+
+// Shuffles `v` in place: Fisher-Yates with draws philox(key, i), so a seeded order is the
+// same with every standard library and platform (std::shuffle promises neither). The
+// modulo's bias is below size / 2^64.
+void philox_shuffle(std::vector<int64_t>& v, uint64_t key);
 
 }  // namespace hone

@@ -1,6 +1,11 @@
-// The `hone` command line. Subcommands arrive with their issues: inspect (models, ONNX
-// files), finetune, eval, predict, bench. Today it reports the build and the runtime.
+// The `hone` command line: finetune, eval, predict, demo, inspect, version. Flags are
+// parsed by CLI11 (--help on every command, typo suggestions, ranges checked); the work
+// is done by tools/finetune.cpp, inference.cpp and demo.cpp.
+#include <CLI/CLI.hpp>
+#include <algorithm>
 #include <cstring>
+#include <iomanip>
+#include <nlohmann/json.hpp>
 #include <filesystem>
 #include <iostream>
 #include <map>
@@ -8,20 +13,11 @@
 
 #include "hone.h"
 #include "models/zoo.h"
+#include "tools/demo.h"
+#include "tools/finetune.h"
+#include "tools/inference.h"
 
 namespace {
-
-int usage(std::ostream& os, int code) {
-  os << "usage: hone <command> [options]\n"
-        "commands:\n"
-        "  version     print the version, build options and the runtime context\n"
-        "  inspect     MODEL [--json]: layers, output shapes, parameters (total, trainable)\n"
-        "              MODEL is a built-in name: resnet18, resnet34, resnet50, vgg11..vgg19[_bn], small_resnet,\n"
-        "              or an ONNX file (ops, opset, parameters, whether BN was folded; the whole file,\n"
-        "              weights included, is loaded and checked as training would)\n"
-        "  finetune    fine-tune a pretrained network (arrives with the image loader)\n";
-  return code;
-}
 
 std::string dims_string(const std::vector<int64_t>& dims, const std::vector<std::string>& names, bool json) {
   std::string out = "[";
@@ -81,24 +77,7 @@ int inspect_onnx(const std::string& path, bool json) {
   return 0;
 }
 
-int inspect(int argc, char** argv) {
-  std::string model;
-  bool json = false;
-  for (int i = 2; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--json")) json = true;
-    else if (argv[i][0] == '-') {
-      std::cerr << "hone inspect: unknown option '" << argv[i] << "'\n";
-      return 2;
-    } else if (model.empty()) model = argv[i];
-    else {
-      std::cerr << "hone inspect: one MODEL only (got '" << model << "' and '" << argv[i] << "')\n";
-      return 2;
-    }
-  }
-  if (model.empty()) {
-    std::cerr << "usage: hone inspect MODEL [--json]\n";
-    return 2;
-  }
+int inspect(const std::string& model, bool json) {
   if (model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0) return inspect_onnx(model, json);
   if (std::filesystem::is_regular_file(model)) return inspect_onnx(model, json);
   auto net = hone::models::create(model);
@@ -123,28 +102,213 @@ int version() {
   return 0;
 }
 
+// Edit distance, for "did you mean" after an unknown flag (CLI11 does not suggest).
+size_t distance(const std::string& a, const std::string& b) {
+  std::vector<size_t> row(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    size_t diag = row[0];
+    row[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      const size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] != b[j - 1])});
+      diag = up;
+    }
+  }
+  return row[b.size()];
+}
+
+void suggest(CLI::App& app, int argc, char** argv) {
+  std::vector<std::string> known;
+  for (CLI::App* sub : app.get_subcommands())
+    for (const CLI::Option* o : sub->get_options())
+      for (const auto& n : o->get_lnames()) known.push_back("--" + n);
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = std::string(argv[i]).substr(0, std::string(argv[i]).find('='));
+    if (arg.rfind("--", 0) != 0 || std::find(known.begin(), known.end(), arg) != known.end()) continue;
+    std::string best;
+    size_t best_d = 4;  // suggest only close names
+    for (const auto& k : known)
+      if (size_t d = distance(arg, k); d < best_d) best = k, best_d = d;
+    if (!best.empty()) std::cerr << "unknown option " << arg << ": did you mean " << best << "?\n";
+  }
+}
+
+void print_finetune_summary(const hone::tools::FinetuneResult& r) {
+  if (r.interrupted) {
+    std::cerr << "\ninterrupted: wrote " << (r.out / "last.safetensors").string() << "; continue with:\n  hone finetune --resume "
+              << r.out.string() << "\n";
+    return;
+  }
+  std::cout << "best epoch " << r.best_epoch << ": val accuracy " << std::fixed << std::setprecision(3) << r.best_val_acc
+            << "; " << std::setprecision(1) << r.seconds << " s in all\n";
+  if (r.cache_hit) std::cout << "the feature cache saved " << r.cache_saved_seconds << " s of backbone\n";
+  std::cout << "wrote " << r.out.string() << "/{config.json, metrics.csv, curves.svg, confusion.csv, confusion.svg, "
+            << "best.safetensors, last.safetensors, model.onnx}\n";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    if (argc < 2) return usage(std::cerr, 2);
-    const char* cmd = argv[1];
-    if (!std::strcmp(cmd, "-h") || !std::strcmp(cmd, "--help") || !std::strcmp(cmd, "help")) return usage(std::cout, 0);
-    if (!std::strcmp(cmd, "version") || !std::strcmp(cmd, "--version")) return version();
-    if (!std::strcmp(cmd, "inspect")) return inspect(argc, argv);
-    if (!std::strcmp(cmd, "finetune")) {
-      // The main job, announced until its last pieces land (see README: Status).
-      std::cerr << "hone finetune: will load an ImageNet ResNet-18 from ONNX, replace its head with one\n"
-                   "  output per class folder under --data (train/ and val/), freeze the early stages and\n"
-                   "  fine-tune the rest, reporting loss and accuracy per epoch.\n"
-                   "  Not available yet in this build: it needs the image loader. The network and the\n"
-                   "  ONNX importer are ready: try `hone inspect resnet18` or `hone inspect FILE.onnx`.\n";
-      return 3;
+  std::cout << std::unitbuf;  // progress lines appear as they happen, also through a pipe
+  CLI::App app{"hone: fine-tune ImageNet-pretrained CNNs (ResNet, VGG) from ONNX files on your own images"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string("hone ") + HONE_VERSION);
+  int code = 0;
+
+  // ---- finetune ----
+  hone::tools::FinetuneConfig fc;
+  std::string resume;
+  auto* ft = app.add_subcommand("finetune", "fine-tune a pretrained network on a folder of images (one subfolder per class)");
+  ft->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // a later flag overrides
+  ft->add_option("--model", fc.model, "an ONNX file, or a built-in architecture (random weights: resnet18, vgg16, ...)")
+      ->capture_default_str();
+  ft->add_option("--data", fc.data, "image folder, one subfolder per class; a folder with train/ and val/ uses both");
+  ft->add_option("--val", fc.val, "validation folder (default: DATA/val if present, else --val-split of DATA)");
+  ft->add_option("--val-split", fc.val_split, "fraction of DATA held out for validation, per class")
+      ->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  ft->add_option("--strategy", fc.strategy,
+                 "feature-extract: freeze the backbone, run it once per image (evaluation transform, no augmentation) "
+                 "and cache the features on disk, train the new head; partial:STAGE: freeze what comes before STAGE "
+                 "(layer1..layer4 for ResNet, features.N for VGG); full: train everything; scratch: re-initialise and "
+                 "train everything (the baseline)")
+      ->capture_default_str();
+  ft->add_option("--epochs", fc.epochs)->check(CLI::Range(int64_t(1), int64_t(100000)))->capture_default_str();
+  ft->add_option("--batch-size", fc.batch_size)->check(CLI::Range(int64_t(1), int64_t(65536)))->capture_default_str();
+  ft->add_option("--accumulate", fc.accumulate, "batches per optimizer step")->check(CLI::Range(int64_t(1), int64_t(1024)))->capture_default_str();
+  ft->add_option("--lr", fc.lr, "base learning rate (the body's)")->check(CLI::PositiveNumber)->capture_default_str();
+  ft->add_option("--head-lr-mult", fc.head_lr_mult, "the new head learns this many times faster")->check(CLI::NonNegativeNumber)->capture_default_str();
+  ft->add_option("--momentum", fc.momentum)->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  ft->add_option("--optimizer", fc.optimizer)->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+  ft->add_option("--weight-decay", fc.weight_decay)->check(CLI::NonNegativeNumber)->capture_default_str();
+  ft->add_option("--schedule", fc.schedule)->check(CLI::IsMember({"cosine", "onecycle", "step", "plateau", "constant"}))->capture_default_str();
+  ft->add_option("--warmup", fc.warmup, "epochs of linear warm-up (cosine)")->check(CLI::NonNegativeNumber)->capture_default_str();
+  ft->add_option("--early-stopping", fc.early_stopping, "stop after this many epochs without a better val accuracy (0: off)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
+  ft->add_option("--dropout", fc.dropout, "dropout before the head")->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  ft->add_option("--bn", fc.bn, "batch norm in trained stages: train (batch statistics), frozen, or auto (frozen below batch 8); "
+                                "frozen stages always keep theirs frozen")
+      ->check(CLI::IsMember({"train", "frozen", "auto"}))->capture_default_str();
+  ft->add_option("--augment", fc.augment, "default: random resized crop + horizontal flip; none")
+      ->check(CLI::IsMember({"default", "none"}))->capture_default_str();
+  ft->add_option("--device", fc.device)->capture_default_str();
+  ft->add_option("--threads", fc.threads, "compute threads (0: HONE_NUM_THREADS or all cores)")->check(CLI::NonNegativeNumber);
+  ft->add_option("--workers", fc.workers, "image decoding threads")->check(CLI::Range(int64_t(0), int64_t(64)))->capture_default_str();
+  ft->add_option("--seed", fc.seed)->capture_default_str();
+  ft->add_option("--out", fc.out, "the run folder")->capture_default_str();
+  ft->add_option("--cache-dir", fc.cache_dir, "feature cache (default $XDG_CACHE_HOME/hone or ~/.cache/hone)");
+  ft->add_option("--resume", resume, "continue the run in this folder from its last checkpoint (other flags are ignored)");
+  ft->callback([&] {
+    if (!resume.empty()) fc.resume = true, fc.out = resume;
+    hone::tools::install_interrupt_handler();
+    const auto r = hone::tools::finetune(fc);
+    print_finetune_summary(r);
+    code = r.interrupted ? 130 : 0;
+  });
+
+  // ---- predict ----
+  std::string model;
+  std::vector<std::string> images;
+  int64_t top = 5;
+  bool json = false;
+  auto* pr = app.add_subcommand("predict", "classify images with an ONNX file or a run folder");
+  pr->add_option("--model", model, "an ONNX file or a run folder (its model.onnx)")->required();
+  pr->add_option("images", images, "image files (JPEG, PNG)")->required()->check(CLI::ExistingFile);
+  pr->add_option("--top", top, "classes per image")->check(CLI::Range(int64_t(1), int64_t(1000)))->capture_default_str();
+  pr->add_flag("--json", json, "one JSON object per image");
+  pr->callback([&] {
+    auto m = hone::tools::load_for_inference(model);
+    for (const auto& p : hone::tools::predict(m, images, top)) {
+      if (json) {
+        nlohmann::json j{{"image", p.image}};
+        for (size_t i = 0; i < p.classes.size(); ++i) {
+          const int64_t c = p.classes[i];
+          j["top"].push_back({{"class", c}, {"name", size_t(c) < m.classes.size() ? m.classes[size_t(c)] : ""},
+                              {"probability", p.probabilities[i]}});
+        }
+        std::cout << j.dump() << "\n";
+        continue;
+      }
+      std::cout << p.image << "\n";
+      for (size_t i = 0; i < p.classes.size(); ++i) {
+        const int64_t c = p.classes[i];
+        std::cout << "  " << std::setw(5) << c << "  " << std::fixed << std::setprecision(4) << p.probabilities[i] << "  "
+                  << (size_t(c) < m.classes.size() ? m.classes[size_t(c)] : "") << "\n";
+      }
     }
-    std::cerr << "hone: unknown command '" << cmd << "'\n";
-    return usage(std::cerr, 2);
+  });
+
+  // ---- eval ----
+  std::string data;
+  int64_t batch = 32;
+  auto* ev = app.add_subcommand("eval", "accuracy, top-5, per-class accuracy and confusion matrix on an image folder");
+  ev->add_option("--model", model, "an ONNX file or a run folder (its model.onnx)")->required();
+  ev->add_option("--data", data, "image folder, one subfolder per class")->required()->check(CLI::ExistingDirectory);
+  ev->add_option("--batch-size", batch)->check(CLI::Range(int64_t(1), int64_t(65536)))->capture_default_str();
+  ev->add_flag("--json", json, "the report as JSON");
+  ev->callback([&] {
+    auto m = hone::tools::load_for_inference(model);
+    const auto r = hone::tools::evaluate_folder(m, data, batch);
+    if (json) {
+      nlohmann::json j{{"samples", r.samples}, {"accuracy", r.accuracy}, {"top5", r.top5}, {"classes", r.classes},
+                       {"per_class_accuracy", r.per_class}, {"confusion", r.confusion}, {"predicted_classes", r.predicted_names}};
+      std::cout << j.dump(2) << "\n";
+      return;
+    }
+    std::cout << std::fixed << std::setprecision(4) << "images:     " << r.samples << "\naccuracy:   " << r.accuracy
+              << "\ntop-5:      " << r.top5 << "\nper class:\n";
+    for (size_t i = 0; i < r.classes.size(); ++i) std::cout << "  " << std::setw(20) << std::left << r.classes[i] << std::right << r.per_class[i] << "\n";
+    std::cout << "confusion (rows: true class; columns: predicted, the model's classes in order):\n";
+    for (size_t i = 0; i < r.classes.size(); ++i) {
+      std::cout << "  " << std::setw(20) << std::left << r.classes[i] << std::right;
+      for (int64_t v : r.confusion[i]) std::cout << std::setw(6) << v;
+      std::cout << "\n";
+    }
+  });
+
+  // ---- demo ----
+  hone::tools::DemoConfig dc;
+  auto* dm = app.add_subcommand("demo", "pretrain on Fashion-MNIST classes 0-4, export to ONNX, import it back and "
+                                        "fine-tune on classes 5-9 with every strategy; prints what fine-tuning buys");
+  dm->add_option("--out", dc.out)->capture_default_str();
+  dm->add_option("--data-dir", dc.data_dir, "Fashion-MNIST IDX files (default: Debian's dataset-fashion-mnist)");
+  dm->add_option("--labels-per-class", dc.labels_per_class)->check(CLI::Range(int64_t(1), int64_t(6000)))->capture_default_str();
+  dm->add_option("--source-per-class", dc.source_per_class)->check(CLI::Range(int64_t(1), int64_t(6000)))->capture_default_str();
+  dm->add_option("--source-epochs", dc.source_epochs)->check(CLI::Range(int64_t(1), int64_t(1000)))->capture_default_str();
+  dm->add_option("--epochs", dc.epochs)->check(CLI::Range(int64_t(1), int64_t(1000)))->capture_default_str();
+  dm->add_option("--curve-per-class", dc.curve_per_class)->check(CLI::Range(int64_t(1), int64_t(1000)))->capture_default_str();
+  dm->add_option("--batch-size", dc.batch_size)->check(CLI::Range(int64_t(1), int64_t(4096)))->capture_default_str();
+  dm->add_option("--strategies", dc.strategies)->capture_default_str();
+  dm->add_option("--seed", dc.seed)->capture_default_str();
+  dm->add_option("--source-model", dc.source_model, "an earlier demo's source/model.onnx: skip pretraining")
+      ->check(CLI::ExistingFile);
+  dm->add_option("--threads", dc.threads)->check(CLI::NonNegativeNumber);
+  dm->callback([&] {
+    hone::tools::install_interrupt_handler();
+    code = hone::tools::run_demo(dc);
+  });
+
+  // ---- inspect, version ----
+  bool inspect_json = false;
+  auto* in = app.add_subcommand("inspect", "layers, output shapes and parameters of a built-in model, or an ONNX file's "
+                                           "ops, opset, parameters, folded BN and metadata (the whole file is checked)");
+  in->add_option("model", model, "resnet18, resnet34, resnet50, vgg11..vgg19[_bn], small_resnet, or FILE.onnx")->required();
+  in->add_flag("--json", inspect_json);
+  in->callback([&] { code = inspect(model, inspect_json); });
+  app.add_subcommand("version", "the version, build options and the runtime context")->callback([&] { code = version(); });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int status = app.exit(e);
+    if (dynamic_cast<const CLI::ExtrasError*>(&e)) suggest(app, argc, argv);
+    return status;
   } catch (const hone::Error& e) {
     std::cerr << "hone: error: " << e.what() << "\n";
     return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "hone: error: " << e.what() << "\n";
+    return 1;
   }
+  return code;
 }

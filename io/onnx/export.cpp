@@ -375,6 +375,7 @@ void export_onnx(nn::Module& model, const std::filesystem::path& path, const Exp
   const Preprocessing& pre = options.preprocessing;
   if (pre.input_size.size() == 2)
     metadata.emplace_back("hone.input_size", std::to_string(pre.input_size[0]) + "," + std::to_string(pre.input_size[1]));
+  if (pre.resize >= 0) metadata.emplace_back("hone.resize", std::to_string(pre.resize));
   if (!pre.mean.empty()) metadata.emplace_back("hone.mean", join(pre.mean));
   if (!pre.std.empty()) metadata.emplace_back("hone.std", join(pre.std));
   if (!pre.class_names.empty()) {
@@ -402,6 +403,8 @@ Preprocessing read_preprocessing(const Model& model) {
   Preprocessing p;
   const std::string size = model.metadata_value("hone.input_size");
   for (double d : parse_doubles(size)) p.input_size.push_back(int64_t(d));
+  const std::vector<double> resize = parse_doubles(model.metadata_value("hone.resize"));
+  if (resize.size() == 1) p.resize = int64_t(resize[0]);
   p.mean = parse_doubles(model.metadata_value("hone.mean"));
   p.std = parse_doubles(model.metadata_value("hone.std"));
   std::stringstream names(model.metadata_value("hone.class_names"));

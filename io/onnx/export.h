@@ -8,7 +8,7 @@
 //
 // What the model expects of its input goes into metadata_props, which read_preprocessing
 // reads back (from our files or any file that carries the same keys):
-//   hone.input_size "224,224"  hone.mean "0.485,0.456,0.406"  hone.std "0.229,0.224,0.225"
+//   hone.input_size "224,224"  hone.resize "256"  hone.mean "0.485,0.456,0.406"  hone.std "0.229,0.224,0.225"
 //   hone.class_names  one name per line
 #include <filesystem>
 #include <string>
@@ -21,6 +21,7 @@ namespace hone::io::onnx {
 
 struct Preprocessing {
   std::vector<int64_t> input_size;  // {H, W}; empty if unknown
+  int64_t resize = -1;              // shorter side before the centre crop; 0 none; -1 unknown
   std::vector<double> mean, std;    // per channel; empty if unknown
   std::vector<std::string> class_names;
 };

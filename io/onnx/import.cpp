@@ -27,6 +27,7 @@ struct Ctx {
   Values& values;
   bool training;
   int64_t declared_batch;
+  int bn_policy;  // OnnxModule::BnPolicy
 
   bool has(size_t i) const { return i < node.inputs.size() && !node.inputs[i].empty(); }
   const Tensor& in(size_t i) const {
@@ -153,8 +154,10 @@ Tensor run_batch_norm(const Ctx& c) {
   o.eps = c.node.attr_float("epsilon", 1e-5);
   o.momentum = c.node.attr_float("momentum", 0.9);
   o.convention = BatchNormConvention::Onnx;
-  o.use_batch_stats = c.training;
-  o.update_running_stats = c.training;
+  // Frozen batch norm (freeze_batchnorm): running statistics even while training.
+  const bool frozen = c.bn_policy == 2 || (c.bn_policy == 1 && !c.in(1).requires_grad());
+  o.use_batch_stats = c.training && !frozen;
+  o.update_running_stats = c.training && !frozen;
   return batch_norm(c.in(0), c.in(1), c.in(2), c.in(3), c.in(4), o);
 }
 
@@ -427,7 +430,7 @@ class Folder : public nn::Module {
 
 bool op_supported(const std::string& op_type) { return ops().count(op_type) > 0; }
 
-OnnxModule::OnnxModule(Model model) : nn::Module("OnnxModule"), model_(std::move(model)) {
+OnnxModule::OnnxModule(Model model) : models::Classifier("OnnxModule"), model_(std::move(model)) {
   for (const Node& n : model_.nodes) {
     HONE_CHECK(n.domain.empty(), model_.path.string(), ": ", n.describe(), ": domain '", n.domain, "' is not supported");
     HONE_CHECK(op_supported(n.op_type), model_.path.string(), ": unsupported op '", n.op_type, "' at ", n.describe(),
@@ -522,8 +525,21 @@ std::vector<Tensor> OnnxModule::run(const std::vector<Tensor>& inputs) {
     }
     values[vi.name] = inputs[i];
   }
-  for (const Node& n : model_.nodes) {
-    Ctx c{n, model_, values, is_training(), declared_batch_};
+  run_nodes(values, 0, model_.nodes.size());
+  std::vector<Tensor> outs;
+  for (const ValueInfo& o : model_.outputs) {
+    auto it = values.find(o.name);
+    HONE_CHECK(it != values.end(), file, ": graph output '", o.name, "' was not computed");
+    outs.push_back(it->second);
+  }
+  return outs;
+}
+
+void OnnxModule::run_nodes(std::unordered_map<std::string, Tensor>& values, size_t begin, size_t end) {
+  const std::string& file = model_.path.string();
+  for (size_t i = begin; i < end; ++i) {
+    const Node& n = model_.nodes[i];
+    Ctx c{n, model_, values, is_training(), declared_batch_, int(bn_policy_)};
     Tensor y;
     try {
       y = ops().at(n.op_type)(c);
@@ -534,16 +550,89 @@ std::vector<Tensor> OnnxModule::run(const std::vector<Tensor>& inputs) {
     }
     if (!n.outputs.empty() && !n.outputs[0].empty()) values[n.outputs[0]] = y;
   }
-  std::vector<Tensor> outs;
-  for (const ValueInfo& o : model_.outputs) {
-    auto it = values.find(o.name);
-    HONE_CHECK(it != values.end(), file, ": graph output '", o.name, "' was not computed");
-    outs.push_back(it->second);
-  }
-  return outs;
 }
 
-void OnnxModule::replace_head(int64_t num_classes) {
+size_t OnnxModule::head_node() const {
+  for (int64_t i = int64_t(model_.nodes.size()) - 1; i >= 0; --i) {
+    const Node& n = model_.nodes[size_t(i)];
+    if ((n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 && weights_.count(n.inputs[1]) &&
+        weights_.at(n.inputs[1]).dim() == 2)
+      return size_t(i);
+  }
+  fail(model_.path.string(), ": no Gemm or MatMul with an initializer weight: the graph has no classifier head");
+}
+
+Tensor OnnxModule::forward_features(const Tensor& x) {
+  HONE_CHECK(model_.inputs.size() == 1, model_.path.string(), ": forward_features takes graphs with one input, this has ",
+             model_.inputs.size());
+  const size_t head = head_node();
+  Values values;
+  for (const auto& [name, t] : weights_) values[name] = t;
+  values[model_.inputs[0].name] = x;
+  run_nodes(values, 0, head);
+  auto it = values.find(model_.nodes[head].inputs[0]);
+  HONE_CHECK(it != values.end(), model_.path.string(), ": the head's input was not computed");
+  return it->second.dim() == 2 ? it->second : it->second.flatten(1);
+}
+
+Tensor OnnxModule::forward_head(const Tensor& features) {
+  const size_t head = head_node();
+  Values values;
+  for (const auto& [name, t] : weights_) values[name] = t;
+  values[model_.nodes[head].inputs[0]] = features;
+  run_nodes(values, head, model_.nodes.size());
+  auto it = values.find(model_.outputs.at(0).name);
+  HONE_CHECK(it != values.end(), model_.path.string(), ": graph output '", model_.outputs.at(0).name,
+             "' does not follow from the head alone");
+  return it->second;
+}
+
+std::pair<int64_t, int64_t> OnnxModule::head_shape() const {
+  const Node& n = model_.nodes[head_node()];
+  const Tensor& w = weights_.at(n.inputs[1]);
+  const bool out_first = n.op_type == "Gemm" && n.attr_int("transB", 0) != 0;  // weight [out, in]
+  return out_first ? std::pair{w.size(1), w.size(0)} : std::pair{w.size(0), w.size(1)};
+}
+
+int64_t OnnxModule::num_classes() const { return head_shape().second; }
+int64_t OnnxModule::feature_dim() const { return head_shape().first; }
+
+std::vector<std::string> OnnxModule::head_patterns() const {
+  const Node& n = model_.nodes[head_node()];
+  std::vector<std::string> out;
+  for (size_t i = 1; i < n.inputs.size(); ++i)
+    if (weights_.count(n.inputs[i])) out.push_back(n.inputs[i]);
+  // A MatMul head's bias is in the Add after it (replace_head writes it so).
+  if (n.op_type == "MatMul" && head_node() + 1 < model_.nodes.size()) {
+    const Node& a = model_.nodes[head_node() + 1];
+    if (a.op_type == "Add")
+      for (const auto& in : a.inputs)
+        if (weights_.count(in)) out.push_back(in);
+  }
+  return out;
+}
+
+void OnnxModule::reset_parameters(Generator* gen) {
+  auto w = [&](const Node& n, size_t i) {
+    return i < n.inputs.size() && weights_.count(n.inputs[i]) ? weights_.at(n.inputs[i]) : Tensor();
+  };
+  for (const Node& n : model_.nodes) {
+    if (n.op_type == "Conv" || (n.op_type == "Gemm" && n.attr_int("transB", 0) != 0)) {
+      if (w(n, 1).defined()) models::reset_linear_like(w(n, 1), w(n, 2), gen);
+    } else if (n.op_type == "Gemm" || n.op_type == "MatMul") {  // weight [in, out]
+      if (w(n, 1).defined() && w(n, 1).dim() == 2) {
+        Tensor wt = w(n, 1).t();  // a view: reset as [out, in]
+        models::reset_linear_like(wt, n.op_type == "Gemm" ? w(n, 2) : Tensor(), gen);
+      }
+    } else if (n.op_type == "BatchNormalization") {
+      models::reset_batchnorm(w(n, 1), w(n, 2), w(n, 3), w(n, 4));
+    }
+  }
+}
+
+void OnnxModule::freeze_batchnorm(bool all) { bn_policy_ = all ? BnPolicy::All : BnPolicy::WhereFrozen; }
+
+void OnnxModule::replace_head(int64_t num_classes, Generator* gen) {
   const std::string& file = model_.path.string();
   HONE_CHECK(num_classes > 0, "replace_head: num_classes must be positive, got ", num_classes);
   int64_t head = -1;
@@ -563,8 +652,8 @@ void OnnxModule::replace_head(int64_t num_classes) {
   const std::string wname = n.inputs[1];
   const bool had_bias = n.op_type == "Gemm" && n.inputs.size() > 2 && weights_.count(n.inputs[2]) > 0;
   const std::string bname = had_bias ? n.inputs[2] : wname + "_bias";
-  Tensor nw = uniform(out_first ? Shape{num_classes, fan_in} : Shape{fan_in, num_classes}, -bound, bound);
-  Tensor nb = uniform({num_classes}, -bound, bound);
+  Tensor nw = uniform(out_first ? Shape{num_classes, fan_in} : Shape{fan_in, num_classes}, -bound, bound, {}, gen);
+  Tensor nb = uniform({num_classes}, -bound, bound, {}, gen);
   remove_weight(wname);
   if (had_bias) remove_weight(bname);
   add_weight(wname, nw, false);

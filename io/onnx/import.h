@@ -15,9 +15,11 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "io/onnx/model.h"
+#include "models/classifier.h"
 #include "nn/module.h"
 
 namespace hone::io::onnx {
@@ -27,7 +29,7 @@ bool op_supported(const std::string& op_type);
 
 class Folder;  // import.cpp: the module holding one part of dotted parameter names
 
-class OnnxModule : public nn::Module {
+class OnnxModule : public models::Classifier {
  public:
   explicit OnnxModule(Model model);
 
@@ -48,15 +50,31 @@ class OnnxModule : public nn::Module {
   // layer a fresh weight and bias for `num_classes` outputs (uniform +-1/sqrt(fan_in), as
   // nn::Linear). Later nodes (a Softmax, say) are dropped: the new layer's output is the
   // graph's output.
-  void replace_head(int64_t num_classes);
+  void replace_head(int64_t num_classes, Generator* gen = nullptr) override;
+
+  // The classifier view (models/classifier.h). The head is the last Gemm/MatMul with an
+  // initializer weight; features are its input, flattened; forward_head runs the nodes
+  // from the head to the output.
+  Tensor forward_features(const Tensor& x) override;
+  Tensor forward_head(const Tensor& features) override;
+  int64_t num_classes() const override;
+  int64_t feature_dim() const override;
+  std::vector<std::string> head_patterns() const override;  // the head's initializer names
+  void freeze_batchnorm(bool all) override;
+  void reset_parameters(Generator* gen) override;  // by node: Conv, Gemm, MatMul, BatchNormalization
 
  private:
+  enum class BnPolicy { AsMode = 0, WhereFrozen = 1, All = 2 };
+  void run_nodes(std::unordered_map<std::string, Tensor>& values, size_t begin, size_t end);
+  size_t head_node() const;
+  std::pair<int64_t, int64_t> head_shape() const;  // {in, out}
   void add_weight(const std::string& name, const Tensor& t, bool buffer);
   void remove_weight(const std::string& name);
   Folder* folder(const std::vector<std::string>& parts, bool create);
   Model model_;
   std::map<std::string, Tensor> weights_;  // parameters, buffers and constant initializers by name
   int64_t declared_batch_ = -1;            // a fixed batch dim on the first input, if any
+  BnPolicy bn_policy_ = BnPolicy::AsMode;
 };
 
 std::shared_ptr<OnnxModule> import_onnx(const std::filesystem::path& path);

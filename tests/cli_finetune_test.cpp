@@ -1,0 +1,302 @@
+// `hone finetune / predict / eval` end to end, as a user runs them: a tiny generated
+// image folder and a small ONNX network written here, every strategy, --resume after a
+// SIGKILL mid-run, Ctrl-C, the feature cache, the exported model, and the bad inputs
+// that must end with one clear message and a non-zero exit.
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+
+#include "io/image.h"
+#include "test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int status = -1;  // exit status, or 128 + signal
+  std::string output;
+};
+
+// Runs the hone binary with `args` (a shell fragment), stdout and stderr together.
+CliRun hone_cli(const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + " " + HONE_CLI_PATH + std::string(" ") + args + " 2>&1";
+  CliRun r;
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
+  const int st = pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+  return r;
+}
+
+fs::path scratch_dir(const std::string& name) {
+  const fs::path d = fs::temp_directory_path() / ("hone_cli_test_" + std::to_string(getpid()) + "_" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d;
+}
+
+// Two classes a small network can tell apart: reddish squares and bluish stripes.
+void write_folder(const fs::path& root, int per_class, uint64_t seed) {
+  hone::Generator g(seed);
+  for (int c = 0; c < 2; ++c) {
+    fs::create_directories(root / (c ? "stripes" : "squares"));
+    for (int i = 0; i < per_class; ++i) {
+      hone::io::Image img(40 + 3 * i, 44, 3);
+      const auto r = hone::Generator::philox(seed, uint64_t(c * 1000 + i));
+      for (int64_t y = 0; y < img.height; ++y)
+        for (int64_t x = 0; x < img.width; ++x) {
+          uint8_t* p = img.row(y) + x * 3;
+          const bool on = c ? ((x / 4) % 2 == 0) : (x > 10 && x < 30 && y > 10 && y < 30);
+          p[0] = uint8_t(on ? 200 + r[0] % 40 : r[1] % 60);
+          p[1] = uint8_t(r[2] % 80);
+          p[2] = uint8_t(on && c ? 220 : 40 + r[3] % 40);
+        }
+      hone::io::write_png(img, root / (c ? "stripes" : "squares") / ("img" + std::to_string(i) + ".png"));
+    }
+  }
+}
+
+// A small RGB ResNet in an ONNX file with hone's preprocessing metadata (32x32 crops).
+fs::path write_model(const fs::path& dir) {
+  hone::Generator g(7);
+  auto net = hone::models::small_resnet(4, 3, {8, 16}, {1, 1}, &g);
+  net->eval();
+  hone::io::onnx::ExportOptions eo;
+  eo.channels = 3;
+  eo.preprocessing = {.input_size = {32, 32}, .resize = 36, .mean = {0.5, 0.5, 0.5}, .std = {0.25, 0.25, 0.25}};
+  const fs::path file = dir / "tiny.onnx";
+  hone::io::onnx::export_onnx(*net, file, eo);
+  return file;
+}
+
+struct Fixture {
+  fs::path dir, data, model;
+  explicit Fixture(const std::string& name) : dir(scratch_dir(name)), data(dir / "data"), model(write_model(dir)) {
+    write_folder(data / "train", 12, 1);
+    write_folder(data / "val", 4, 2);
+  }
+  ~Fixture() { fs::remove_all(dir); }
+  std::string base(const std::string& out, const std::string& more = "") const {
+    return "finetune --model " + model.string() + " --data " + data.string() + " --out " + (dir / out).string() +
+           " --epochs 3 --batch-size 8 --workers 1 --threads 1 --cache-dir " + (dir / "cache").string() + " " + more;
+  }
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// metrics.csv without the timing columns (seconds, data wait), which differ run to run.
+std::string metrics_without_times(const fs::path& run) {
+  std::istringstream in(read_file(run / "metrics.csv"));
+  std::string out;
+  for (std::string line; std::getline(in, line);) {
+    size_t cut = line.size();
+    for (int k = 0; k < 2; ++k) cut = line.rfind(',', cut - 1);
+    out += line.substr(0, cut) + "\n";
+  }
+  return out;
+}
+
+void expect_same_tensors(const fs::path& a, const fs::path& b) {
+  auto x = hone::io::load_safetensors(a.string()), y = hone::io::load_safetensors(b.string());
+  ASSERT_EQ(x.tensors.size(), y.tensors.size());
+  for (const auto& [name, t] : x.tensors) {
+    ASSERT_TRUE(y.tensors.count(name)) << name;
+    const hone::Tensor& u = y.tensors.at(name);
+    ASSERT_EQ(t.shape(), u.shape()) << name;
+    EXPECT_EQ(0, std::memcmp(t.data_ptr(), u.data_ptr(), size_t(t.numel()) * t.element_size())) << name << " differs";
+  }
+}
+
+TEST(CliFinetune, EveryStrategyRunsAndWritesItsFiles) {
+  Fixture f("strategies");
+  for (const std::string s : {"feature-extract", "partial:layer2", "full", "scratch"}) {
+    const std::string out = s.substr(0, s.find(':'));
+    const CliRun r = hone_cli(f.base(out, "--strategy " + s));
+    ASSERT_EQ(r.status, 0) << s << ":\n" << r.output;
+    for (const char* file : {"config.json", "metrics.csv", "curves.svg", "confusion.csv", "confusion.svg",
+                             "best.safetensors", "last.safetensors", "model.onnx"})
+      EXPECT_TRUE(fs::is_regular_file(f.dir / out / file)) << s << ": no " << file;
+    EXPECT_NE(r.output.find("epoch 3/3"), std::string::npos) << r.output;
+    // three epochs, a header line
+    const std::string m = read_file(f.dir / out / "metrics.csv");
+    EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 4) << m;
+  }
+  // Partial froze conv1, bn1 and layer1: fewer parameters train than in full.
+  const std::string partial = read_file(f.dir / "partial" / "config.json"), full = read_file(f.dir / "full" / "config.json");
+  EXPECT_NE(partial.find("\"strategy\": \"partial:layer2\""), std::string::npos);
+  EXPECT_NE(full.find("\"classes\": [\n    \"squares\",\n    \"stripes\"\n  ]"), std::string::npos) << full;
+}
+
+TEST(CliFinetune, LearnsTheTinyTask) {
+  Fixture f("learns");
+  const CliRun r = hone_cli(f.base("run", "--strategy full --epochs 6 --lr 0.05"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto m = hone::io::load_safetensors((f.dir / "run" / "last.safetensors").string());
+  // The classes are easy: the last epoch's validation accuracy must be high.
+  std::istringstream in(read_file(f.dir / "run" / "metrics.csv"));
+  std::string line, last;
+  while (std::getline(in, line)) last = line;
+  std::vector<double> v;
+  std::stringstream ls(last);
+  for (std::string cell; std::getline(ls, cell, ',');) v.push_back(std::stod(cell));
+  EXPECT_GE(v.at(4), 0.85) << r.output;
+}
+
+TEST(CliFinetune, ResumeAfterSigkillEndsBitIdentical) {
+  Fixture f("resume");
+  const std::string flags = "--strategy full --epochs 4 --dropout 0.2";
+  const CliRun whole = hone_cli(f.base("whole", flags));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  // 24 images, batch 8: 3 steps an epoch; step 8 is in the middle of epoch 3.
+  const CliRun killed = hone_cli(f.base("killed", flags), "HONE_TEST_KILL_AFTER_STEPS=8");
+  ASSERT_EQ(killed.status, 128 + SIGKILL) << killed.output;
+  ASSERT_FALSE(fs::exists(f.dir / "killed" / "model.onnx"));
+  const CliRun resumed = hone_cli("finetune --resume " + (f.dir / "killed").string());
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resuming"), std::string::npos) << resumed.output;
+  EXPECT_EQ(metrics_without_times(f.dir / "whole"), metrics_without_times(f.dir / "killed"));
+  expect_same_tensors(f.dir / "whole" / "last.safetensors", f.dir / "killed" / "last.safetensors");
+  expect_same_tensors(f.dir / "whole" / "best.safetensors", f.dir / "killed" / "best.safetensors");
+}
+
+TEST(CliFinetune, CtrlCWritesACheckpointAndResumes) {
+  Fixture f("interrupt");
+  const std::string flags = "--strategy partial:layer2 --epochs 3";
+  const CliRun whole = hone_cli(f.base("whole", flags));
+  ASSERT_EQ(whole.status, 0) << whole.output;
+  const CliRun stopped = hone_cli(f.base("stopped", flags), "HONE_TEST_INTERRUPT_AFTER_STEPS=4");
+  ASSERT_EQ(stopped.status, 130) << stopped.output;
+  EXPECT_NE(stopped.output.find("hone finetune --resume"), std::string::npos) << stopped.output;
+  const CliRun resumed = hone_cli("finetune --resume " + (f.dir / "stopped").string());
+  ASSERT_EQ(resumed.status, 0) << resumed.output;
+  EXPECT_EQ(metrics_without_times(f.dir / "whole"), metrics_without_times(f.dir / "stopped"));
+  expect_same_tensors(f.dir / "whole" / "last.safetensors", f.dir / "stopped" / "last.safetensors");
+}
+
+TEST(CliFinetune, FeatureCacheSkipsTheBackboneOnTheSecondRun) {
+  Fixture f("cache");
+  const CliRun first = hone_cli(f.base("a", "--strategy feature-extract"));
+  ASSERT_EQ(first.status, 0) << first.output;
+  EXPECT_NE(first.output.find("backbone ran once over 32 images"), std::string::npos) << first.output;
+  const CliRun second = hone_cli(f.base("b", "--strategy feature-extract --lr 0.05 --head-lr-mult 2"));
+  ASSERT_EQ(second.status, 0) << second.output;
+  EXPECT_NE(second.output.find("from the cache"), std::string::npos) << second.output;
+  EXPECT_NE(second.output.find("feature cache saved"), std::string::npos) << second.output;
+}
+
+TEST(CliFinetune, ExportedModelGivesTheTrainedOutputs) {
+  Fixture f("export");
+  ASSERT_EQ(hone_cli(f.base("run", "--strategy full --epochs 2")).status, 0);
+  // The fine-tuned weights (best.safetensors) in the imported original, vs model.onnx.
+  auto original = hone::io::onnx::import_onnx(f.model);
+  original->replace_head(2);
+  hone::io::load_checkpoint((f.dir / "run" / "best.safetensors").string(), {.model = original.get()});
+  auto exported = hone::io::onnx::import_onnx(f.dir / "run" / "model.onnx");
+  original->eval(), exported->eval();
+  hone::NoGradGuard no_grad;
+  const hone::Tensor x = hone::randn({3, 3, 32, 32});
+  hone::test::expect_close((*exported)(x), (*original)(x), 1e-6, 1e-6);
+  const auto pre = hone::io::onnx::read_preprocessing(exported->model());
+  EXPECT_EQ(pre.class_names, (std::vector<std::string>{"squares", "stripes"}));
+  EXPECT_EQ(pre.resize, 36);
+
+  // predict and eval on the run folder use its recorded preprocessing and class names.
+  const CliRun p = hone_cli("predict --model " + (f.dir / "run").string() + " " +
+                         (f.data / "val" / "stripes" / "img0.png").string() + " --top 2");
+  ASSERT_EQ(p.status, 0) << p.output;
+  EXPECT_NE(p.output.find("stripes"), std::string::npos) << p.output;
+  const CliRun e = hone_cli("eval --model " + (f.dir / "run").string() + " --data " + (f.data / "val").string() + " --json");
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("\"samples\": 8"), std::string::npos) << e.output;
+  EXPECT_NE(e.output.find("\"per_class_accuracy\""), std::string::npos) << e.output;
+}
+
+TEST(CliFinetune, BadInputEndsWithOneClearMessage) {
+  Fixture f("bad");
+  struct Case {
+    std::string args, message;
+  };
+  fs::create_directories(f.dir / "one_class" / "only");
+  write_folder(f.dir / "empty_class", 2, 3);
+  for (auto& e : fs::directory_iterator(f.dir / "empty_class" / "stripes")) fs::remove(e.path());
+  std::ofstream(f.dir / "empty_class" / "stripes" / "broken.jpg") << "not a jpeg";
+  std::ofstream(f.dir / "a_file") << "x";
+  const std::string m = " --model " + f.model.string();
+  const std::vector<Case> cases = {
+      {"finetune" + m + " --data " + (f.dir / "missing").string(), "is not a folder"},
+      {"finetune" + m + " --data " + (f.dir / "one_class").string() + " --out " + (f.dir / "o").string(), "class"},
+      {"finetune" + m + " --data " + (f.dir / "empty_class").string() + " --out " + (f.dir / "o").string(), "stripes"},
+      {"finetune" + m + " --data " + f.data.string() + " --out " + (f.dir / "a_file" / "run").string(), "run folder"},
+      {"finetune" + m + " --data " + f.data.string() + " --out " + (f.dir / "o").string() + " --strategy partial:layer9",
+       "no stage 'layer9'"},
+      {"finetune" + m + " --data " + f.data.string() + " --strategy sideways", "--strategy"},
+      {"finetune --model " + (f.dir / "nope.onnx").string() + " --data " + f.data.string(), "not found"},
+      {"finetune" + m + " --data " + f.data.string() + " --epochs 0", "--epochs"},
+      {"finetune" + m + " --data " + f.data.string() + " --lr -1", "--lr"},
+      {"finetune" + m + " --data " + f.data.string() + " --optimiser sgd", "optimiser"},
+      {"finetune --resume " + (f.dir / "missing").string(), "config.json"},
+      {"predict --model " + f.model.string() + " " + (f.dir / "a_file").string(), "a_file"},
+      {"eval --model " + f.model.string() + " --data " + (f.dir / "missing").string(), "missing"},
+  };
+  for (const auto& c : cases) {
+    const CliRun r = hone_cli(c.args);
+    EXPECT_NE(r.status, 0) << c.args << "\n" << r.output;
+    EXPECT_LT(r.status, 128) << "crashed: " << c.args << "\n" << r.output;
+    EXPECT_NE(r.output.find(c.message), std::string::npos) << c.args << "\n" << r.output;
+    EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << r.output;
+  }
+}
+
+TEST(CliFinetune, HymenopteraPhotosFineTune) {
+  HONE_REQUIRE_SHARED("data/hymenoptera/train/ants");
+  const fs::path dir = scratch_dir("photos");
+  const fs::path src = fs::path(hone::test::shared_dir()) / "data" / "hymenoptera";
+  // A few real photos of each class (sorted, so the same every run), plus the GIF placeholder.
+  for (const char* split : {"train", "val"})
+    for (const char* cls : {"ants", "bees"}) {
+      std::vector<fs::path> files;
+      for (auto& e : fs::directory_iterator(src / split / cls))
+        if (e.path().extension() == ".jpg") files.push_back(e.path());
+      std::sort(files.begin(), files.end());
+      fs::create_directories(dir / "data" / split / cls);
+      for (size_t i = 0; i < std::min<size_t>(files.size(), std::string(split) == "train" ? 6 : 3); ++i)
+        fs::copy_file(files[i], dir / "data" / split / cls / files[i].filename());
+    }
+  std::ofstream(dir / "data" / "train" / "ants" / "imageNotFound.gif") << "GIF89a\x01\x00\x01\x00";
+  const fs::path model = write_model(dir);
+  const CliRun r = hone_cli("finetune --model " + model.string() + " --data " + (dir / "data").string() + " --out " +
+                         (dir / "run").string() + " --epochs 1 --batch-size 4 --threads 1 --strategy full");
+  ASSERT_EQ(r.status, 0) << r.output;
+  EXPECT_NE(r.output.find("imageNotFound.gif"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("skipped 1 unreadable file"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("12 training, 6 validation images"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+}  // namespace
+
+namespace {
+TEST(CliFinetune, DocsExampleFineTunes) {
+  Fixture f("example");
+  const std::string cmd = "cd " + f.dir.string() + " && " + HONE_EXAMPLE_PATH + " " + f.model.string() + " " +
+                          (f.data / "train").string() + " 2 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  ASSERT_EQ(pclose(p), 0) << out;
+  EXPECT_NE(out.find("epoch 2: val accuracy"), std::string::npos) << out;
+  EXPECT_TRUE(fs::is_regular_file(f.dir / "finetuned.onnx")) << out;
+}
+}  // namespace

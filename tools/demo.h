@@ -1,0 +1,33 @@
+#pragma once
+// `hone demo`: the main job on data every machine can have. No ImageNet weights can be
+// assumed, so the demo makes its own pretrained network and shows what fine-tuning buys:
+//   1. source task: Fashion-MNIST classes 0-4 (tops and trousers); the small ResNet
+//      learns them, and is exported to ONNX, the way a pretrained network arrives;
+//   2. target task: classes 5-9 (sandals, shirts, sneakers, bags, boots) with only a few
+//      labelled images per class; the exported file is imported back and fine-tuned with
+//      each strategy (scratch, feature-extract, partial, full) for the same epochs;
+//   3. a table of test accuracy and time per strategy, curves, and what the numbers show.
+#include <cstdint>
+#include <string>
+
+namespace hone::tools {
+
+struct DemoConfig {
+  std::string out = "runs/demo";
+  std::string data_dir;              // Fashion-MNIST IDX files; empty: Debian's location
+  int64_t source_per_class = 6000;   // source images per class (all of them)
+  int64_t source_epochs = 2;
+  int64_t labels_per_class = 10;     // labelled target images per class
+  int64_t epochs = 30;               // target epochs, the same for every strategy
+  int64_t curve_per_class = 100;     // test images per class scored after every epoch
+  int64_t batch_size = 16;
+  uint64_t seed = 0;
+  int64_t threads = 0;
+  std::string strategies = "scratch,feature-extract,partial:layer2,full";
+  std::string source_model;          // an earlier run's source/model.onnx: skip pretraining
+};
+
+// Returns the process exit status (0, or 130 after Ctrl-C).
+int run_demo(const DemoConfig& config);
+
+}  // namespace hone::tools

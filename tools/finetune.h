@@ -1,0 +1,92 @@
+#pragma once
+// The fine-tuning recipe behind `hone finetune` (and `hone demo`): a pretrained network
+// from an ONNX file (or a built-in architecture), a new head for the data's classes, one
+// of four strategies, a training loop with validation, checkpoints that resume bit for bit,
+// and a run directory a person can read:
+//   config.json      every setting, the preprocessing, class names, seed, hone version
+//   metrics.csv      per epoch: train loss/acc, val loss/acc, lr, seconds, data wait
+//   curves.svg       loss and accuracy curves
+//   confusion.csv/.svg   the best model on the validation set
+//   best.safetensors, last.safetensors, model.onnx (best epoch, preprocessing and class
+//   names in its metadata)
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "io/dataset.h"
+#include "io/transforms.h"
+#include "models/classifier.h"
+
+namespace hone::tools {
+
+struct FinetuneConfig {
+  std::string model = "resnet18";  // an ONNX file or a built-in architecture
+  std::string data;                // image folder (class subfolders), or one with train/ and val/
+  std::string val;                 // validation folder; empty: data/val if present, else val_split
+  double val_split = 0.2;
+  // feature-extract | partial:STAGE | full | scratch
+  std::string strategy = "full";
+  int64_t epochs = 10, batch_size = 32, accumulate = 1;
+  double lr = 0.01, head_lr_mult = 10, momentum = 0.9, weight_decay = 1e-4;
+  std::string optimizer = "sgd";   // sgd | adam | adamw
+  std::string schedule = "cosine"; // cosine | step | plateau | onecycle | constant
+  double warmup = 0;               // epochs of linear warm-up (cosine)
+  int64_t early_stopping = 0;      // patience in epochs on val accuracy; 0: off
+  double dropout = 0;              // before the head
+  std::string bn = "auto";         // train | frozen | auto (frozen when batch_size < 8)
+  std::string augment = "default"; // default (random resized crop + flip) | none
+  std::string device = "cpu";
+  int64_t threads = 0, workers = 2;
+  uint64_t seed = 0;
+  std::string out = "runs/finetune";
+  std::string cache_dir;           // feature cache; empty: $XDG_CACHE_HOME/hone or ~/.cache/hone
+  bool resume = false;             // continue the run in `out` from last.safetensors
+  bool progress = true;            // a live bar when stderr is a terminal
+  bool verbose = true;             // per-epoch lines on stdout
+  bool keep_best = true;           // end with the best epoch's weights (false: the last epoch's)
+
+  // Set by programs (the demo) instead of files: the network, the data, the preprocessing.
+  std::shared_ptr<models::Classifier> net;
+  std::shared_ptr<const io::Dataset> train_set, val_set;
+  std::optional<io::TransformOptions> transform;  // eval form; training adds augmentation
+  std::string model_hash;          // names `net` in the feature cache key (its weights are hashed too)
+};
+
+struct EpochMetrics {
+  int64_t epoch = 0;  // 1-based
+  double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, lr = 0, seconds = 0, wait_seconds = 0;
+};
+
+struct FinetuneResult {
+  std::vector<EpochMetrics> history;
+  int64_t best_epoch = 0;
+  double best_val_acc = 0, final_val_acc = 0, seconds = 0;
+  double backbone_seconds = 0;      // feature-extract: time the backbone ran (0 on a cache hit)
+  double cache_saved_seconds = 0;   // feature-extract: backbone time a cache hit saved
+  bool cache_hit = false, interrupted = false, stopped_early = false;
+  std::vector<std::vector<int64_t>> confusion;  // [true][predicted], best model on val
+  std::vector<std::string> classes;
+  std::filesystem::path out;
+};
+
+FinetuneResult finetune(FinetuneConfig config);
+
+// Loads a network for inference: an ONNX file, or a run directory (its model.onnx).
+// Fills the preprocessing and class names from the file's metadata, defaulting to
+// torchvision's ImageNet evaluation transform.
+struct LoadedModel {
+  std::shared_ptr<models::Classifier> net;
+  io::TransformOptions transform;
+  std::vector<std::string> classes;
+  std::filesystem::path file;
+};
+LoadedModel load_for_inference(const std::string& model_or_run_dir);
+
+// Ctrl-C during finetune finishes the current step, writes last.safetensors and returns
+// with interrupted set; install_interrupt_handler() arms it (the command line calls it).
+void install_interrupt_handler();
+
+}  // namespace hone::tools
