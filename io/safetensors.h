@@ -40,8 +40,8 @@ struct SafetensorsFile {
 // checked against the file's length.
 SafetensorsFile load_safetensors(const std::string& path);
 
-// `s` as a JSON string literal, quotes included (the safetensors header's writer; also
-// what `hone inspect --json` prints names with). Bytes >= 0x80 pass through unchanged.
+// `s` as a JSON string literal, quotes included. Bytes >= 0x80 pass through unchanged
+// (nlohmann's dump would reject or replace bytes that are not UTF-8).
 std::string json_quote(std::string_view s);
 
 }  // namespace hone::io

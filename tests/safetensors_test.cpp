@@ -285,6 +285,21 @@ TEST(SafetensorsLayout, ReadsHandWrittenHeadersWithWhitespaceEscapesAndExtraFiel
   EXPECT_EQ(out.metadata, (std::map<std::string, std::string>{{"a/b", "\"x\""}}));
 }
 
+// The writer's JSON: "__metadata__" first even where a name sorts before it, control
+// characters escaped, UTF-8 and DEL passed through as they are.
+TEST(SafetensorsLayout, MetadataFirstAndNamesEscapedAsJsonRequires) {
+  TempDir dir;
+  const std::string path = dir.file("esc.safetensors");
+  save_safetensors(path, {{"A", from_vector<uint8_t>({1}, {1})}, {"c\x01\x1f\x7f\"\\/ \xc3\xa9", from_vector<uint8_t>({2}, {1})}},
+                   {{"k", "v\n"}});
+  const std::string b = read_bytes(path);
+  const std::string header = b.substr(8, read_le64(b));
+  EXPECT_EQ(header.substr(0, header.find_last_not_of(' ') + 1),
+            "{\"__metadata__\":{\"k\":\"v\\n\"},"
+            "\"A\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[0,1]},"
+            "\"c\\u0001\\u001f\x7f\\\"\\\\/ \xc3\xa9\":{\"dtype\":\"U8\",\"shape\":[1],\"data_offsets\":[1,2]}}");
+}
+
 // ---------------------------------------------------------------- reference files
 
 // The golden set of tools/golden/safetensors_check.py, which checks hone's files with the
@@ -661,6 +676,120 @@ TEST(SafetensorsCorrupt, DeepNestingInUnknownFieldsIsRefused) {
   expect_load_error(st_bytes(R"({"w":{"dtype":"F32","shape":[1],"data_offsets":[0,4],"x":)" + deep + "}}",
                              std::string(4, '\0')),
                     {"nested deeper than 64 levels"});
+}
+
+// Shapes and offsets take integers from 0 to int64 / uint64 max, however they are written.
+TEST(SafetensorsCorrupt, NumbersMustBeIntegersInRange) {
+  const std::string d4(4, '\0');
+  auto with_offsets = [&](const std::string& offsets) { return st_bytes("{" + entry("w", "U8", "[4]", offsets) + "}", d4); };
+  expect_load_error(with_offsets("[0,4.0]"), {"tensor \"w\": data offset 4.0 is not an integer"});
+  expect_load_error(with_offsets("[0,4e0]"), {"data offset 4e0 is not an integer"});
+  expect_load_error(with_offsets("[-0.0,4]"), {"data offset -0.0 is not an integer"});
+  expect_load_error(with_offsets("[0,1e999]"), {"data offset 1e999 is not an integer"});  // past a double
+  expect_load_error(with_offsets("[-9223372036854775808,4]"), {"data offset -9223372036854775808 is negative"});
+  expect_load_error(with_offsets("[-" + std::string(400, '9') + ",4]"), {"is negative"});
+  expect_load_error(with_offsets("[0,18446744073709551616]"), {"data offset 18446744073709551616 is too large"});
+  expect_load_error(with_offsets("[0," + std::string(400, '9') + "]"), {"is too large"});
+  expect_load_error(with_offsets("[0,18446744073709551615]"), {"[0, 18446744073709551615] run past the end"});
+  expect_load_error(st_bytes("{" + entry("w", "U8", "[1e999]", "[0,4]") + "}", d4), {"dim 1e999 is not an integer"});
+  expect_load_error(st_bytes("{" + entry("w", "U8", "[4,-4]", "[0,4]") + "}", d4), {"dim -4 is negative"});
+  // -0 is zero.
+  TempDir dir;
+  const std::string path = dir.file("zero.safetensors");
+  write_bytes(path, st_bytes("{" + entry("w", "U8", "[-0]", "[0,-0]") + "}"));
+  EXPECT_EQ(load_safetensors(path).tensors.at("w").shape(), (Shape{0}));
+}
+
+// nlohmann/json stops at a number it cannot hold in a double wherever it is, so such a
+// number in an unknown field is refused too (the reference skips unknown fields unread);
+// numbers that fit are skipped like any other value.
+TEST(SafetensorsCorrupt, NumbersPastADoubleAreRefusedEvenInUnknownFields) {
+  const std::string start = R"({"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":)";
+  expect_load_error(st_bytes(start + "1e999}}", std::string(1, '\0')),
+                    {"number 1e999 is out of range", "(header byte " + std::to_string(start.size())});
+  TempDir dir;
+  const std::string path = dir.file("fits.safetensors");
+  write_bytes(path, st_bytes(start + "[1.5e308, -1e-999, 99999999999999999999999, -0.0, 0e0]}}", std::string(1, '\0')));
+  EXPECT_EQ(load_safetensors(path).tensors.size(), 1u);
+}
+
+TEST(SafetensorsCorrupt, OnlyPaddingMayFollowTheHeaderObject) {
+  // nlohmann/json takes a NUL byte for the end of its input; the header does not.
+  expect_load_error(st_bytes(std::string("{}\0", 3)), {"unexpected bytes after the closing '}' (header byte 2"});
+  expect_load_error(st_bytes(std::string("{} \0 ", 5)), {"unexpected bytes after the closing '}' (header byte 3"});
+  expect_load_error(st_bytes("{}{}"), {"unexpected bytes after the closing '}' (header byte 2"});
+  expect_load_error(st_bytes(std::string(R"({"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":)") + '\0' + "}}",
+                             std::string(1, '\0')),
+                    {"unexpected character where a value should be"});
+  expect_load_error(st_bytes("\xef\xbb\xbf{}"), {"must start with '{' (header byte 0"});  // a byte-order mark
+  TempDir dir;
+  const std::string path = dir.file("padded.safetensors");
+  write_bytes(path, st_bytes("{} \t\r\n "));
+  EXPECT_TRUE(load_safetensors(path).tensors.empty());
+}
+
+TEST(SafetensorsCorrupt, NestingLimitIsExactAndChecksDoNotWaitForTheEnd) {
+  auto with_x = [](const std::string& x) {
+    return st_bytes(R"({"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":)" + x + "}}", std::string(1, '\0'));
+  };
+  auto nested = [](int levels, const std::string& inside) {
+    return std::string(size_t(levels), '[') + inside + std::string(size_t(levels), ']');
+  };
+  // The field's own value is level 1: a value at level 64 loads, one at level 65 does not.
+  TempDir dir;
+  const std::string path = dir.file("deep.safetensors");
+  for (const std::string& x : {nested(63, "0"), nested(64, ""), nested(63, "{}"), nested(62, "{\"a\":null}")}) {
+    write_bytes(path, with_x(x));
+    EXPECT_NO_THROW(load_safetensors(path)) << x;
+  }
+  expect_load_error(with_x(nested(64, "0")), {"nested deeper than 64 levels (header byte 120"});
+  expect_load_error(with_x(nested(64, "tru")), {"nested deeper than 64 levels"});  // depth before syntax
+  std::string objects;
+  for (int i = 0; i < 100000; ++i) objects += "{\"a\":";
+  expect_load_error(with_x(objects + "0" + std::string(100000, '}')), {"nested deeper than 64 levels"});
+  // Nesting where the format wants something else is refused at its first level.
+  const std::string deep(100000, '[');
+  expect_load_error(st_bytes(R"({"w":{"dtype":"U8","shape":)" + deep), {"shape must be an array of integers (header byte 28"});
+  expect_load_error(st_bytes(R"({"__metadata__":)" + deep), {"\"__metadata__\" must be an object"});
+  expect_load_error(st_bytes(R"({"__metadata__":{"k":)" + deep), {"value for key \"k\" is not a string"});
+  expect_load_error(st_bytes(R"({"w":)" + deep), {"tensor \"w\": expected an object"});
+}
+
+// Where a syntax error is found inside a token, the offset is the token's start (for a bad
+// escape, its backslash), as `marker` locates it in the header.
+TEST(SafetensorsCorrupt, SyntaxErrorsNameWhereTheBadTokenStarts) {
+  struct Case {
+    std::string header, expect, marker;
+  };
+  const std::string tensor = R"({"w":{"dtype":"U8","shape":[1],"data_offsets":[0,1],"x":)";
+  const std::vector<Case> cases = {
+      {R"({"w\q":{}})", "unknown escape", R"(\q)"},
+      {R"({"w\u12x4":{}})", "4 hex digits", R"(\u12)"},
+      {R"({"w\ud800\ud800":{}})", "lone high surrogate", R"(\ud800\ud800)"},  // the first half
+      {R"({"w\ud800\n":{}})", "lone high surrogate", R"(\ud800)"},
+      {R"({"w\ud800\u12":{}})", "4 hex digits", R"(\u12)"},
+      {R"({"ab\udc00":{}})", "lone low surrogate", R"(\udc00)"},
+      {"{\"ab\x1f\":{}}", "unescaped control character", "\x1f"},
+      {R"({"w\":{}})", "unterminated string", R"("w)"},
+      {tensor + R"("abc)", "unterminated string", R"("abc)"},
+      {tensor + "[0,-01]}}", "leading zero", "-01"},
+      {tensor + "[0,1.]}}", "malformed number", "1.]"},
+      {tensor + "[0,1e+]}}", "malformed number", "1e+"},
+      {tensor + "[0,1,]}}", "unexpected character where a value should be", "]}}"},
+      {tensor + "[0 1]}}", "expected ',' or ']' in an array", "1]}}"},
+      {tensor + "{\"a\" 1}}}", "expected ':' after a key in an object", "1}}}"},
+      {tensor + "nul}}", "unexpected character where a value should be", "nul"},
+      {R"({"w":{"dtype":"U8","shape":[1] "data_offsets":[0,1]}})", "expected ',' or '}' in tensor \"w\"", R"( "data)"},
+      {R"({"w":{"dtype":"U8","shape":[1,x],"data_offsets":[0,1]}})", "tensor \"w\": shape must be an array of integers", "x"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.header);
+    size_t at = c.header.rfind(c.marker);
+    if (c.marker[0] == ' ') ++at;  // the marker's leading space only makes it unique
+    ASSERT_NE(at, std::string::npos);
+    expect_load_error(st_bytes(c.header, std::string(1, '\0')),
+                      {c.expect, "(header byte " + std::to_string(at) + ", file offset " + std::to_string(at + 8) + ")"});
+  }
 }
 
 }  // namespace

@@ -446,6 +446,12 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   HONE_CHECK(cfg.augment == "default" || cfg.augment == "none", "--augment: default or none; got '", cfg.augment, "'");
   train_tf.train = cfg.augment == "default" && !extract;
 
+  if (cfg.verbose && !cfg.resume)
+    std::cout << "fine-tuning " << (cfg.net ? net->type_name() : cfg.model) << " (" << cfg.strategy << "): "
+              << count.trainable << " of " << count.total << " parameters train; " << num_classes << " classes ("
+              << join(classes) << "); " << train->size() << " training, " << (val ? val->size() : 0)
+              << " validation images; " << cfg.epochs << " epochs -> " << out.string() << "\n";
+
   // ---- batches: images, or cached backbone features ----
   FinetuneResult result;
   result.classes = classes;
@@ -572,11 +578,6 @@ FinetuneResult finetune(FinetuneConfig cfg) {
                    {"head", net->head_patterns()}, {"feature_dim", net->feature_dim()}};
   write_text_file(out / "config.json", cj.dump(2) + "\n");
 
-  if (cfg.verbose && !cfg.resume)
-    std::cout << "fine-tuning " << (cfg.net ? net->type_name() : cfg.model) << " (" << cfg.strategy << "): "
-              << count.trainable << " of " << count.total << " parameters train; " << num_classes << " classes ("
-              << join(classes) << "); " << train->size() << " training, " << (val ? val->size() : 0)
-              << " validation images; " << cfg.epochs << " epochs -> " << out.string() << "\n";
 
   auto save_last = [&](int64_t epoch, int64_t position) {
     st.epoch = epoch, st.data_position = position, st.step = opt->step_count();

@@ -19,12 +19,11 @@
 
 namespace {
 
-std::string dims_string(const std::vector<int64_t>& dims, const std::vector<std::string>& names, bool json) {
+std::string dims_string(const std::vector<int64_t>& dims, const std::vector<std::string>& names) {
   std::string out = "[";
   for (size_t i = 0; i < dims.size(); ++i) {
-    if (i) out += json ? ", " : ",";
+    if (i) out += ",";
     if (dims[i] >= 0) out += std::to_string(dims[i]);
-    else if (json) out += hone::io::json_quote(i < names.size() ? names[i] : "");
     else out += i < names.size() && !names[i].empty() ? names[i] : "?";
   }
   return out + "]";
@@ -39,32 +38,31 @@ int inspect_onnx(const std::string& path, bool json) {
   for (const auto& n : model.nodes) ++ops[n.op_type];
   const std::string producer = model.producer_name + (model.producer_version.empty() ? "" : " " + model.producer_version);
   if (json) {
-    std::ostringstream os;
-    os << "{\"file\": " << hone::io::json_quote(path) << ", \"producer\": " << hone::io::json_quote(producer)
-       << ", \"ir_version\": " << model.ir_version << ", \"opset\": " << model.opset << ", \"nodes\": " << model.nodes.size()
-       << ", \"ops\": {";
-    bool first = true;
-    for (const auto& [op, n] : ops) os << (first ? "" : ", ") << hone::io::json_quote(op) << ": " << n, first = false;
-    os << "}, \"inputs\": [";
-    for (size_t i = 0; i < model.inputs.size(); ++i)
-      os << (i ? ", " : "") << "{\"name\": " << hone::io::json_quote(model.inputs[i].name)
-         << ", \"shape\": " << dims_string(model.inputs[i].dims, model.inputs[i].dim_names, true) << "}";
-    os << "], \"initializers\": " << model.initializers.size() << ", \"parameters\": " << count.total
-       << ", \"trainable\": " << count.trainable << ", \"bn_folded\": " << (m->bn_folded() ? "true" : "false")
-       << ", \"metadata\": {";
-    for (size_t i = 0; i < model.metadata.size(); ++i)
-      os << (i ? ", " : "") << hone::io::json_quote(model.metadata[i].first) << ": " << hone::io::json_quote(model.metadata[i].second);
-    os << "}}\n";
-    std::cout << os.str();
+    nlohmann::ordered_json j{{"file", path}, {"producer", producer}, {"ir_version", model.ir_version},
+                             {"opset", model.opset}, {"nodes", model.nodes.size()}, {"ops", ops}};
+    j["inputs"] = nlohmann::ordered_json::array();
+    for (const auto& v : model.inputs) {
+      nlohmann::ordered_json shape = nlohmann::ordered_json::array();
+      for (size_t d = 0; d < v.dims.size(); ++d)
+        if (v.dims[d] >= 0) shape.push_back(v.dims[d]);
+        else shape.push_back(d < v.dim_names.size() ? v.dim_names[d] : "");
+      j["inputs"].push_back({{"name", v.name}, {"shape", shape}});
+    }
+    j["initializers"] = model.initializers.size();
+    j["parameters"] = count.total, j["trainable"] = count.trainable, j["bn_folded"] = m->bn_folded();
+    j["metadata"] = nlohmann::ordered_json::object();
+    for (const auto& [k, v] : model.metadata) j["metadata"][k] = v;
+    // A file's strings need not be UTF-8: replace bad bytes rather than fail the report.
+    std::cout << j.dump(2, ' ', false, nlohmann::ordered_json::error_handler_t::replace) << "\n";
     return 0;
   }
   std::cout << path << "\n"
             << "  producer:     " << (producer.empty() ? "(none)" : producer) << "\n"
             << "  ir version:   " << model.ir_version << ", opset " << model.opset << "\n";
   for (const auto& v : model.inputs)
-    std::cout << "  input:        " << v.name << " " << dims_string(v.dims, v.dim_names, false) << "\n";
+    std::cout << "  input:        " << v.name << " " << dims_string(v.dims, v.dim_names) << "\n";
   for (const auto& v : model.outputs)
-    std::cout << "  output:       " << v.name << " " << dims_string(v.dims, v.dim_names, false) << "\n";
+    std::cout << "  output:       " << v.name << " " << dims_string(v.dims, v.dim_names) << "\n";
   std::cout << "  nodes:        " << model.nodes.size() << " (";
   bool first = true;
   for (const auto& [op, n] : ops) std::cout << (first ? "" : ", ") << op << " " << n, first = false;
@@ -83,9 +81,9 @@ int inspect(const std::string& model, bool json) {
   auto net = hone::models::create(model);
   const auto count = net->count_parameters();
   if (json) {
-    std::cout << "{\"model\": \"" << model << "\", \"parameters\": " << count.total << ", \"trainable\": " << count.trainable
-              << ", \"tensors\": " << net->named_parameters().size() << ", \"buffers\": " << net->named_buffers().size()
-              << "}\n";
+    const nlohmann::ordered_json j{{"model", model}, {"parameters", count.total}, {"trainable", count.trainable},
+                                   {"tensors", net->named_parameters().size()}, {"buffers", net->named_buffers().size()}};
+    std::cout << j.dump(2) << "\n";
   } else {
     std::cout << model << "\n" << net->summary(hone::models::default_input_shape(model));
   }
