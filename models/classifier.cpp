@@ -20,7 +20,7 @@ bool has_prefix(const std::string& name, const std::string& prefix) {
 std::vector<std::string> Classifier::stages() const {
   std::vector<std::string> out;
   for (const auto& [name, t] : named_parameters()) {
-    const std::string first = name.substr(0, name.find('.'));
+    const std::string path = stage_path(name), first = path.substr(0, path.find('.'));
     if (std::find(out.begin(), out.end(), first) == out.end()) out.push_back(first);
   }
   return out;
@@ -30,7 +30,7 @@ void Classifier::freeze_before(const std::string& stage) {
   const auto params = named_parameters();
   size_t first = params.size();
   for (size_t i = 0; i < params.size() && first == params.size(); ++i)
-    if (has_prefix(params[i].first, stage)) first = i;
+    if (has_prefix(stage_path(params[i].first), stage)) first = i;
   if (first == params.size()) {
     std::string names;
     for (const auto& s : stages()) names += (names.empty() ? "" : ", ") + s;

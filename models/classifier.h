@@ -29,11 +29,15 @@ class Classifier : public nn::Module {
   // Parameter-name patterns that select the head ({"fc.*"} for a ResNet).
   virtual std::vector<std::string> head_patterns() const = 0;
   // Names one can pass to freeze_before, input to output. By default the first part of
-  // the parameter names in order (conv1, bn1, layer1, ..., fc); VGG lists features.N.
+  // the parameters' stage paths in order (conv1, bn1, layer1, ..., fc); VGG lists features.N.
   virtual std::vector<std::string> stages() const;
+  // Where a parameter sits, as a dotted module path that stages and freeze_before match:
+  // its own name here; an imported graph whose exporter named weights "onnx::Conv_193"
+  // derives it from the node that reads the weight ("/layer3/layer3.0/conv1/Conv").
+  virtual std::string stage_path(const std::string& parameter) const { return parameter; }
 
   // Partial fine-tuning: freezes every parameter that comes before `stage` (a stage name,
-  // or any dotted prefix of a parameter name) in graph order. Throws naming the stages
+  // or any dotted prefix of a stage path) in graph order. Throws naming the stages
   // when no parameter has that prefix.
   void freeze_before(const std::string& stage);
   // Feature extraction: freezes everything but the head.

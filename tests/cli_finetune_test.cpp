@@ -9,6 +9,7 @@
 #include <fstream>
 
 #include "io/image.h"
+#include "onnx_fixtures.h"
 #include "test_util.h"
 
 namespace {
@@ -256,11 +257,9 @@ TEST(CliFinetune, BadInputEndsWithOneClearMessage) {
   }
 }
 
-TEST(CliFinetune, HymenopteraPhotosFineTune) {
-  HONE_REQUIRE_SHARED("data/hymenoptera/train/ants");
-  const fs::path dir = scratch_dir("photos");
+// A few real photos of each class (sorted, so the same every run) in DIR/data/{train,val}.
+void copy_photos(const fs::path& dir) {
   const fs::path src = fs::path(hone::test::shared_dir()) / "data" / "hymenoptera";
-  // A few real photos of each class (sorted, so the same every run), plus the GIF placeholder.
   for (const char* split : {"train", "val"})
     for (const char* cls : {"ants", "bees"}) {
       std::vector<fs::path> files;
@@ -271,6 +270,12 @@ TEST(CliFinetune, HymenopteraPhotosFineTune) {
       for (size_t i = 0; i < std::min<size_t>(files.size(), std::string(split) == "train" ? 6 : 3); ++i)
         fs::copy_file(files[i], dir / "data" / split / cls / files[i].filename());
     }
+}
+
+TEST(CliFinetune, HymenopteraPhotosFineTune) {
+  HONE_REQUIRE_SHARED("data/hymenoptera/train/ants");
+  const fs::path dir = scratch_dir("photos");
+  copy_photos(dir);
   std::ofstream(dir / "data" / "train" / "ants" / "imageNotFound.gif") << "GIF89a\x01\x00\x01\x00";
   const fs::path model = write_model(dir);
   const CliRun r = hone_cli("finetune --model " + model.string() + " --data " + (dir / "data").string() + " --out " +
@@ -279,6 +284,28 @@ TEST(CliFinetune, HymenopteraPhotosFineTune) {
   EXPECT_NE(r.output.find("imageNotFound.gif"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("skipped 1 unreadable file"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("12 training, 6 validation images"), std::string::npos) << r.output;
+  fs::remove_all(dir);
+}
+
+// The README's recipe on a file of the layout torch.onnx.export writes for an eval-mode
+// torchvision ResNet-18 (BN folded, weights named onnx::Conv_N; the fixture's generated
+// weights), on real photos at 224x224: partial:layer4 finds its stage, trains, exports,
+// and eval reads the run folder back.
+TEST(CliFinetune, TorchvisionResNet18OnPhotos) {
+  HONE_REQUIRE_SHARED("data/hymenoptera/train/ants");
+  namespace fx = hone::test::onnx_fixtures;
+  const fs::path dir = scratch_dir("resnet18");
+  copy_photos(dir);
+  const fs::path model = fx::materialize(fx::fixture("tv_resnet18_op17_bn_folded"), dir, true);
+  const CliRun r = hone_cli("finetune --model " + model.string() + " --data " + (dir / "data").string() + " --out " +
+                            (dir / "run").string() + " --strategy partial:layer4 --epochs 2 --batch-size 4 --lr 0.001");
+  ASSERT_EQ(r.status, 0) << r.output;
+  // layer4: conv weights 8388608 + folded biases 2560; the new head 512 * 2 + 2
+  EXPECT_NE(r.output.find("(partial:layer4): 8392194 of 11172738 parameters train"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("nan"), std::string::npos) << r.output;
+  const CliRun e = hone_cli("eval --model " + (dir / "run").string() + " --data " + (dir / "data" / "val").string());
+  ASSERT_EQ(e.status, 0) << e.output;
+  EXPECT_NE(e.output.find("images:     6"), std::string::npos) << e.output;
   fs::remove_all(dir);
 }
 

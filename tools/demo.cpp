@@ -20,7 +20,7 @@ struct Row {
   std::string strategy;
   double test_acc = 0, seconds = 0;
   int64_t trainable = 0;
-  std::vector<double> curve;
+  std::vector<double> curve, loss;
 };
 
 // Accuracy of `net` on every sample of `ds` (evaluation transform, eval mode).
@@ -113,7 +113,7 @@ int run_demo(const DemoConfig& c) {
     const FinetuneResult r = finetune(f);
     if (r.interrupted) return 130;
     Row row{strategy, test_accuracy(*net, target_test, tf), r.seconds, net->count_parameters().trainable, {}};
-    for (const auto& m : r.history) row.curve.push_back(m.val_acc);
+    for (const auto& m : r.history) row.curve.push_back(m.val_acc), row.loss.push_back(m.val_loss);
     std::cout << " test accuracy " << std::fixed << std::setprecision(3) << row.test_acc << "  (" << std::setprecision(1)
               << row.seconds << " s, " << row.trainable << " parameters trained)\n";
     rows.push_back(row);
@@ -145,10 +145,10 @@ int run_demo(const DemoConfig& c) {
                   << std::showpos << std::setprecision(1) << (r.test_acc - scratch->test_acc) * 100 << std::noshowpos
                   << " points vs scratch)\n";
   }
-  std::vector<Series> acc, none;
-  for (const auto& r : rows) acc.push_back({r.strategy, r.curve});
-  write_curves_svg(out / "curves.svg", "target test accuracy per epoch (" + std::to_string(c.curve_per_class * 5) +
-                                           " test images), by strategy", none, acc);
+  std::vector<Series> acc, loss;
+  for (const auto& r : rows) acc.push_back({r.strategy, r.curve}), loss.push_back({r.strategy, r.loss});
+  write_curves_svg(out / "curves.svg", "target task, by strategy: loss and accuracy per epoch on " +
+                                           std::to_string(c.curve_per_class * 5) + " test images", loss, acc);
   write_text_file(out / "results.md", table.str());
   nlohmann::json j{{"seed", c.seed}, {"labels_per_class", c.labels_per_class}, {"epochs", c.epochs},
                    {"source_per_class", c.source_per_class}, {"source_epochs", c.source_epochs}};

@@ -17,7 +17,7 @@ struct DemoConfig {
   std::string data_dir;              // Fashion-MNIST IDX files; empty: Debian's location
   int64_t source_per_class = 6000;   // source images per class (all of them)
   int64_t source_epochs = 2;
-  int64_t labels_per_class = 10;     // labelled target images per class
+  int64_t labels_per_class = 5;      // labelled target images per class (see README: The demo)
   int64_t epochs = 30;               // target epochs, the same for every strategy
   int64_t curve_per_class = 100;     // test images per class scored after every epoch
   int64_t batch_size = 16;

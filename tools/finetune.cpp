@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <fstream>
@@ -628,7 +629,12 @@ FinetuneResult finetune(FinetuneConfig cfg) {
       const int64_t bs = b->labels.size(0);
       // Accumulated batches: each contributes its share of the mean over the step.
       (cfg.accumulate > 1 ? loss * (1.0 / double(cfg.accumulate)) : loss).backward();
-      loss_sum += loss.item<double>() * double(bs);
+      const double loss_value = loss.item<double>();
+      HONE_CHECK(std::isfinite(loss_value), "the training loss became ", loss_value, " at epoch ", epoch + 1, ", sample ",
+                 b->position, " (", opt->step_count(), " steps done): the learning rate (", opt->lr(),
+                 ", head x", cfg.head_lr_mult, ") is too high for this model, or its weights or inputs are not what it "
+                 "was trained on; try a lower --lr");
+      loss_sum += loss_value * double(bs);
       correct += int64_t(std::llround(topk_accuracy(logits.detach(), b->labels, 1) * double(bs)));
       seen += bs;
       position = b->position + bs;

@@ -134,11 +134,11 @@ void write_confusion(const std::filesystem::path& csv, const std::filesystem::pa
   write_text_file(csv, c.str());
 
   const double cell = std::max(24.0, std::min(60.0, 600.0 / double(std::max<size_t>(k, 1)))), left = 150, top = 60;
-  const double w = left + cell * double(k) + 20, h = top + cell * double(k) + 40;
+  const double w = std::max(560.0, left + cell * double(k) + 20), h = top + cell * double(k) + 40;
   std::ostringstream os;
   os << "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' width='" << w << "' height='"
      << h << "' font-family='sans-serif'>\n<rect width='" << w << "' height='" << h << "' fill='white'/>\n";
-  os << "<text x='" << left << "' y='20' font-size='14'>confusion matrix (rows: true class, columns: predicted)</text>\n";
+  os << "<text x='10' y='20' font-size='14'>confusion matrix (rows: true class, columns: predicted)</text>\n";
   for (size_t i = 0; i < k; ++i) {
     int64_t row = 0;
     for (int64_t v : confusion[i]) row += v;

@@ -1,6 +1,8 @@
 // import_onnx: runs an ONNX graph node by node with hone's differentiable ops.
 #include "io/onnx/import.h"
 
+#include <sstream>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -628,6 +630,30 @@ void OnnxModule::reset_parameters(Generator* gen) {
       models::reset_batchnorm(w(n, 1), w(n, 2), w(n, 3), w(n, 4));
     }
   }
+}
+
+std::string OnnxModule::stage_path(const std::string& parameter) const {
+  if (parameter.find('.') != std::string::npos && parameter.rfind("onnx::", 0) != 0) return parameter;
+  for (const Node& n : model_.nodes) {
+    if (std::find(n.inputs.begin(), n.inputs.end(), parameter) == n.inputs.end()) continue;
+    if (n.name.empty() || n.name[0] != '/') return parameter;
+    // Scopes are attribute names, a Sequential's child qualified by its parent's
+    // ("layer1", "layer1.0", "conv1"): a part that extends the previous one replaces it.
+    std::vector<std::string> path;
+    std::stringstream parts(n.name.substr(1));
+    std::vector<std::string> scopes;
+    for (std::string part; std::getline(parts, part, '/');) scopes.push_back(part);
+    if (!scopes.empty()) scopes.pop_back();  // the op ("Conv")
+    for (const auto& part : scopes) {
+      if (!path.empty() && part.rfind(path.back() + ".", 0) == 0) path.back() = part;
+      else path.push_back(part);
+    }
+    if (path.empty()) return parameter;
+    std::string out;
+    for (const auto& p : path) out += (out.empty() ? "" : ".") + p;
+    return out;
+  }
+  return parameter;
 }
 
 void OnnxModule::freeze_batchnorm(bool all) { bn_policy_ = all ? BnPolicy::All : BnPolicy::WhereFrozen; }

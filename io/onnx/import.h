@@ -62,6 +62,10 @@ class OnnxModule : public models::Classifier {
   std::vector<std::string> head_patterns() const override;  // the head's initializer names
   void freeze_batchnorm(bool all) override;
   void reset_parameters(Generator* gen) override;  // by node: Conv, Gemm, MatMul, BatchNormalization
+  // A dotted name ("layer1.0.conv1.weight") as it is; otherwise ("onnx::Conv_196", as
+  // torch.onnx.export names weights it folded BN into) the module path in the name of
+  // the first node that reads it: "/layer1/layer1.0/conv1/Conv" -> "layer1.0.conv1".
+  std::string stage_path(const std::string& parameter) const override;
 
  private:
   enum class BnPolicy { AsMode = 0, WhereFrozen = 1, All = 2 };
