@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdio>
 #include <fstream>
+#include <nlohmann/json.hpp>
 
 #include "io/image.h"
 #include "onnx_fixtures.h"
@@ -312,6 +313,37 @@ TEST(CliFinetune, TorchvisionResNet18OnPhotos) {
 }  // namespace
 
 namespace {
+
+// Refused input ends with exit status 1 and one line naming the problem, never an abort.
+TEST(CliErrors, UnknownModelAndImpossiblePathsExitOneWithAMessage) {
+  const CliRun unknown = hone_cli("inspect vgg99");
+  EXPECT_EQ(unknown.status, 1) << unknown.output;
+  EXPECT_NE(unknown.output.find("hone: error: unknown model 'vgg99'"), std::string::npos) << unknown.output;
+  const std::string long_path = "/tmp/" + std::string(5000, 'x') + ".onnx";  // past PATH_MAX
+  const CliRun too_long = hone_cli("inspect " + long_path);
+  EXPECT_EQ(too_long.status, 1) << too_long.output;
+  EXPECT_NE(too_long.output.find("hone: error:"), std::string::npos) << too_long.output;
+  const CliRun too_long_data = hone_cli("finetune --data /tmp/" + std::string(5000, 'y') + " --model small_resnet");
+  EXPECT_EQ(too_long_data.status, 1) << too_long_data.output;
+}
+
+// `hone inspect --json` prints valid JSON whatever bytes the file's strings hold.
+TEST(CliErrors, InspectJsonIsValidForNonUtf8Metadata) {
+  const fs::path dir = scratch_dir("utf8");
+  hone::Generator g(3);
+  auto net = hone::models::small_resnet(2, 1, {4}, {1}, &g);
+  hone::io::onnx::ExportOptions eo;
+  eo.channels = 1;
+  eo.preprocessing = {.input_size = {28, 28}, .class_names = {"caf\xe9", "ok\xff\xfe"}};  // Latin-1, not UTF-8
+  hone::io::onnx::export_onnx(*net, dir / "latin1.onnx", eo);
+  const CliRun r = hone_cli("inspect --json " + (dir / "latin1.onnx").string());
+  ASSERT_EQ(r.status, 0) << r.output;
+  nlohmann::json j;
+  EXPECT_NO_THROW(j = nlohmann::json::parse(r.output)) << r.output;
+  EXPECT_TRUE(j.contains("metadata")) << r.output;
+  fs::remove_all(dir);
+}
+
 TEST(CliFinetune, DocsExampleFineTunes) {
   Fixture f("example");
   const std::string cmd = "cd " + f.dir.string() + " && " + HONE_EXAMPLE_PATH + " " + f.model.string() + " " +

@@ -304,8 +304,11 @@ int main(int argc, char** argv) {
   } catch (const hone::Error& e) {
     std::cerr << "hone: error: " << e.what() << "\n";
     return 1;
-  } catch (const std::exception& e) {
+  } catch (const std::exception& e) {  // a path too long for the system, out of memory, ...
     std::cerr << "hone: error: " << e.what() << "\n";
+    return 1;
+  } catch (...) {
+    std::cerr << "hone: error: an unknown exception\n";
     return 1;
   }
   return code;
