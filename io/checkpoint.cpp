@@ -40,6 +40,7 @@ void save_checkpoint(const std::string& path, const CheckpointParts& parts, cons
   if (parts.optimizer) put(tensors, "optimizer.", parts.optimizer->state_dict());
   if (parts.schedule) put(tensors, "schedule.", parts.schedule->state_dict());
   if (parts.early_stopping) put(tensors, "early_stopping.", parts.early_stopping->state_dict());
+  if (parts.plateau) put(tensors, "plateau.", parts.plateau->state_dict());
   std::map<std::string, std::string> meta;
   for (const auto& [k, v] : s.extra) meta["extra." + k] = v;
   meta["format"] = kFormat;
@@ -62,6 +63,7 @@ TrainingState load_checkpoint(const std::string& path, const CheckpointParts& pa
   if (parts.optimizer) parts.optimizer->load_state_dict(take(f, "optimizer.", path));
   if (parts.schedule) parts.schedule->load_state_dict(take(f, "schedule.", path));
   if (parts.early_stopping) parts.early_stopping->load_state_dict(take(f, "early_stopping.", path));
+  if (parts.plateau) parts.plateau->load_state_dict(take(f, "plateau.", path));
   TrainingState s;
   s.epoch = meta_int(f, "epoch", path);
   s.step = meta_int(f, "step", path);

@@ -1,9 +1,9 @@
 #pragma once
 // Training checkpoints: everything needed to resume exactly where a run stopped, in one
 // safetensors file (so Python's safetensors can read the weights): the model's state_dict
-// under "model.", optimizer state under "optimizer.", schedule and early-stopping state
-// under "schedule." and "early_stopping.", and the loop position and random state in the
-// metadata. Written to a temporary file and renamed, so a crash never corrupts the
+// under "model.", optimizer state under "optimizer.", schedule, plateau and early-stopping
+// state under "schedule.", "plateau." and "early_stopping.", and the loop position and
+// random state in the metadata. Written to a temporary file and renamed, so a crash never corrupts the
 // previous checkpoint.
 #include <map>
 #include <string>
@@ -30,6 +30,7 @@ struct CheckpointParts {
   optim::Optimizer* optimizer = nullptr;
   optim::LRSchedule* schedule = nullptr;
   optim::EarlyStopping* early_stopping = nullptr;
+  optim::ReduceOnPlateau* plateau = nullptr;
 };
 
 void save_checkpoint(const std::string& path, const CheckpointParts& parts, const TrainingState& state);

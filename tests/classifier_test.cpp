@@ -87,8 +87,8 @@ TEST(Classifier, ResetParametersDrawsFreshWeights) {
 // stages still come out as the module names, from the nodes' scope names.
 TEST(Classifier, ImportedBnFoldedExportHasTorchvisionStages) {
   namespace fx = hone::test::onnx_fixtures;
-  const fs::path dir = fs::temp_directory_path() / ("hone_classifier_" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const hone::test::TempDir tmp;
+  const fs::path dir = tmp.path;
   auto net = hone::io::onnx::import_onnx(fx::materialize(fx::fixture("tv_resnet18_op17_bn_folded"), dir, true));
   EXPECT_EQ(net->stages(), (std::vector<std::string>{"conv1", "layer1", "layer2", "layer3", "layer4", "fc"}));
   EXPECT_EQ(net->stage_path("onnx::Conv_214"), "layer2.0.downsample.0");
@@ -106,15 +106,14 @@ TEST(Classifier, ImportedBnFoldedExportHasTorchvisionStages) {
   const hone::Tensor f = net->forward_features(x);
   EXPECT_EQ(f.shape(), (hone::Shape{2, 512}));
   hone::test::expect_close((*net)(x), net->forward_head(f), 0, 0);
-  fs::remove_all(dir);
 }
 
 // An imported graph with BatchNormalization nodes: freeze_batchnorm keeps the frozen
 // stages' running statistics while training, and lets the trained stages' move.
 TEST(Classifier, ImportedBatchNormFreezesWhereWeightsAre) {
   namespace fx = hone::test::onnx_fixtures;
-  const fs::path dir = fs::temp_directory_path() / ("hone_classifier_bn_" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const hone::test::TempDir tmp;
+  const fs::path dir = tmp.path;
   auto net = hone::io::onnx::import_onnx(fx::materialize(fx::fixture("tv_resnet18_op17_bn_kept"), dir, true));
   net->replace_head(2);
   net->freeze_before("layer4");
@@ -128,7 +127,6 @@ TEST(Classifier, ImportedBatchNormFreezesWhereWeightsAre) {
   EXPECT_GT(hone::abs(net->weights().at("layer4.0.bn1.running_mean") - late).sum().item<double>(), 0.0);
   EXPECT_FALSE(net->weights().at("layer3.1.conv2.weight").grad().defined());
   EXPECT_TRUE(net->weights().at("layer4.1.conv2.weight").grad().defined());
-  fs::remove_all(dir);
 }
 
 }  // namespace

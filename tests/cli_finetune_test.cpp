@@ -36,13 +36,6 @@ CliRun hone_cli(const std::string& args, const std::string& env = "") {
   return r;
 }
 
-fs::path scratch_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("hone_cli_test_" + std::to_string(getpid()) + "_" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d;
-}
-
 // Two classes a small network can tell apart: reddish squares and bluish stripes.
 void write_folder(const fs::path& root, int per_class, uint64_t seed) {
   hone::Generator g(seed);
@@ -78,12 +71,12 @@ fs::path write_model(const fs::path& dir) {
 }
 
 struct Fixture {
-  fs::path dir, data, model;
-  explicit Fixture(const std::string& name) : dir(scratch_dir(name)), data(dir / "data"), model(write_model(dir)) {
+  hone::test::TempDir tmp;
+  fs::path dir = tmp.path, data = dir / "data", model = write_model(dir);
+  Fixture() {
     write_folder(data / "train", 12, 1);
     write_folder(data / "val", 4, 2);
   }
-  ~Fixture() { fs::remove_all(dir); }
   std::string base(const std::string& out, const std::string& more = "") const {
     return "finetune --model " + model.string() + " --data " + data.string() + " --out " + (dir / out).string() +
            " --epochs 3 --batch-size 8 --workers 1 --threads 1 --cache-dir " + (dir / "cache").string() + " " + more;
@@ -119,7 +112,7 @@ void expect_same_tensors(const fs::path& a, const fs::path& b) {
 }
 
 TEST(CliFinetune, EveryStrategyRunsAndWritesItsFiles) {
-  Fixture f("strategies");
+  Fixture f;
   for (const std::string s : {"feature-extract", "partial:layer2", "full", "scratch"}) {
     const std::string out = s.substr(0, s.find(':'));
     const CliRun r = hone_cli(f.base(out, "--strategy " + s));
@@ -139,7 +132,7 @@ TEST(CliFinetune, EveryStrategyRunsAndWritesItsFiles) {
 }
 
 TEST(CliFinetune, LearnsTheTinyTask) {
-  Fixture f("learns");
+  Fixture f;
   const CliRun r = hone_cli(f.base("run", "--strategy full --epochs 6 --lr 0.05"));
   ASSERT_EQ(r.status, 0) << r.output;
   const auto m = hone::io::load_safetensors((f.dir / "run" / "last.safetensors").string());
@@ -153,39 +146,59 @@ TEST(CliFinetune, LearnsTheTinyTask) {
   EXPECT_GE(v.at(4), 0.85) << r.output;
 }
 
-TEST(CliFinetune, ResumeAfterSigkillEndsBitIdentical) {
-  Fixture f("resume");
-  const std::string flags = "--strategy full --epochs 4 --dropout 0.2";
+// Runs `flags` into run folders "whole" and "stopped", the second stopped by `stop_env`
+// (exiting with `stop_status`), continues it with --resume, and expects both to end with
+// the same metrics and the same last checkpoint, tensor for tensor.
+struct ResumeRuns {
+  CliRun stopped, resumed;
+  bool stopped_exported = false;  // model.onnx existed before the resume
+};
+ResumeRuns expect_resume_matches(const Fixture& f, const std::string& flags, const std::string& stop_env,
+                                 int stop_status) {
+  ResumeRuns r;
   const CliRun whole = hone_cli(f.base("whole", flags));
-  ASSERT_EQ(whole.status, 0) << whole.output;
+  EXPECT_EQ(whole.status, 0) << whole.output;
+  r.stopped = hone_cli(f.base("stopped", flags), stop_env);
+  EXPECT_EQ(r.stopped.status, stop_status) << r.stopped.output;
+  r.stopped_exported = fs::exists(f.dir / "stopped" / "model.onnx");
+  r.resumed = hone_cli("finetune --resume " + (f.dir / "stopped").string());
+  EXPECT_EQ(r.resumed.status, 0) << r.resumed.output;
+  EXPECT_EQ(metrics_without_times(f.dir / "whole"), metrics_without_times(f.dir / "stopped"));
+  expect_same_tensors(f.dir / "whole" / "last.safetensors", f.dir / "stopped" / "last.safetensors");
+  return r;
+}
+
+TEST(CliFinetune, ResumeAfterSigkillEndsBitIdentical) {
+  Fixture f;
   // 24 images, batch 8: 3 steps an epoch; step 8 is in the middle of epoch 3.
-  const CliRun killed = hone_cli(f.base("killed", flags), "HONE_TEST_KILL_AFTER_STEPS=8");
-  ASSERT_EQ(killed.status, 128 + SIGKILL) << killed.output;
-  ASSERT_FALSE(fs::exists(f.dir / "killed" / "model.onnx"));
-  const CliRun resumed = hone_cli("finetune --resume " + (f.dir / "killed").string());
-  ASSERT_EQ(resumed.status, 0) << resumed.output;
-  EXPECT_NE(resumed.output.find("resuming"), std::string::npos) << resumed.output;
-  EXPECT_EQ(metrics_without_times(f.dir / "whole"), metrics_without_times(f.dir / "killed"));
-  expect_same_tensors(f.dir / "whole" / "last.safetensors", f.dir / "killed" / "last.safetensors");
-  expect_same_tensors(f.dir / "whole" / "best.safetensors", f.dir / "killed" / "best.safetensors");
+  const ResumeRuns r = expect_resume_matches(f, "--strategy full --epochs 4 --dropout 0.2",
+                                             "HONE_TEST_KILL_AFTER_STEPS=8", 128 + SIGKILL);
+  EXPECT_FALSE(r.stopped_exported);
+  EXPECT_NE(r.resumed.output.find("resuming"), std::string::npos) << r.resumed.output;
+  expect_same_tensors(f.dir / "whole" / "best.safetensors", f.dir / "stopped" / "best.safetensors");
+}
+
+// The plateau schedule's state (best, bad epochs, cooldown) travels in the checkpoint too.
+TEST(CliFinetune, ResumeWithPlateauScheduleEndsBitIdentical) {
+  Fixture f;
+  expect_resume_matches(f, "--strategy full --epochs 8 --schedule plateau --lr 0.2", "HONE_TEST_KILL_AFTER_STEPS=11",
+                        128 + SIGKILL);
+  // The schedule did act: the learning rate of the last epoch is below the one it started at.
+  std::istringstream m(metrics_without_times(f.dir / "whole"));
+  std::string line, last;
+  while (std::getline(m, line)) last = line;
+  EXPECT_LT(std::stod(last.substr(last.rfind(',') + 1)), 0.2) << read_file(f.dir / "whole" / "metrics.csv");
 }
 
 TEST(CliFinetune, CtrlCWritesACheckpointAndResumes) {
-  Fixture f("interrupt");
-  const std::string flags = "--strategy partial:layer2 --epochs 3";
-  const CliRun whole = hone_cli(f.base("whole", flags));
-  ASSERT_EQ(whole.status, 0) << whole.output;
-  const CliRun stopped = hone_cli(f.base("stopped", flags), "HONE_TEST_INTERRUPT_AFTER_STEPS=4");
-  ASSERT_EQ(stopped.status, 130) << stopped.output;
-  EXPECT_NE(stopped.output.find("hone finetune --resume"), std::string::npos) << stopped.output;
-  const CliRun resumed = hone_cli("finetune --resume " + (f.dir / "stopped").string());
-  ASSERT_EQ(resumed.status, 0) << resumed.output;
-  EXPECT_EQ(metrics_without_times(f.dir / "whole"), metrics_without_times(f.dir / "stopped"));
-  expect_same_tensors(f.dir / "whole" / "last.safetensors", f.dir / "stopped" / "last.safetensors");
+  Fixture f;
+  const ResumeRuns r = expect_resume_matches(f, "--strategy partial:layer2 --epochs 3",
+                                             "HONE_TEST_INTERRUPT_AFTER_STEPS=4", 130);
+  EXPECT_NE(r.stopped.output.find("hone finetune --resume"), std::string::npos) << r.stopped.output;
 }
 
 TEST(CliFinetune, FeatureCacheSkipsTheBackboneOnTheSecondRun) {
-  Fixture f("cache");
+  Fixture f;
   const CliRun first = hone_cli(f.base("a", "--strategy feature-extract"));
   ASSERT_EQ(first.status, 0) << first.output;
   EXPECT_NE(first.output.find("backbone ran once over 32 images"), std::string::npos) << first.output;
@@ -196,7 +209,7 @@ TEST(CliFinetune, FeatureCacheSkipsTheBackboneOnTheSecondRun) {
 }
 
 TEST(CliFinetune, ExportedModelGivesTheTrainedOutputs) {
-  Fixture f("export");
+  Fixture f;
   ASSERT_EQ(hone_cli(f.base("run", "--strategy full --epochs 2")).status, 0);
   // The fine-tuned weights (best.safetensors) in the imported original, vs model.onnx.
   auto original = hone::io::onnx::import_onnx(f.model);
@@ -223,7 +236,7 @@ TEST(CliFinetune, ExportedModelGivesTheTrainedOutputs) {
 }
 
 TEST(CliFinetune, BadInputEndsWithOneClearMessage) {
-  Fixture f("bad");
+  Fixture f;
   struct Case {
     std::string args, message;
   };
@@ -275,7 +288,8 @@ void copy_photos(const fs::path& dir) {
 
 TEST(CliFinetune, HymenopteraPhotosFineTune) {
   HONE_REQUIRE_SHARED("data/hymenoptera/train/ants");
-  const fs::path dir = scratch_dir("photos");
+  const hone::test::TempDir tmp;
+  const fs::path dir = tmp.path;
   copy_photos(dir);
   std::ofstream(dir / "data" / "train" / "ants" / "imageNotFound.gif") << "GIF89a\x01\x00\x01\x00";
   const fs::path model = write_model(dir);
@@ -285,7 +299,6 @@ TEST(CliFinetune, HymenopteraPhotosFineTune) {
   EXPECT_NE(r.output.find("imageNotFound.gif"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("skipped 1 unreadable file"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("12 training, 6 validation images"), std::string::npos) << r.output;
-  fs::remove_all(dir);
 }
 
 // The README's recipe on a file of the layout torch.onnx.export writes for an eval-mode
@@ -295,7 +308,8 @@ TEST(CliFinetune, HymenopteraPhotosFineTune) {
 TEST(CliFinetune, TorchvisionResNet18OnPhotos) {
   HONE_REQUIRE_SHARED("data/hymenoptera/train/ants");
   namespace fx = hone::test::onnx_fixtures;
-  const fs::path dir = scratch_dir("resnet18");
+  const hone::test::TempDir tmp;
+  const fs::path dir = tmp.path;
   copy_photos(dir);
   const fs::path model = fx::materialize(fx::fixture("tv_resnet18_op17_bn_folded"), dir, true);
   const CliRun r = hone_cli("finetune --model " + model.string() + " --data " + (dir / "data").string() + " --out " +
@@ -307,7 +321,6 @@ TEST(CliFinetune, TorchvisionResNet18OnPhotos) {
   const CliRun e = hone_cli("eval --model " + (dir / "run").string() + " --data " + (dir / "data" / "val").string());
   ASSERT_EQ(e.status, 0) << e.output;
   EXPECT_NE(e.output.find("images:     6"), std::string::npos) << e.output;
-  fs::remove_all(dir);
 }
 
 }  // namespace
@@ -329,7 +342,8 @@ TEST(CliErrors, UnknownModelAndImpossiblePathsExitOneWithAMessage) {
 
 // `hone inspect --json` prints valid JSON whatever bytes the file's strings hold.
 TEST(CliErrors, InspectJsonIsValidForNonUtf8Metadata) {
-  const fs::path dir = scratch_dir("utf8");
+  const hone::test::TempDir tmp;
+  const fs::path dir = tmp.path;
   hone::Generator g(3);
   auto net = hone::models::small_resnet(2, 1, {4}, {1}, &g);
   hone::io::onnx::ExportOptions eo;
@@ -341,11 +355,10 @@ TEST(CliErrors, InspectJsonIsValidForNonUtf8Metadata) {
   nlohmann::json j;
   EXPECT_NO_THROW(j = nlohmann::json::parse(r.output)) << r.output;
   EXPECT_TRUE(j.contains("metadata")) << r.output;
-  fs::remove_all(dir);
 }
 
 TEST(CliFinetune, DocsExampleFineTunes) {
-  Fixture f("example");
+  Fixture f;
   const std::string cmd = "cd " + f.dir.string() + " && " + HONE_EXAMPLE_PATH + " " + f.model.string() + " " +
                           (f.data / "train").string() + " 2 2>&1";
   FILE* p = popen(cmd.c_str(), "r");

@@ -58,8 +58,8 @@ void check(const std::string& fixture) {
   for (const auto& g : goldens())
     if (g.fixture == fixture) want.push_back(g);
   ASSERT_FALSE(want.empty()) << "no golden for " << fixture;
-  const fs::path dir = fs::temp_directory_path() / ("hone_predict_" + fixture + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const hone::test::TempDir tmp;
+  const fs::path dir = tmp.path;
   const fs::path model = hone::test::onnx_fixtures::materialize(hone::test::onnx_fixtures::fixture(fixture), dir, true);
   std::string args = "predict --json --model " + model.string();
   for (const auto& g : want) args += " " + hone::test::shared_dir() + "/data/hymenoptera/" + g.image;
@@ -75,7 +75,6 @@ void check(const std::string& fixture) {
     }
   }
   EXPECT_EQ(i, want.size());
-  fs::remove_all(dir);
 }
 
 TEST(CliPredict, ResNet18TopFiveEqualsPyTorch) { check("tv_resnet18_op17_bn_kept"); }

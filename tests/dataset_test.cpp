@@ -20,22 +20,7 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A fresh folder under the system temp dir, removed with everything in it at scope end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static std::atomic<int> counter{0};
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    path = fs::temp_directory_path() / ("hone_dataset_test_" + std::to_string(::getpid()) + "_" +
-                                        std::to_string(counter++) + "_" + info->name());
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
+using TempDir = test::TempDir;
 
 Image pattern_image(int64_t h, int64_t w, int64_t c, int seed) {
   Image image(h, w, c);

@@ -31,19 +31,7 @@ using io::Image;
 using io::ImageFormat;
 using test::expect_error;
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("hone_image_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
+struct TempDir : test::TempDir {
   std::string write(const std::string& name, const std::vector<uint8_t>& bytes) const {
     const std::string p = (path / name).string();
     std::ofstream(p, std::ios::binary)

@@ -237,8 +237,8 @@ TEST(Loader, WaitSecondsCountsTimeBlocked) {
 // is whole but whose data is cut; the loader's error names that file.
 TEST(Loader, CorruptFileInImageFolder) {
   namespace fs = std::filesystem;
-  const fs::path root = fs::temp_directory_path() / ("hone_loader_test_" + std::to_string(::getpid()));
-  fs::remove_all(root);
+  const hone::test::TempDir tmp;
+  const fs::path root = tmp.path;
   Image im(16, 12, 3);
   for (size_t k = 0; k < im.pixels.size(); ++k) im.pixels[k] = uint8_t(k * 37 >> 3);
   for (const char* cls : {"a", "b"}) {
@@ -262,7 +262,6 @@ TEST(Loader, CorruptFileInImageFolder) {
     while (loader.next()) ++rest;
     EXPECT_EQ(rest, 2);
   }
-  fs::remove_all(root);
 }
 
 TEST(Loader, ChecksItsArguments) {

@@ -26,21 +26,8 @@ using io::save_safetensors;
 
 using test::expect_error;
 
-// A fresh folder for one test, removed with everything in it at the end.
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    static int counter = 0;
-    path = fs::temp_directory_path() /
-           ("hone_safetensors_test_" + std::to_string(::getpid()) + "_" + std::to_string(counter++));
-    fs::remove_all(path);
-    fs::create_directories(path);
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::permissions(path, fs::perms::owner_all, fs::perm_options::add, ec);
-    fs::remove_all(path, ec);
-  }
+// test::TempDir with the helpers these tests use.
+struct TempDir : test::TempDir {
   std::string file(const std::string& name) const { return (path / name).string(); }
   std::vector<std::string> listing() const {
     std::vector<std::string> names;

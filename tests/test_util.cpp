@@ -1,5 +1,8 @@
 #include "test_util.h"
 
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
 
 namespace hone::test {
@@ -7,6 +10,21 @@ namespace hone::test {
 std::string shared_dir() {
   std::filesystem::path p(HONE_SHARED_DIR);
   return std::filesystem::is_directory(p) ? p.lexically_normal().string() : std::string();
+}
+
+TempDir::TempDir() {
+  static std::atomic<int> counter{0};
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  path = std::filesystem::temp_directory_path() /
+         ("hone_" + std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" + (info ? info->name() : "test"));
+  std::filesystem::remove_all(path);
+  std::filesystem::create_directories(path);
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;  // a test may have taken the write bit away
+  std::filesystem::permissions(path, std::filesystem::perms::owner_all, std::filesystem::perm_options::add, ec);
+  std::filesystem::remove_all(path, ec);
 }
 
 void expect_close(const Tensor& actual, const std::vector<double>& expected, double atol, double rtol) {

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <string>
@@ -28,6 +29,16 @@ std::string shared_dir();
     if (!::hone::cuda_built()) GTEST_SKIP() << "hone was built without CUDA";           \
     if (::hone::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present";    \
   } while (0)
+
+// A fresh folder for one test under the system temp dir (named after the process and the
+// test), removed with everything in it when the test ends, also after a failed ASSERT.
+struct TempDir {
+  std::filesystem::path path;
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 // Asserts every element of `actual` is within atol + rtol*|expected| of `expected`.
 void expect_close(const Tensor& actual, const std::vector<double>& expected, double atol = 1e-6, double rtol = 1e-5);

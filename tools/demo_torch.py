@@ -24,6 +24,7 @@ import gzip
 import json
 import math
 import os
+import sys
 import time
 
 # OpenMP threads that spin while waiting slow PyTorch several-fold when the cores are
@@ -65,21 +66,10 @@ def pick(x, y, classes, per_class, seed):
 
 
 # ---- the network: hone's small_resnet(5, 1, {16, 32, 64}, {1, 1, 1}), same names ----
-class BasicBlock(nn.Module):
-    def __init__(self, cin, width, stride):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, width, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(width)
-        self.conv2 = nn.Conv2d(width, width, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(width)
-        self.downsample = None  # a 1x1 conv + BN projects the shortcut when the shape changes
-        if stride != 1 or cin != width:
-            self.downsample = nn.Sequential(nn.Conv2d(cin, width, 1, stride, bias=False), nn.BatchNorm2d(width))
-
-    def forward(self, x):
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return F.relu(out + (x if self.downsample is None else self.downsample(x)))
+# The block is the training golden's (tools/golden/small_resnet_golden.py): hone's
+# BasicBlock rebuilt in PyTorch, checked step for step against hone there.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden"))
+from small_resnet_golden import Block  # noqa: E402
 
 
 class SmallResNet(nn.Module):
@@ -91,7 +81,7 @@ class SmallResNet(nn.Module):
         self.bn1 = nn.BatchNorm2d(widths[0])
         cin = widths[0]
         for i, w in enumerate(widths):
-            setattr(self, f"layer{i + 1}", nn.Sequential(BasicBlock(cin, w, 1 if i == 0 else 2)))
+            setattr(self, f"layer{i + 1}", nn.Sequential(Block(cin, w, 1 if i == 0 else 2)))
             cin = w
         self.fc = nn.Linear(cin, classes)
         # torchvision's ResNet init, as hone's models/resnet.cpp: convs kaiming-normal

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -14,6 +15,7 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <numeric>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -22,6 +24,13 @@
 #include "tools/report.h"
 
 namespace hone::tools {
+
+// config.json's "settings" and what --resume reads back: the settings a run can be
+// restarted from (the programmatic fields, a network or data sets in memory, are not).
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, model, data, val, val_split, strategy, epochs, batch_size,
+                                                accumulate, lr, head_lr_mult, momentum, weight_decay, optimizer, schedule,
+                                                warmup, early_stopping, dropout, bn, augment, device, threads, workers,
+                                                seed, cache_dir)
 
 namespace {
 
@@ -48,22 +57,17 @@ struct Hash {
 
 // The order of cached-feature batches: a seeded shuffle per epoch, as the image loader's.
 std::vector<int64_t> permutation(int64_t n, uint64_t seed, int64_t epoch) {
-  std::vector<int64_t> p{};
-  p.resize(size_t(n));
-  for (int64_t i = 0; i < n; ++i) p[size_t(i)] = i;
+  std::vector<int64_t> p(static_cast<size_t>(n));
+  std::iota(p.begin(), p.end(), int64_t(0));
   if (epoch >= 0) philox_shuffle(p, splitmix64(seed ^ splitmix64(uint64_t(epoch) ^ 0x6665617475726573ull /* "features" */)));
   return p;
-}
-
-bool is_onnx_path(const std::string& m) {
-  return (m.size() > 5 && m.compare(m.size() - 5, 5, ".onnx") == 0) || std::filesystem::is_regular_file(m);
 }
 
 io::TransformOptions default_transform(const std::string& arch, int64_t channels, int64_t size) {
   io::TransformOptions t;
   t.channels = channels;
   t.crop = size;
-  t.resize = size == 224 ? 256 : int64_t(std::lround(double(size) * 256.0 / 224.0));
+  t.resize = std::lround(double(size) * 256.0 / 224.0);  // torchvision's 256 for 224, scaled
   if (channels == 1) t.mean = {0.5}, t.std = {0.5};
   if (arch == "small_resnet") t.resize = 0, t.mean = {0.2860}, t.std = {0.3530};  // Fashion-MNIST statistics
   return t;
@@ -85,7 +89,7 @@ std::pair<int64_t, int64_t> onnx_input(const io::onnx::OnnxModule& m) {
 }
 
 struct Evaluation {
-  double loss = 0, acc = 0, top5 = 0;
+  double loss = 0, acc = 0;
   std::vector<std::vector<int64_t>> confusion;
 };
 
@@ -180,27 +184,24 @@ Evaluation evaluate(models::Classifier& net, BatchSource& src, bool features, in
   net.eval();
   Evaluation e;
   e.confusion.assign(size_t(num_classes), std::vector<int64_t>(size_t(num_classes), 0));
-  double loss = 0, top5 = 0;
+  double loss = 0;
   int64_t n = 0, correct = 0;
   src.start_epoch(0, 0);
   while (auto b = src.next()) {
     Tensor logits = features ? net.forward_head(b->images) : net(b->images);
     const int64_t bs = b->labels.size(0);
     loss += cross_entropy(logits, b->labels).item<double>() * double(bs);
-    top5 += topk_accuracy(logits, b->labels, std::min<int64_t>(5, num_classes)) * double(bs);
     Tensor l = logits.contiguous();
     const float* p = l.data<float>();
     for (int64_t i = 0; i < bs; ++i) {
-      int64_t best = 0;
-      for (int64_t c = 1; c < num_classes; ++c)
-        if (p[i * num_classes + c] > p[i * num_classes + best]) best = c;
+      const int64_t best = std::max_element(p + i * num_classes, p + (i + 1) * num_classes) - (p + i * num_classes);
       const int64_t t = b->labels.data<int64_t>()[i];
       correct += best == t;
       ++e.confusion[size_t(t)][size_t(best)];
     }
     n += bs;
   }
-  if (n) e.loss = loss / double(n), e.acc = double(correct) / double(n), e.top5 = top5 / double(n);
+  if (n) e.loss = loss / double(n), e.acc = double(correct) / double(n);
   return e;
 }
 
@@ -264,34 +265,6 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   return out;
 }
 
-nlohmann::json config_json(const FinetuneConfig& c) {
-  return {{"model", c.model},     {"data", c.data},
-          {"val", c.val},         {"val_split", c.val_split},
-          {"strategy", c.strategy}, {"epochs", c.epochs},
-          {"batch_size", c.batch_size}, {"accumulate", c.accumulate},
-          {"lr", c.lr},           {"head_lr_mult", c.head_lr_mult},
-          {"momentum", c.momentum}, {"weight_decay", c.weight_decay},
-          {"optimizer", c.optimizer}, {"schedule", c.schedule},
-          {"warmup", c.warmup},   {"early_stopping", c.early_stopping},
-          {"dropout", c.dropout}, {"bn", c.bn},
-          {"augment", c.augment}, {"device", c.device},
-          {"threads", c.threads}, {"workers", c.workers},
-          {"seed", c.seed},       {"cache_dir", c.cache_dir}};
-}
-
-void config_from_json(FinetuneConfig& c, const nlohmann::json& j) {
-  auto get = [&](const char* k, auto& v) {
-    if (j.contains(k)) j.at(k).get_to(v);
-  };
-  get("model", c.model), get("data", c.data), get("val", c.val), get("val_split", c.val_split);
-  get("strategy", c.strategy), get("epochs", c.epochs), get("batch_size", c.batch_size);
-  get("accumulate", c.accumulate), get("lr", c.lr), get("head_lr_mult", c.head_lr_mult);
-  get("momentum", c.momentum), get("weight_decay", c.weight_decay), get("optimizer", c.optimizer);
-  get("schedule", c.schedule), get("warmup", c.warmup), get("early_stopping", c.early_stopping);
-  get("dropout", c.dropout), get("bn", c.bn), get("augment", c.augment), get("device", c.device);
-  get("threads", c.threads), get("workers", c.workers), get("seed", c.seed), get("cache_dir", c.cache_dir);
-}
-
 void check_config(const FinetuneConfig& c) {
   HONE_CHECK(c.epochs >= 1, "--epochs must be at least 1, got ", c.epochs);
   HONE_CHECK(c.batch_size >= 1, "--batch-size must be at least 1, got ", c.batch_size);
@@ -305,11 +278,24 @@ void check_config(const FinetuneConfig& c) {
                   c.strategy.rfind("partial:", 0) == 0;
   HONE_CHECK(ok, "--strategy: feature-extract, partial:STAGE, full or scratch; got '", c.strategy, "'");
   HONE_CHECK(c.strategy != "partial:", "--strategy partial:STAGE needs a stage name (e.g. partial:layer3)");
+  HONE_CHECK(c.bn == "train" || c.bn == "frozen" || c.bn == "auto", "--bn: train, frozen or auto; got '", c.bn, "'");
+  HONE_CHECK(c.augment == "default" || c.augment == "none", "--augment: default or none; got '", c.augment, "'");
 }
 
 }  // namespace
 
 void install_interrupt_handler() { std::signal(SIGINT, on_sigint); }
+
+bool is_model_file(const std::string& m) {
+  return (m.size() > 5 && m.compare(m.size() - 5, 5, ".onnx") == 0) || std::filesystem::is_regular_file(m);
+}
+
+std::shared_ptr<io::ImageFolder> open_image_folder(const std::filesystem::path& dir) {
+  auto folder = std::make_shared<io::ImageFolder>(dir);
+  if (!folder->skipped().empty())
+    std::cerr << "hone: skipped " << folder->skipped().size() << " unreadable file(s) in " << dir.string() << "\n";
+  return folder;
+}
 
 LoadedModel load_for_inference(const std::string& spec) {
   std::filesystem::path file = spec;
@@ -333,7 +319,6 @@ LoadedModel load_for_inference(const std::string& spec) {
 FinetuneResult finetune(FinetuneConfig cfg) {
   const auto t_start = Clock::now();
   const std::filesystem::path out = cfg.out;
-  nlohmann::json saved;
   if (cfg.resume) {
     const auto cj = out / "config.json";
     HONE_CHECK(std::filesystem::is_regular_file(cj), "--resume ", out.string(), ": no config.json there (not a run folder)");
@@ -341,8 +326,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
                ": no last.safetensors there (the run wrote no checkpoint yet)");
     std::ifstream in(cj);
     try {
-      saved = nlohmann::json::parse(in);
-      config_from_json(cfg, saved.at("settings"));
+      nlohmann::json::parse(in).at("settings").get_to(cfg);
     } catch (const nlohmann::json::exception& e) {
       fail("--resume: '", cj.string(), "' is not a valid run config: ", e.what());
     }
@@ -368,13 +352,9 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     HONE_CHECK(std::filesystem::is_directory(data), "--data '", cfg.data, "' is not a folder");
     if (val_dir.empty() && std::filesystem::is_directory(data / "train") && std::filesystem::is_directory(data / "val"))
       val_dir = data / "val", data = data / "train";  // torchvision's layout: DIR/train, DIR/val
-    auto all = std::make_shared<io::ImageFolder>(data);
-    if (!all->skipped().empty())
-      std::cerr << "hone: skipped " << all->skipped().size() << " unreadable file(s) in " << data.string() << "\n";
+    auto all = open_image_folder(data);
     if (!val_dir.empty()) {
-      auto v = std::make_shared<io::ImageFolder>(val_dir);
-      if (!v->skipped().empty())
-        std::cerr << "hone: skipped " << v->skipped().size() << " unreadable file(s) in " << val_dir.string() << "\n";
+      auto v = open_image_folder(val_dir);
       HONE_CHECK(v->classes() == all->classes(), "the validation classes (", join(v->classes()), ") in '",
                  val_dir.string(), "' differ from the training classes (", join(all->classes()), ")");
       train = all, val = v;
@@ -388,8 +368,9 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   const std::vector<std::string> classes = train->classes();
   const int64_t num_classes = int64_t(classes.size());
   HONE_CHECK(num_classes >= 2, "fine-tuning needs at least 2 classes, the data has ", num_classes);
+  const std::vector<int64_t> counts = train->class_counts();
   for (int64_t c = 0; c < num_classes; ++c)
-    HONE_CHECK(train->class_counts()[size_t(c)] > 0, "class '", classes[size_t(c)], "' has no training images");
+    HONE_CHECK(counts[size_t(c)] > 0, "class '", classes[size_t(c)], "' has no training images");
 
   // ---- network and preprocessing ----
   Generator gen(cfg.seed);
@@ -397,12 +378,11 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   io::TransformOptions tf;
   std::string model_hash = cfg.model_hash;
   if (!net) {
-    if (is_onnx_path(cfg.model)) {
+    if (is_model_file(cfg.model)) {
       HONE_CHECK(std::filesystem::is_regular_file(cfg.model), "--model '", cfg.model, "' not found");
-      auto m = io::onnx::import_onnx(cfg.model);
-      const auto [c, s] = onnx_input(*m);
-      tf = transform_from_metadata(io::onnx::read_preprocessing(m->model()), c > 0 ? c : 3, s > 0 ? s : 224);
-      net = m;
+      LoadedModel m = load_for_inference(cfg.model);  // the file's preprocessing comes with it
+      tf = m.transform;
+      net = m.net;
     } else {
       net = models::create(cfg.model, 1000, &gen);  // a built-in architecture, randomly initialised
       const Shape in = models::default_input_shape(cfg.model);
@@ -437,14 +417,12 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   if (extract) net->freeze_backbone();
   else if (cfg.strategy.rfind("partial:", 0) == 0) net->freeze_before(cfg.strategy.substr(8));
   const bool bn_all = cfg.bn == "frozen" || (cfg.bn == "auto" && cfg.batch_size < 8);
-  HONE_CHECK(cfg.bn == "train" || cfg.bn == "frozen" || cfg.bn == "auto", "--bn: train, frozen or auto; got '", cfg.bn, "'");
   if (bn_all && cfg.bn == "auto" && cfg.verbose)
     std::cout << "note: batch size " << cfg.batch_size << " is too small for batch statistics: batch norm is frozen (--bn train to override)\n";
   net->freeze_batchnorm(bn_all);
   const auto count = net->count_parameters();
 
   io::TransformOptions train_tf = tf;
-  HONE_CHECK(cfg.augment == "default" || cfg.augment == "none", "--augment: default or none; got '", cfg.augment, "'");
   train_tf.train = cfg.augment == "default" && !extract;
 
   if (cfg.verbose && !cfg.resume)
@@ -544,7 +522,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   io::TrainingState st;
   st.data_seed = cfg.seed;
   st.rng_seed = gen.seed();
-  const io::CheckpointParts parts{net.get(), opt.get(), sched.get(), &stopper};
+  const io::CheckpointParts parts{net.get(), opt.get(), sched.get(), &stopper, plateau.get()};
   double loss_sum = 0;
   int64_t seen = 0, correct = 0;
   if (cfg.resume) {
@@ -556,13 +534,6 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     auto get = [&](const char* k) { return st.extra.count(k) ? std::stod(st.extra.at(k)) : 0.0; };
     loss_sum = get("train_loss_sum"), seen = int64_t(get("train_seen")), correct = int64_t(get("train_correct"));
     result.best_epoch = int64_t(get("best_epoch")), result.best_val_acc = get("best_val_acc");
-    if (plateau && st.extra.count("plateau_best")) {
-      plateau->load_state_dict({{"best", full({}, get("plateau_best"), {.dtype = DType::Float64})},
-                                {"bad_steps", full({}, get("plateau_bad"), {.dtype = DType::Float64})},
-                                {"cooldown_counter", full({}, get("plateau_cooldown"), {.dtype = DType::Float64})},
-                                {"step", full({}, get("plateau_step"), {.dtype = DType::Float64})}});
-      opt->set_lr(get("lr"));
-    }
     if (cfg.verbose)
       std::cout << "resuming " << out.string() << " at epoch " << st.epoch + 1 << ", sample " << st.data_position << "\n";
   }
@@ -570,7 +541,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   // ---- config.json: everything this run used ----
   nlohmann::json cj;
   cj["hone_version"] = HONE_VERSION;
-  cj["settings"] = config_json(cfg);
+  cj["settings"] = cfg;
   cj["classes"] = classes;
   cj["preprocessing"] = {{"resize", tf.resize}, {"crop", tf.crop}, {"channels", tf.channels}, {"mean", tf.mean},
                          {"std", tf.std}, {"train_augmentation", train_tf.train}};
@@ -589,15 +560,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
       return os.str();
     };
     st.extra = {{"train_loss_sum", num(loss_sum)}, {"train_seen", num(double(seen))}, {"train_correct", num(double(correct))},
-                {"best_epoch", num(double(result.best_epoch))}, {"best_val_acc", num(result.best_val_acc)},
-                {"lr", num(opt->lr())}};
-    if (plateau) {
-      auto s = plateau->state_dict();
-      st.extra["plateau_best"] = num(s.at("best").item<double>());
-      st.extra["plateau_bad"] = num(s.at("bad_steps").item<double>());
-      st.extra["plateau_cooldown"] = num(s.at("cooldown_counter").item<double>());
-      st.extra["plateau_step"] = num(s.at("step").item<double>());
-    }
+                {"best_epoch", num(double(result.best_epoch))}, {"best_val_acc", num(result.best_val_acc)}};
     io::save_checkpoint((out / "last.safetensors").string(), parts, st);
   };
 
@@ -610,6 +573,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   const char* int_env = std::getenv("HONE_TEST_INTERRUPT_AFTER_STEPS");  // likewise, SIGINT
   const int64_t int_after = int_env ? std::atoll(int_env) : 0;
   g_interrupted = false;
+  Evaluation last_eval;  // the last epoch's, reused below while its weights are the final ones
   for (int64_t epoch = st.epoch; epoch < cfg.epochs; ++epoch) {
     const auto t0 = Clock::now();
     const double wait0 = train_src->wait_seconds();
@@ -661,10 +625,9 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     m.train_loss = loss_sum / double(std::max<int64_t>(seen, 1));
     m.train_acc = double(correct) / double(std::max<int64_t>(seen, 1));
     m.lr = opt->lr();
-    Evaluation ev;
     if (val_src) {
-      ev = evaluate(*net, *val_src, extract, num_classes);
-      m.val_loss = ev.loss, m.val_acc = ev.acc;
+      last_eval = evaluate(*net, *val_src, extract, num_classes);
+      m.val_loss = last_eval.loss, m.val_acc = last_eval.acc;
     } else {
       m.val_loss = m.train_loss, m.val_acc = m.train_acc;
     }
@@ -694,11 +657,12 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   }
 
   // ---- the best epoch's model: confusion matrix, curves, ONNX ----
-  if (cfg.keep_best) io::load_checkpoint((out / "best.safetensors").string(), {.model = net.get()});
+  const bool best_is_last = !result.history.empty() && result.best_epoch == result.history.back().epoch;
+  if (cfg.keep_best && !best_is_last) io::load_checkpoint((out / "best.safetensors").string(), {.model = net.get()});
   if (val_src) {
-    Evaluation ev = evaluate(*net, *val_src, extract, num_classes);
-    result.confusion = ev.confusion;
-    write_confusion(out / "confusion.csv", out / "confusion.svg", ev.confusion, classes);
+    const bool scored = !last_eval.confusion.empty() && (best_is_last || !cfg.keep_best);
+    result.confusion = scored ? last_eval.confusion : evaluate(*net, *val_src, extract, num_classes).confusion;
+    write_confusion(out / "confusion.csv", out / "confusion.svg", result.confusion, classes);
   }
   result.final_val_acc = result.history.empty() ? 0 : result.history.back().val_acc;
   std::vector<Series> loss(2), acc(2);

@@ -85,6 +85,13 @@ struct LoadedModel {
 };
 LoadedModel load_for_inference(const std::string& model_or_run_dir);
 
+// An ONNX file rather than a built-in architecture name: "*.onnx", or any existing file.
+bool is_model_file(const std::string& model);
+
+// An image folder (io::ImageFolder), plus one line on stderr counting the files it skipped
+// (each was already named in a warning): what the commands report on the data they read.
+std::shared_ptr<io::ImageFolder> open_image_folder(const std::filesystem::path& dir);
+
 // Ctrl-C during finetune finishes the current step, writes last.safetensors and returns
 // with interrupted set; install_interrupt_handler() arms it (the command line calls it).
 void install_interrupt_handler();

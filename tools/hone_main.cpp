@@ -76,8 +76,7 @@ int inspect_onnx(const std::string& path, bool json) {
 }
 
 int inspect(const std::string& model, bool json) {
-  if (model.size() > 5 && model.compare(model.size() - 5, 5, ".onnx") == 0) return inspect_onnx(model, json);
-  if (std::filesystem::is_regular_file(model)) return inspect_onnx(model, json);
+  if (hone::tools::is_model_file(model)) return inspect_onnx(model, json);
   auto net = hone::models::create(model);
   const auto count = net->count_parameters();
   if (json) {

@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <iostream>
 #include <numeric>
 
 #include "hone.h"
@@ -35,8 +34,7 @@ std::vector<Prediction> predict(LoadedModel& model, const std::vector<std::strin
 EvalReport evaluate_folder(LoadedModel& model, const std::string& dir, int64_t batch_size, int64_t workers) {
   NoGradGuard no_grad;
   model.net->eval();
-  auto ds = std::make_shared<io::ImageFolder>(dir);
-  if (!ds->skipped().empty()) std::cerr << "hone: skipped " << ds->skipped().size() << " unreadable file(s) in " << dir << "\n";
+  auto ds = open_image_folder(dir);
   const int64_t k = model.net->num_classes();
   EvalReport r;
   r.classes = ds->classes();

@@ -1,14 +1,13 @@
 // import_onnx: runs an ONNX graph node by node with hone's differentiable ops.
 #include "io/onnx/import.h"
 
-#include <sstream>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <functional>
 #include <limits>
 #include <set>
+#include <sstream>
 #include <unordered_map>
 
 #include "autograd/grad_mode.h"
@@ -557,8 +556,7 @@ void OnnxModule::run_nodes(std::unordered_map<std::string, Tensor>& values, size
 size_t OnnxModule::head_node() const {
   for (int64_t i = int64_t(model_.nodes.size()) - 1; i >= 0; --i) {
     const Node& n = model_.nodes[size_t(i)];
-    if ((n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 && weights_.count(n.inputs[1]) &&
-        weights_.at(n.inputs[1]).dim() == 2)
+    if ((n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 && weights_.count(n.inputs[1]))
       return size_t(i);
   }
   fail(model_.path.string(), ": no Gemm or MatMul with an initializer weight: the graph has no classifier head");
@@ -592,6 +590,7 @@ Tensor OnnxModule::forward_head(const Tensor& features) {
 std::pair<int64_t, int64_t> OnnxModule::head_shape() const {
   const Node& n = model_.nodes[head_node()];
   const Tensor& w = weights_.at(n.inputs[1]);
+  HONE_CHECK(w.dim() == 2, model_.path.string(), ": the head ", n.describe(), " has a weight of rank ", w.dim());
   const bool out_first = n.op_type == "Gemm" && n.attr_int("transB", 0) != 0;  // weight [out, in]
   return out_first ? std::pair{w.size(1), w.size(0)} : std::pair{w.size(0), w.size(1)};
 }
@@ -600,13 +599,14 @@ int64_t OnnxModule::num_classes() const { return head_shape().second; }
 int64_t OnnxModule::feature_dim() const { return head_shape().first; }
 
 std::vector<std::string> OnnxModule::head_patterns() const {
-  const Node& n = model_.nodes[head_node()];
+  const size_t head = head_node();
+  const Node& n = model_.nodes[head];
   std::vector<std::string> out;
   for (size_t i = 1; i < n.inputs.size(); ++i)
     if (weights_.count(n.inputs[i])) out.push_back(n.inputs[i]);
   // A MatMul head's bias is in the Add after it (replace_head writes it so).
-  if (n.op_type == "MatMul" && head_node() + 1 < model_.nodes.size()) {
-    const Node& a = model_.nodes[head_node() + 1];
+  if (n.op_type == "MatMul" && head + 1 < model_.nodes.size()) {
+    const Node& a = model_.nodes[head + 1];
     if (a.op_type == "Add")
       for (const auto& in : a.inputs)
         if (weights_.count(in)) out.push_back(in);
@@ -661,12 +661,7 @@ void OnnxModule::freeze_batchnorm(bool all) { bn_policy_ = all ? BnPolicy::All :
 void OnnxModule::replace_head(int64_t num_classes, Generator* gen) {
   const std::string& file = model_.path.string();
   HONE_CHECK(num_classes > 0, "replace_head: num_classes must be positive, got ", num_classes);
-  int64_t head = -1;
-  for (int64_t i = int64_t(model_.nodes.size()) - 1; i >= 0 && head < 0; --i) {
-    const Node& n = model_.nodes[size_t(i)];
-    if ((n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 && weights_.count(n.inputs[1])) head = i;
-  }
-  HONE_CHECK(head >= 0, file, ": replace_head: no Gemm or MatMul with an initializer weight to replace");
+  int64_t head = int64_t(head_node());
   Node& n = model_.nodes[size_t(head)];
   const Tensor& w = weights_.at(n.inputs[1]);
   HONE_CHECK(w.dim() == 2, file, ": replace_head: ", n.describe(), " has a weight of rank ", w.dim());
