@@ -3,6 +3,7 @@
 # CPU conv (Debian python3-torch, oneDNN inside), same thread count, one script run.
 # Usage: bench/compare_conv.sh [threads] [build dir]   (needs a release build)
 set -euo pipefail
+. "$(dirname "$0")/openblas_core.sh"
 threads=${1:-2}
 build=${2:-build/release}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -3,6 +3,7 @@
 # python3-torchvision, PIL), same folder, same transforms, same worker counts, one run.
 # Usage: bench/compare_data.sh [DIR] [build dir]   (needs a release build)
 set -euo pipefail
+. "$(dirname "$0")/openblas_core.sh"
 dir=${1:-$(cd "$(dirname "$0")/.." && pwd)/../shared/data/hymenoptera/train}
 build=${2:-build/release}
 here=$(cd "$(dirname "$0")" && pwd)

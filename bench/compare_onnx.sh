@@ -7,6 +7,7 @@
 # on the same architecture, same thread count, one script run.
 # Usage: bench/compare_onnx.sh [threads] [build dir]   (needs onnxruntime: pip install onnxruntime)
 set -euo pipefail
+. "$(dirname "$0")/openblas_core.sh"
 threads=${1:-2}
 build=${2:-build/release}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -4,6 +4,7 @@
 # configuration in its own process (so peak memory is per configuration), same threads.
 # Usage: bench/compare_train.sh [threads] [build dir]
 set -euo pipefail
+. "$(dirname "$0")/openblas_core.sh"
 threads=${1:-2}
 build=${2:-build/release}
 here=$(cd "$(dirname "$0")" && pwd)

@@ -4,6 +4,7 @@
 # Usage: tools/demo_compare.sh [labels per class, e.g. "5 10"] [seeds, e.g. "0 1 2"]
 # Needs a release build (build/release/tools/hone) and Debian's python3-torch.
 set -euo pipefail
+. "$(dirname "$0")/../bench/openblas_core.sh"
 cd "$(dirname "$0")/.."
 labels=${1:-"5 10"}
 seeds=${2:-"0 1 2"}
