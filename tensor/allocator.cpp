@@ -1,5 +1,7 @@
 #include "tensor/allocator.h"
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -45,10 +47,32 @@ size_t default_limit() {
   return ~size_t(0);  // bounded by the peak rule alone
 }
 
+size_t default_budget() {
+  if (const char* env = std::getenv("HONE_MEMORY_LIMIT_MB")) {
+    char* end = nullptr;
+    const unsigned long long mb = std::strtoull(env, &end, 10);
+    HONE_CHECK(end != env && *end == '\0' && mb > 0 && mb < (1ull << 40), "HONE_MEMORY_LIMIT_MB must be a positive "
+               "whole number of MiB, not \"", env, "\"");
+    return size_t(mb) << 20;
+  }
+  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
+  return pages > 0 && page > 0 ? size_t(pages) * size_t(page) : size_t(1) << 40;
+}
+
+std::string mib(size_t bytes) { return std::to_string((bytes + (1 << 20) - 1) >> 20) + " MiB"; }
+
 struct Cache {
   std::mutex mu;
   std::multimap<size_t, void*> blocks;  // class size -> block
   CpuCacheStats stats{.limit_bytes = default_limit()};
+  size_t budget = default_budget();
+
+  // Holds mu.
+  void check_budget(size_t request, const char* what) const {
+    HONE_CHECK(request <= budget && stats.live_bytes <= budget - request, what, ": ", request, " bytes (", mib(request),
+               ") with ", mib(stats.live_bytes), " already in use would pass the memory budget of ", mib(budget),
+               " (HONE_MEMORY_LIMIT_MB or hone::set_memory_budget() change it)");
+  }
 
   // Releases cached blocks, largest first, until `cached` <= target. Holds mu.
   void shrink_to(size_t target) {
@@ -76,6 +100,7 @@ void* cpu_alloc(size_t nbytes) {
   Cache& c = cache();
   {
     std::lock_guard lock(c.mu);
+    c.check_budget(cls, "cpu_alloc");
     if (auto it = c.blocks.find(cls); it != c.blocks.end()) {
       void* p = it->second;
       c.blocks.erase(it);
@@ -137,6 +162,32 @@ void set_cpu_cache_limit(size_t bytes) {
   std::lock_guard lock(c.mu);
   c.stats.limit_bytes = bytes;
   c.shrink_to(bytes);
+}
+
+size_t memory_budget() {
+  Cache& c = cache();
+  std::lock_guard lock(c.mu);
+  return c.budget;
+}
+
+void set_memory_budget(size_t bytes) {
+  HONE_CHECK(bytes > 0, "set_memory_budget: the budget must be positive");
+  Cache& c = cache();
+  std::lock_guard lock(c.mu);
+  c.budget = bytes;
+}
+
+void check_memory_budget(std::initializer_list<int64_t> dims, size_t elem_size, const char* what) {
+  int64_t n = 1;
+  for (int64_t d : dims) {
+    HONE_CHECK(d >= 0, what, ": negative size ", d);
+    if (__builtin_mul_overflow(n, d, &n)) n = INT64_MAX;
+  }
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(size_t(n), elem_size, &bytes)) bytes = ~size_t(0);
+  Cache& c = cache();
+  std::lock_guard lock(c.mu);
+  c.check_budget(bytes, what);
 }
 
 }  // namespace hone

@@ -10,7 +10,17 @@
 // live + cached + the new block fits under that peak. set_cpu_cache_limit(0) (or the
 // environment variable HONE_CPU_CACHE_MB=0) turns caching off; empty_cpu_cache() hands
 // everything cached back to the system.
+//
+// The memory budget: the most bytes of large (>= 1 MiB) blocks that may be live at once.
+// A request that would pass it is a hone::Error stating the request, what is live and the
+// budget -- before any page is touched, so a model file that asks for a 64 GiB tensor gets an
+// error rather than the out-of-memory killer (or, under AddressSanitizer, an abort).
+// Default: the machine's physical memory; HONE_MEMORY_LIMIT_MB or set_memory_budget()
+// change it. Code that loops over a shape before it allocates (pooling's window checks)
+// asks check_memory_budget() first.
 #include <cstddef>
+#include <cstdint>
+#include <initializer_list>
 
 namespace hone {
 
@@ -27,5 +37,11 @@ struct CpuCacheStats {
 CpuCacheStats cpu_cache_stats();
 void empty_cpu_cache();
 void set_cpu_cache_limit(size_t bytes);  // 0: no caching (what is cached is released)
+
+size_t memory_budget();
+void set_memory_budget(size_t bytes);  // > 0
+// Throws a hone::Error naming `what` unless a tensor of `dims` elements of `elem_size` bytes
+// (product overflow-checked; negative dims are an error) fits in the budget as it stands.
+void check_memory_budget(std::initializer_list<int64_t> dims, size_t elem_size, const char* what);
 
 }  // namespace hone

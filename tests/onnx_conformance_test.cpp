@@ -1,12 +1,17 @@
 // The ONNX backend node tests (Debian's libonnx-testdata: data/node and
 // data/pytorch-converted), run through import_onnx. Every test is run or skipped with a
 // printed reason; in scope are float32 tests of 2-D spatial ops from import.h's list, and
-// every in-scope test must pass. Prints a conformance report.
+// every in-scope test must pass. The tests that pass are pinned in
+// tests/golden/onnx_conformance_passes.txt: a test that stops passing (a regression turned
+// into a skip) fails this, and so does a new pass until it is added to the list. Prints a
+// conformance report.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <map>
+#include <set>
 
 #include "autograd/grad_mode.h"
 #include "io/onnx/import.h"
@@ -137,8 +142,17 @@ TEST(OnnxConformance, BackendNodeTests) {
   for (const auto& n : passed_names) std::printf(" %s", n.c_str());
   std::printf("\n");
   EXPECT_EQ(failed, 0);
-  // The in-scope set is large; a change that silently skips it all must not pass.
-  EXPECT_GE(passed, 100);
+  std::set<std::string> pinned;
+  std::ifstream list(std::string(HONE_TESTS_DIR) + "/golden/onnx_conformance_passes.txt");
+  ASSERT_TRUE(list) << "tests/golden/onnx_conformance_passes.txt is missing";
+  for (std::string line; std::getline(list, line);)
+    if (!line.empty() && line[0] != '#') pinned.insert(line);
+  const std::set<std::string> got(passed_names.begin(), passed_names.end());
+  for (const std::string& n : pinned)
+    EXPECT_TRUE(got.count(n)) << n << " passed before and no longer does (see the skip reasons above)";
+  for (const std::string& n : got)
+    EXPECT_TRUE(pinned.count(n)) << n << " passes now: add it to tests/golden/onnx_conformance_passes.txt";
+  EXPECT_EQ(passed, int(pinned.size()));
 }
 
 }  // namespace

@@ -1,8 +1,10 @@
 #include "test_util.h"
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdio>
 #include <filesystem>
 
 namespace hone::test {
@@ -10,6 +12,17 @@ namespace hone::test {
 std::string shared_dir() {
   std::filesystem::path p(HONE_SHARED_DIR);
   return std::filesystem::is_directory(p) ? p.lexically_normal().string() : std::string();
+}
+
+CommandResult run_command(const std::string& command) {
+  CommandResult r;
+  FILE* p = ::popen(command.c_str(), "r");
+  if (!p) return r;
+  char buf[4096];
+  while (size_t n = std::fread(buf, 1, sizeof buf, p)) r.output.append(buf, n);
+  const int st = ::pclose(p);
+  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
+  return r;
 }
 
 TempDir::TempDir() {

@@ -30,6 +30,14 @@ std::string shared_dir();
     if (::hone::cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device present";    \
   } while (0)
 
+// Runs a shell command line (stdout and stderr together when it says 2>&1) and returns its
+// exit status (128 + the signal's number when a signal ended it) and output.
+struct CommandResult {
+  int status = -1;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
 // A fresh folder for one test under the system temp dir (named after the process and the
 // test), removed with everything in it when the test ends, also after a failed ASSERT.
 struct TempDir {

@@ -2,6 +2,7 @@
 #include "io/onnx/import.h"
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <cstring>
 #include <functional>
@@ -21,6 +22,9 @@ namespace hone::io::onnx {
 namespace {
 
 using Values = std::unordered_map<std::string, Tensor>;
+
+constexpr int64_t kMaxWindow = INT32_MAX;  // kernel, stride, dilation, pads: PyTorch stores them as int32
+constexpr size_t kMaxRank = 32;            // of any tensor a node makes
 
 struct Ctx {
   const Node& node;
@@ -48,6 +52,15 @@ std::vector<int64_t> int_values(const Ctx& c, const Tensor& t) {
     return out;
   }
   c.bad("expected an integer tensor");
+}
+
+// A one-element input (Clip's bounds, Dropout's ratio) as a double.
+double scalar_value(const Ctx& c, size_t i) {
+  const Tensor& t = c.in(i);
+  if (t.numel() != 1) c.bad("input " + std::to_string(i) + " must hold one value, got " + std::to_string(t.numel()));
+  if (!is_floating(t.dtype()) && t.dtype() != DType::Int64 && t.dtype() != DType::Int32)
+    c.bad("input " + std::to_string(i) + " must be a number");
+  return t.to(DType::Float64).contiguous().to_vector<double>()[0];
 }
 
 Tensor int_tensor(const std::vector<int64_t>& v) {
@@ -188,8 +201,9 @@ Tensor run_clip(const Ctx& c) {
     lo = c.node.attr_float("min", lo);
     hi = c.node.attr_float("max", hi);
   } else {
-    if (c.has(1)) lo = (c.in(1).to(DType::Float64)).contiguous().to_vector<double>().at(0);
-    if (c.has(2)) hi = (c.in(2).to(DType::Float64)).contiguous().to_vector<double>().at(0);
+    if (c.has(1)) lo = scalar_value(c, 1);
+    if (c.has(2)) hi = scalar_value(c, 2);
+    if (std::isnan(lo) || std::isnan(hi)) c.bad("a NaN bound");
   }
   // clip(x) = lo + relu(x - lo) - relu(x - hi), written so each bound costs one relu.
   Tensor y = x;
@@ -202,6 +216,7 @@ Tensor run_clip(const Ctx& c) {
 Tensor run_reshape(const Ctx& c) {
   const Tensor& x = c.in(0);
   std::vector<int64_t> shape = c.model.opset >= 5 ? int_values(c, c.in(1)) : c.node.attr_ints("shape", {});
+  if (shape.size() > kMaxRank) c.bad("a target shape of more than " + std::to_string(kMaxRank) + " dims");
   const bool allowzero = c.node.attr_int("allowzero", 0) != 0;
   int64_t known = 1, infer = -1;
   for (size_t i = 0; i < shape.size(); ++i) {
@@ -280,9 +295,11 @@ Tensor run_gather(const Ctx& c) {
 Tensor run_unsqueeze(const Ctx& c) {
   Tensor x = c.in(0);
   std::vector<int64_t> axes = axes_of(c, 1);
+  if (size_t(x.dim()) + axes.size() > kMaxRank) c.bad("the result would have more than " + std::to_string(kMaxRank) + " dims");
   const int64_t rank = x.dim() + int64_t(axes.size());
   for (int64_t& a : axes) a = norm_axis(c, a, rank);
   std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) c.bad("axes repeat an axis");
   for (int64_t a : axes) x = x.unsqueeze(a);
   return x;
 }
@@ -293,6 +310,9 @@ Tensor run_reduce_mean(const Ctx& c) {
   const bool keep = c.node.attr_int("keepdims", 1) != 0;
   if (axes.empty() && c.node.attr_int("noop_with_empty_axes", 0) != 0) return x;
   for (int64_t& a : axes) a = norm_axis(c, a, x.dim());
+  std::vector<int64_t> sorted = axes;
+  std::sort(sorted.begin(), sorted.end());
+  if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end()) c.bad("axes repeat an axis");
   if (axes.empty())
     for (int64_t d = 0; d < x.dim(); ++d) axes.push_back(d);
   return mean(x, axes, keep);
@@ -385,7 +405,8 @@ const std::unordered_map<std::string, OpFn>& ops() {
        [](const Ctx& c) {
          only_first_output(c);
          double ratio = c.node.attr_float("ratio", 0.5);
-         if (c.model.opset >= 12 && c.has(1)) ratio = (c.in(1).to(DType::Float64)).contiguous().to_vector<double>().at(0);
+         if (c.model.opset >= 12 && c.has(1)) ratio = scalar_value(c, 1);
+         if (!(ratio >= 0 && ratio < 1)) c.bad("ratio must be in [0, 1), got " + std::to_string(ratio));
          return dropout(c.in(0), ratio, c.training);
        }},
       {"Softmax", run_softmax},
@@ -393,6 +414,165 @@ const std::unordered_map<std::string, OpFn>& ops() {
   };
   return table;
 }
+
+// ---- validation of the graph as built (before any forward) ----------------------------
+// Everything a node's attributes and arity decide is checked here, when the module is
+// built, so `hone inspect` refuses what a forward pass would: a zero stride would divide by
+// zero in the SAME-padding arithmetic, a window of 2^62 would loop for ever. What depends on
+// the input (ranks, axes against them, sizes) is checked by the ops at run time.
+
+
+struct Arity {
+  size_t min_in, max_in, min_out = 1, max_out = 1;
+};
+
+Arity arity(const Node& n, int64_t opset) {
+  const std::string& op = n.op_type;
+  constexpr size_t many = std::numeric_limits<size_t>::max();
+  if (op == "Conv" || op == "Gemm") return {2, 3};
+  if (op == "BatchNormalization") return {5, 5, 1, 5};
+  if (op == "Clip") return opset < 11 ? Arity{1, 1} : Arity{1, 3};
+  if (op == "MaxPool") return {1, 1, 1, 2};
+  if (op == "ReduceMean") return opset < 18 ? Arity{1, 1} : Arity{1, 2};
+  if (op == "Add" || op == "Sub" || op == "Mul" || op == "Div" || op == "Gather" || op == "MatMul") return {2, 2};
+  if (op == "Sum" || op == "Concat") return {1, many};
+  if (op == "Reshape") return opset < 5 ? Arity{1, 1} : Arity{2, 2};
+  if (op == "Unsqueeze") return opset < 13 ? Arity{1, 1} : Arity{2, 2};
+  if (op == "Constant") return {0, 0};
+  if (op == "Dropout") return opset < 12 ? Arity{1, 1, 1, 2} : Arity{1, 3, 1, 2};
+  return {1, 1};  // Relu, AveragePool, GlobalAveragePool, Flatten, Shape, Softmax, Identity
+}
+
+void check_bool(const Node& n, const std::string& attr, const std::function<void(const std::string&)>& bad) {
+  const int64_t v = n.attr_int(attr, 0);
+  if (v != 0 && v != 1) bad("attribute '" + attr + "' must be 0 or 1, got " + std::to_string(v));
+}
+
+void check_finite(const Node& n, const std::string& attr, const std::function<void(const std::string&)>& bad) {
+  if (n.find(attr) && !std::isfinite(n.attr_float(attr, 0))) bad("attribute '" + attr + "' must be finite");
+}
+
+// ints of `attr` (when present): `count` entries (0: any), each in [lo, kMaxWindow].
+void check_ints(const Node& n, const std::string& attr, size_t count, int64_t lo,
+                const std::function<void(const std::string&)>& bad) {
+  if (!n.find(attr)) return;
+  const std::vector<int64_t> v = n.attr_ints(attr, {});
+  if (count && v.size() != count)
+    bad("attribute '" + attr + "' must have " + std::to_string(count) + " entries (2-D), got " + std::to_string(v.size()));
+  for (int64_t x : v)
+    if (x < lo || x > kMaxWindow)
+      bad("attribute '" + attr + "' has " + std::to_string(x) + ", outside [" + std::to_string(lo) + ", 2^31-1]");
+}
+
+void check_unique_axes(const Node& n, const std::function<void(const std::string&)>& bad) {
+  if (!n.find("axes")) return;
+  std::vector<int64_t> axes = n.attr_ints("axes", {});
+  if (axes.size() > kMaxRank) bad("more than " + std::to_string(kMaxRank) + " axes");
+  std::sort(axes.begin(), axes.end());
+  if (std::adjacent_find(axes.begin(), axes.end()) != axes.end()) bad("attribute 'axes' repeats an axis");
+}
+
+void check_window(const Node& n, bool pool, const std::function<void(const std::string&)>& bad) {
+  check_ints(n, "kernel_shape", 2, 1, bad);
+  check_ints(n, "strides", 2, 1, bad);
+  check_ints(n, "dilations", 2, 1, bad);
+  check_ints(n, "pads", 4, 0, bad);
+  const std::string auto_pad = n.attr_string("auto_pad", "NOTSET");
+  if (auto_pad != "NOTSET" && auto_pad != "SAME_UPPER" && auto_pad != "SAME_LOWER" && auto_pad != "VALID")
+    bad("unknown auto_pad '" + auto_pad + "'");
+  if (!pool) return;
+  if (!n.find("kernel_shape")) bad("attribute 'kernel_shape' is required");
+  const std::vector<int64_t> k = n.attr_ints("kernel_shape", {});
+  const std::vector<int64_t> pads = n.attr_ints("pads", {0, 0, 0, 0});
+  for (size_t i = 0; i < 4; ++i)  // the ONNX checker's rule: a pad smaller than the kernel
+    if (pads[i] >= k[i % 2])
+      bad("pad " + std::to_string(pads[i]) + " is not smaller than the kernel (" + std::to_string(k[i % 2]) + ")");
+  check_bool(n, "ceil_mode", bad);
+}
+
+}  // namespace
+
+void validate_node(const Node& n, const Model& m) {
+  const auto bad = [&](const std::string& what) { fail(m.path.string(), ": ", n.describe(), " (opset ", m.opset, "): ", what); };
+  const Arity a = arity(n, m.opset);
+  if (n.inputs.size() < a.min_in || n.inputs.size() > a.max_in)
+    bad("takes " + (a.min_in == a.max_in ? std::to_string(a.min_in) : std::to_string(a.min_in) + " to " +
+        (a.max_in == std::numeric_limits<size_t>::max() ? std::string("any number of") : std::to_string(a.max_in))) +
+        " inputs, got " + std::to_string(n.inputs.size()));
+  for (size_t i = 0; i < a.min_in; ++i)
+    if (n.inputs[i].empty() && n.op_type != "Sum" && n.op_type != "Concat") bad("required input " + std::to_string(i) + " is empty");
+  if (n.outputs.size() < a.min_out || n.outputs.size() > a.max_out || n.outputs[0].empty())
+    bad("must have " + std::to_string(a.min_out) + (a.max_out > a.min_out ? " to " + std::to_string(a.max_out) : "") +
+        " outputs, the first named, got " + std::to_string(n.outputs.size()));
+  for (size_t i = 1; i < n.outputs.size(); ++i)  // MaxPool's indices, Dropout's mask, BN's training outputs
+    if (!n.outputs[i].empty()) bad("output " + std::to_string(i) + " ('" + n.outputs[i] + "') is not supported");
+  const std::string& op = n.op_type;
+  if (op == "Conv") {
+    check_window(n, false, bad);
+    const int64_t group = n.attr_int("group", 1);
+    if (group < 1 || group > kMaxWindow) bad("attribute 'group' must be positive, got " + std::to_string(group));
+  } else if (op == "MaxPool" || op == "AveragePool") {
+    check_window(n, true, bad);
+    if (op == "MaxPool" && n.attr_int("storage_order", 0) != 0) bad("storage_order=1 is not supported");
+    if (op == "AveragePool") {
+      check_bool(n, "count_include_pad", bad);
+      for (int64_t d : n.attr_ints("dilations", {1, 1}))
+        if (d != 1) bad("dilated average pooling is not supported");
+    }
+  } else if (op == "BatchNormalization") {
+    check_finite(n, "epsilon", bad);
+    check_finite(n, "momentum", bad);
+    if (n.attr_float("epsilon", 1e-5) < 0) bad("attribute 'epsilon' must not be negative");
+    if (n.attr_int("spatial", 1) != 1) bad("spatial=0 (per-activation statistics) is not supported");
+    if (n.attr_int("training_mode", 0) != 0) bad("training_mode=1 is not supported (hone switches modes itself)");
+  } else if (op == "Clip") {
+    for (const char* attr : {"min", "max"})
+      if (n.find(attr) && std::isnan(n.attr_float(attr, 0))) bad(std::string("attribute '") + attr + "' is NaN");
+  } else if (op == "ReduceMean") {
+    check_bool(n, "keepdims", bad);
+    check_bool(n, "noop_with_empty_axes", bad);
+    check_unique_axes(n, bad);
+  } else if (op == "Unsqueeze") {
+    if (m.opset < 13 && !n.find("axes")) bad("attribute 'axes' is required before opset 13");
+    check_unique_axes(n, bad);
+  } else if (op == "Reshape") {
+    check_bool(n, "allowzero", bad);
+    if (m.opset < 5 && n.attr_ints("shape", {}).size() > kMaxRank) bad("a target shape of more than 32 dims");
+  } else if (op == "Concat") {
+    if (m.opset >= 4 && !n.find("axis")) bad("attribute 'axis' is required");
+    (void)n.attr_int("axis", 0);
+  } else if (op == "Constant") {
+    int values = 0;
+    for (const Attribute& at : n.attributes) {
+      if (at.name == "value" || at.name == "value_float" || at.name == "value_floats" || at.name == "value_int" ||
+          at.name == "value_ints")
+        ++values;
+      else if (at.name == "sparse_value" || at.name == "value_string" || at.name == "value_strings")
+        bad("sparse and string constants are not supported");
+    }
+    if (values != 1) bad("needs exactly one value attribute, got " + std::to_string(values));
+    if (n.find("value") && n.find("value")->kind != Attribute::Kind::Tensor) bad("attribute 'value' should be a tensor");
+    if (n.find("value_float")) (void)n.attr_float("value_float", 0);
+    if (n.find("value_int")) (void)n.attr_int("value_int", 0);
+    if (n.find("value_ints")) (void)n.attr_ints("value_ints", {});
+    if (const Attribute* f = n.find("value_floats"); f && f->kind != Attribute::Kind::Floats)
+      bad("attribute 'value_floats' should be a list of floats");
+  } else if (op == "Gemm") {
+    check_finite(n, "alpha", bad);
+    check_finite(n, "beta", bad);
+    check_bool(n, "transA", bad);
+    check_bool(n, "transB", bad);
+  } else if (op == "Dropout") {
+    const double ratio = n.attr_float("ratio", 0.5);
+    if (!(ratio >= 0 && ratio < 1)) bad("attribute 'ratio' must be in [0, 1), got " + std::to_string(ratio));
+  } else if (op == "Flatten" || op == "Softmax" || op == "Gather") {
+    (void)n.attr_int("axis", 0);
+  } else if (op == "Shape") {
+    (void)n.attr_int("start", 0), (void)n.attr_int("end", 0);
+  }
+}
+
+namespace {
 
 // Splits "layer1.0.conv1.weight" into its parts; names with empty parts stay whole, with
 // their dots made underscores.
@@ -436,7 +616,9 @@ OnnxModule::OnnxModule(Model model) : models::Classifier("OnnxModule"), model_(s
     HONE_CHECK(n.domain.empty(), model_.path.string(), ": ", n.describe(), ": domain '", n.domain, "' is not supported");
     HONE_CHECK(op_supported(n.op_type), model_.path.string(), ": unsupported op '", n.op_type, "' at ", n.describe(),
                " (opset ", model_.opset, ")");
+    validate_node(n, model_);
   }
+  HONE_CHECK(!model_.outputs.empty(), model_.path.string(), ": the graph has no outputs");
   for (const ValueInfo& v : model_.inputs)
     HONE_CHECK(v.is_tensor, model_.path.string(), ": graph input '", v.name, "' is not a tensor (sequence and map types are not supported)");
   for (const ValueInfo& v : model_.outputs)

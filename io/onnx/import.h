@@ -26,6 +26,13 @@ namespace hone::io::onnx {
 
 // The ops import_onnx runs (for `hone inspect` and the conformance report).
 bool op_supported(const std::string& op_type);
+// Checks what a node of a supported op decides on its own, before any input is seen: the
+// number of inputs and outputs, and every attribute (kinds; strides, dilations, kernel sizes
+// and groups >= 1, pads >= 0 and below the kernel for pooling, all of them below 2^31;
+// repeated axes; ratios in [0, 1); finite alpha, beta, epsilon ...). A hone::Error names the
+// file, the node and the attribute. OnnxModule's constructor (and so `hone inspect`) and
+// load_onnx_weights run it on every node.
+void validate_node(const Node& n, const Model& m);
 
 class Folder;  // import.cpp: the module holding one part of dotted parameter names
 

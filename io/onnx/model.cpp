@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <fstream>
 #include <climits>
@@ -177,11 +178,14 @@ hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what, const RawB
              " is not supported (float32/64, float16, bfloat16, int64, int32, uint8, bool are)");
   HONE_CHECK(tp.segment().begin() == 0 && tp.segment().end() == 0, where, ": segmented tensors are not supported");
   Shape shape;
-  int64_t numel = 1;
+  int64_t numel = 1, extent = 1;  // extent: the product of the non-zero dims
+  HONE_CHECK(tp.dims_size() <= 32, where, ": ", tp.dims_size(), " dims (at most 32 are supported)");
   for (int64_t d : tp.dims()) {
     HONE_CHECK(d >= 0, where, ": negative dim ", d, " in ", std::vector<int64_t>(tp.dims().begin(), tp.dims().end()));
-    HONE_CHECK(!__builtin_mul_overflow(numel, d, &numel) && numel <= (int64_t(1) << 40), where, ": dims ",
-               std::vector<int64_t>(tp.dims().begin(), tp.dims().end()), " hold too many elements");
+    // Zero-size tensors too: [0, 2^50] holds nothing, but a MatMul of it makes a huge one.
+    HONE_CHECK(!__builtin_mul_overflow(extent, std::max<int64_t>(d, 1), &extent) && extent <= (int64_t(1) << 40), where,
+               ": dims ", std::vector<int64_t>(tp.dims().begin(), tp.dims().end()), " hold too many elements");
+    numel *= d;
     shape.push_back(d);
   }
   const size_t esize = dtype_size(dtype), nbytes = size_t(numel) * esize;

@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "autograd/grad_mode.h"
+#include "io/onnx/import.h"
 #include "io/onnx/model.h"
 #include "nn/layers.h"
 #include "tensor/error.h"
@@ -39,6 +40,7 @@ class Matcher {
   Matcher(const Model& m) : model_(m) {
     for (const auto& [name, t] : m.initializers) inits_[name] = t;
     for (const Node& n : m.nodes) {
+      if (n.domain.empty() && op_supported(n.op_type)) validate_node(n, m);  // arity and attributes, as import_onnx
       for (const std::string& o : n.outputs) producer_[o] = &n;
       for (size_t i = 0; i < n.inputs.size(); ++i) users_[n.inputs[i]].push_back(&n);
     }

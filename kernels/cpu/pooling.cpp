@@ -8,11 +8,13 @@
 #include <cstring>
 
 #include <algorithm>
+#include <climits>
 #include <cmath>
 #include <limits>
 #include <vector>
 
 #include "tensor/parallel.h"
+#include "tensor/allocator.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
@@ -383,6 +385,13 @@ void validate_pool2d(const Pool2dGeometry& g, const char* op) {
   HONE_CHECK(g.pad_top >= 0 && g.pad_left >= 0 && g.pad_bottom >= 0 && g.pad_right >= 0, op,
              ": padding must be non-negative, got top=", g.pad_top, " left=", g.pad_left, " bottom=", g.pad_bottom,
              " right=", g.pad_right);
+  // Attributes beyond int32 (as PyTorch stores them) would overflow the size arithmetic.
+  constexpr int64_t kMax = INT32_MAX;
+  HONE_CHECK(g.kh <= kMax && g.kw <= kMax && g.stride_h <= kMax && g.stride_w <= kMax && g.dilation_h <= kMax &&
+                 g.dilation_w <= kMax && g.pad_top <= kMax && g.pad_left <= kMax && g.pad_bottom <= kMax &&
+                 g.pad_right <= kMax && g.h <= kMax && g.w <= kMax,
+             op, ": kernel, stride, dilation, padding and input sizes are limited to 2^31-1 (kernel ", g.kh, "x", g.kw,
+             ", stride ", g.stride_h, "x", g.stride_w, ", dilation ", g.dilation_h, "x", g.dilation_w, ")");
   // Every window must reach at least one pixel. Undilated: each pad below the kernel size
   // (ONNX allows that much); dilated: PyTorch's rule, at most half the kernel.
   const bool undilated = g.dilation_h == 1 && g.dilation_w == 1;
@@ -395,6 +404,9 @@ void validate_pool2d(const Pool2dGeometry& g, const char* op) {
   HONE_CHECK(oh > 0 && ow > 0, op, ": input ", g.h, "x", g.w, " is too small for kernel ", g.kh, "x", g.kw,
              " with dilation ", g.dilation_h, "x", g.dilation_w, " and pads top=", g.pad_top, " left=", g.pad_left,
              " bottom=", g.pad_bottom, " right=", g.pad_right, " (output would be ", oh, "x", ow, ")");
+  // The output must fit in memory before anything loops over its rows (max pool also
+  // keeps an int64 index per output).
+  check_memory_budget({g.n, g.c, oh, ow}, sizeof(int64_t), op);
   // With dilation a window's taps can straddle the image and all land in the padding.
   for (int64_t o = 0; o < oh; ++o) {
     const TapRange r = in_image_taps(o * g.stride_h - g.pad_top, g.kh, g.dilation_h, g.h);
