@@ -3,8 +3,6 @@
 // tests/golden/onnx, with the generator's weights), top-5 classes in order and their
 // probabilities, against
 // tests/golden/predict/manifest.txt (tools/golden/predict_golden.py).
-#include <sys/wait.h>
-
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -42,14 +40,9 @@ std::vector<Golden> goldens() {
 
 std::string run(const std::string& args) {
   const std::string cmd = std::string(HONE_CLI_PATH) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while (p && (n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int st = p ? pclose(p) : -1;
-  EXPECT_TRUE(WIFEXITED(st) && WEXITSTATUS(st) == 0) << cmd << "\n" << out;
-  return out;
+  const hone::test::CommandResult r = hone::test::run_command(cmd);
+  EXPECT_EQ(r.status, 0) << cmd << "\n" << r.output;
+  return r.output;
 }
 
 void check(const std::string& fixture) {

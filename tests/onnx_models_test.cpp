@@ -93,12 +93,9 @@ TEST(OnnxModels, InspectCliOnOnnxFiles) {
   const auto file = test::onnx_fixtures::materialize(f, dir, false);
   const auto expected = io::onnx::import_onnx(file)->count_parameters();
   auto run = [](const std::string& cmd, int& status) {
-    std::string out;
-    FILE* p = ::popen(cmd.c_str(), "r");
-    char buf[4096];
-    while (size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-    status = ::pclose(p);
-    return out;
+    const test::CommandResult r = test::run_command(cmd);
+    status = r.status;
+    return r.output;
   };
   int status = 0;
   const std::string json = run(std::string(HONE_CLI_PATH) + " inspect " + file.string() + " --json", status);
