@@ -2,9 +2,15 @@
 // (raw_data, typed fields, external data), and every kind of bad input, which must give a
 // hone::Error naming the problem (never a crash). Files are built with the same protobuf
 // classes the library uses.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <random>
 
 #include "autograd/grad_mode.h"
@@ -72,6 +78,47 @@ fs::path write(const fs::path& p, const ::onnx::ModelProto& m) {
   return p;
 }
 
+// Points a tensor at external data instead of its raw_data (offset and length left out
+// when empty).
+void set_external(::onnx::TensorProto& t, const std::string& location, const std::string& offset,
+                  const std::string& length) {
+  t.clear_raw_data();
+  t.set_data_location(::onnx::TensorProto::EXTERNAL);
+  auto add = [&](const char* k, const std::string& v) {
+    auto* e = t.add_external_data();
+    e->set_key(k), e->set_value(v);
+  };
+  add("location", location);
+  if (!offset.empty()) add("offset", offset);
+  if (!length.empty()) add("length", length);
+}
+
+// linear_model() with both initializers in dir/weights.bin, one after the other.
+fs::path write_linear_external(const fs::path& dir) {
+  ::onnx::ModelProto m = linear_model();
+  std::ofstream data(dir / "weights.bin", std::ios::binary);
+  int64_t offset = 0;
+  for (auto& init : *m.mutable_graph()->mutable_initializer()) {
+    const std::string raw = init.raw_data();
+    data.write(raw.data(), std::streamsize(raw.size()));
+    set_external(init, "weights.bin", std::to_string(offset), std::to_string(raw.size()));
+    offset += int64_t(raw.size());
+  }
+  return write(dir / "external.onnx", m);
+}
+
+// Runs `fn` on another thread and expects its hone::Error within a second. A read that
+// blocks on the FIFO fails the test; the FIFO's write end is then opened until it ends.
+void expect_error_soon(const fs::path& fifo, const std::function<void()>& fn, const std::vector<std::string>& parts) {
+  auto done = std::async(std::launch::async, [&] { expect_error(fn, parts); });
+  if (done.wait_for(std::chrono::seconds(1)) == std::future_status::ready) return done.get();
+  ADD_FAILURE() << "still blocked on " << fifo << " after a second";
+  while (done.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) {
+    const int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w >= 0) ::close(w);
+  }
+}
+
 std::vector<float> expected_linear(const std::vector<float>& x) {
   std::vector<float> y(6);
   for (int n = 0; n < 2; ++n)
@@ -83,13 +130,13 @@ std::vector<float> expected_linear(const std::vector<float>& x) {
   return y;
 }
 
-void expect_runs_linear(const fs::path& file) {
-  auto m = io::onnx::import_onnx(file);
+void expect_runs_linear(io::onnx::OnnxModule& m) {
   const std::vector<float> x = {1, 2, 3, 4, -1, 0.5f, 2, -3};
-  const std::vector<float> y = m->forward(from_vector(x, {2, 4})).to_vector<float>();
+  const std::vector<float> y = m.forward(from_vector(x, {2, 4})).to_vector<float>();
   const std::vector<float> want = expected_linear(x);
   for (size_t i = 0; i < y.size(); ++i) EXPECT_NEAR(y[i], want[i], 1e-5) << i;
 }
+void expect_runs_linear(const fs::path& file) { expect_runs_linear(*io::onnx::import_onnx(file)); }
 
 TEST(OnnxReader, RawDataTypedFieldsAndExternalDataGiveTheSameModel) {
   TempDir dir;
@@ -109,23 +156,7 @@ TEST(OnnxReader, RawDataTypedFieldsAndExternalDataGiveTheSameModel) {
   expect_runs_linear(write(dir.path / "typed.onnx", m));
 
   // External data, both tensors in one file, the second at an offset.
-  m = linear_model();
-  std::ofstream data(dir.path / "weights.bin", std::ios::binary);
-  int64_t offset = 0;
-  for (auto& init : *m.mutable_graph()->mutable_initializer()) {
-    const std::string raw = init.raw_data();
-    data.write(raw.data(), std::streamsize(raw.size()));
-    init.clear_raw_data();
-    init.set_data_location(::onnx::TensorProto::EXTERNAL);
-    auto add = [&](const char* k, const std::string& v) {
-      auto* e = init.add_external_data();
-      e->set_key(k), e->set_value(v);
-    };
-    add("location", "weights.bin"), add("offset", std::to_string(offset)), add("length", std::to_string(raw.size()));
-    offset += int64_t(raw.size());
-  }
-  data.close();
-  expect_runs_linear(write(dir.path / "external.onnx", m));
+  expect_runs_linear(write_linear_external(dir.path));
 
   // Parameters keep the file's dotted names, and can be frozen by pattern.
   auto mod = io::onnx::import_onnx(dir.path / "external.onnx");
@@ -197,18 +228,7 @@ TEST(OnnxReader, BadFilesNameTheProblem) {
                {"opset 3", "outside"});
 
   auto external = [&](const std::string& name, const std::string& location, const std::string& offset, const std::string& length) {
-    return edited(name, [&](auto& m) {
-      auto* t = init0(m);
-      t->clear_raw_data();
-      t->set_data_location(::onnx::TensorProto::EXTERNAL);
-      auto add = [&](const char* k, const std::string& v) {
-        auto* e = t->add_external_data();
-        e->set_key(k), e->set_value(v);
-      };
-      add("location", location);
-      if (!offset.empty()) add("offset", offset);
-      if (!length.empty()) add("length", length);
-    });
+    return edited(name, [&](auto& m) { set_external(*init0(m), location, offset, length); });
   };
   file_with("w.bin", std::string(64, '\0'));
   expect_error([&] { io::onnx::read_model(external("e1.onnx", "nothere.bin", "", "")); }, {"fc.weight", "nothere.bin", "cannot open"});
@@ -234,6 +254,136 @@ TEST(OnnxReader, BadFilesNameTheProblem) {
   expect_error([&] {
     io::onnx::import_onnx(edited("shape.onnx", [&](auto&) {}))->forward(ones({2, 5}));
   }, {"input 'x'", "[2,4]"});
+}
+
+// Two tensors over the same bytes would be two parameters an optimizer updates twice: a
+// file whose external ranges overlap is refused, however it names the file.
+TEST(OnnxReader, OverlappingExternalDataIsRefused) {
+  TempDir dir;
+  std::ofstream(dir.path / "w.bin", std::ios::binary) << std::string(64, '\0');
+  fs::create_hard_link(dir.path / "w.bin", dir.path / "same.bin");
+  auto with_bias_at = [&](const std::string& location, int64_t offset) {
+    ::onnx::ModelProto m = linear_model();
+    set_external(*m.mutable_graph()->mutable_initializer(0), "w.bin", "0", "48");
+    set_external(*m.mutable_graph()->mutable_initializer(1), location, std::to_string(offset), "12");
+    return write(dir.path / "m.onnx", m);
+  };
+  EXPECT_NO_THROW(io::onnx::read_model(with_bias_at("w.bin", 48)));  // adjacent is fine
+  expect_error([&] { io::onnx::read_model(with_bias_at("w.bin", 40)); },
+               {"initializer 'fc.bias'", "[40, 52)", "overlap initializer 'fc.weight'", "[0, 48)"});
+  expect_error([&] { io::onnx::read_model(with_bias_at("./w.bin", 0)); }, {"'fc.bias'", "[0, 12)", "'fc.weight'", "overlap"});
+  expect_error([&] { io::onnx::read_model(with_bias_at("same.bin", 36)); }, {"'fc.bias'", "[36, 48)", "'fc.weight'", "overlap"});
+}
+
+std::vector<std::vector<float>> parameter_values(nn::Module& m) {
+  std::vector<std::vector<float>> out;
+  for (const auto& [name, p] : m.named_parameters()) out.push_back(p.contiguous().to_vector<float>());
+  return out;
+}
+
+// Weights are read into memory the module owns: a file rewritten in place or truncated
+// while the module lives changes nothing (a mapping would show the new bytes, and
+// touching a truncated one kills the process with SIGBUS).
+TEST(OnnxReader, WeightsAreASnapshotOfTheFiles) {
+  TempDir dir;
+  const fs::path inline_model = write(dir.path / "raw.onnx", linear_model());
+  const fs::path external_model = write_linear_external(dir.path);
+  for (const auto& [model, data] : {std::pair{inline_model, inline_model}, std::pair{external_model, dir.path / "weights.bin"}}) {
+    SCOPED_TRACE(data.filename().string());
+    auto m = io::onnx::import_onnx(model);
+    const auto before = parameter_values(*m);
+    {
+      const std::string junk(size_t(fs::file_size(data)), '\x7f');
+      const int fd = ::open(data.c_str(), O_WRONLY | O_CLOEXEC);  // the same file, not a new one
+      ASSERT_GE(fd, 0);
+      EXPECT_EQ(::pwrite(fd, junk.data(), junk.size(), 0), ssize_t(junk.size()));
+      ::close(fd);
+    }
+    EXPECT_EQ(parameter_values(*m), before);
+    fs::resize_file(data, 0);
+    EXPECT_EQ(parameter_values(*m), before);
+    expect_runs_linear(*m);
+  }
+}
+
+// Inline weights stay in the file's buffer; one misaligned for its type slides back over
+// bytes already parsed. Names of every length mod 8 put the payloads at every alignment;
+// each tensor must keep its exact values and be aligned for its type.
+TEST(OnnxReader, InlineWeightsAtAnyAlignmentReadExactly) {
+  TempDir dir;
+  for (int pad = 0; pad < 8; ++pad) {
+    ::onnx::ModelProto m = linear_model();
+    auto* g = m.mutable_graph();
+    std::vector<int64_t> ints = {1, -2, int64_t(1) << 40, 7};
+    for (int k = 0; k < 3; ++k) {  // back to back: a slide must not reach the one before
+      ::onnx::TensorProto t;
+      t.set_name(std::string(size_t(pad + k), 'n') + std::to_string(k));
+      t.set_data_type(::onnx::TensorProto::INT64);
+      t.add_dims(4);
+      t.set_raw_data(std::string(reinterpret_cast<const char*>(ints.data()), 32));
+      *g->add_initializer() = t;
+    }
+    g->mutable_initializer(0)->set_name(std::string(size_t(pad), 'w') + "fc.weight");
+    g->mutable_node(0)->set_input(1, g->initializer(0).name());
+    const io::onnx::Model model = io::onnx::read_model(write(dir.path / "m.onnx", m));
+    ASSERT_EQ(model.initializers.size(), 5u);
+    for (const auto& [name, t] : model.initializers) {
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data_ptr()) % t.element_size(), 0u) << name;
+      if (t.dtype() == DType::Int64) EXPECT_EQ(t.to_vector<int64_t>(), ints) << name;
+    }
+    std::vector<float> w(12);
+    for (int i = 0; i < 12; ++i) w[size_t(i)] = float(i - 6) / 4.0f;
+    EXPECT_EQ(model.initializers[0].second.to_vector<float>(), w) << pad;
+    EXPECT_EQ(model.initializers[1].second.to_vector<float>(), (std::vector<float>{0.5f, -1.0f, 0.25f})) << pad;
+  }
+}
+
+// External data must be a regular file inside the model's folder, named directly: no
+// symbolic link is followed (not even one that stays inside: the location must name the
+// file itself), and nothing that could block (a FIFO) or is not a file (a device) is read.
+TEST(OnnxReader, ExternalDataMustBeARegularFileInTheModelsFolder) {
+  TempDir dir;
+  const fs::path folder = dir.path / "model";
+  fs::create_directories(folder / "sub");
+  std::ofstream(folder / "w.bin", std::ios::binary) << std::string(64, '\0');
+  std::ofstream(folder / "sub" / "w.bin", std::ios::binary) << std::string(64, '\0');
+  std::ofstream(dir.path / "outside.bin", std::ios::binary) << std::string(64, '\0');
+  auto reading = [&](const std::string& location) {
+    ::onnx::ModelProto m = linear_model();
+    set_external(*m.mutable_graph()->mutable_initializer(0), location, "0", "48");
+    const fs::path p = write(folder / "m.onnx", m);
+    return [p] { io::onnx::read_model(p); };
+  };
+  EXPECT_NO_THROW(reading("w.bin")());
+  EXPECT_NO_THROW(reading("sub/w.bin")());
+  fs::create_symlink("../outside.bin", folder / "out.bin");
+  expect_error(reading("out.bin"), {"fc.weight", "'out.bin'", "symbolic link"});
+  fs::create_symlink("w.bin", folder / "in.bin");
+  expect_error(reading("in.bin"), {"fc.weight", "'in.bin'", "symbolic link"});
+  fs::create_directory_symlink(dir.path, folder / "up");
+  expect_error(reading("up/outside.bin"), {"fc.weight", "'up'", "symbolic link"});
+  fs::create_symlink("/dev/zero", folder / "zero.bin");
+  expect_error(reading("zero.bin"), {"fc.weight", "'zero.bin'", "symbolic link"});
+  expect_error(reading("sub"), {"fc.weight", "'sub'", "not a regular file", "folder"});
+  expect_error(reading("w.bin/x"), {"fc.weight", "'w.bin'", "not a folder"});
+  expect_error(reading(std::string("w.bin\0../../etc/passwd", 22)), {"fc.weight", "NUL"});
+  ASSERT_EQ(::mkfifo((folder / "pipe.bin").c_str(), 0600), 0);
+  expect_error_soon(folder / "pipe.bin", reading("pipe.bin"), {"fc.weight", "'pipe.bin'", "not a regular file", "FIFO"});
+}
+
+// The model file a user names may be a link, but must be a regular file: a FIFO is
+// refused at once (`hone inspect` on one used to wait forever for a writer).
+TEST(OnnxReader, ModelPathMustBeARegularFile) {
+  TempDir dir;
+  const fs::path model = write(dir.path / "m.onnx", linear_model());
+  fs::create_symlink("m.onnx", dir.path / "link.onnx");
+  EXPECT_NO_THROW(io::onnx::read_model(dir.path / "link.onnx"));
+  expect_error([&] { io::onnx::read_model(dir.path); }, {"not a regular file", "folder"});
+  expect_error([] { io::onnx::read_model("/dev/null"); }, {"/dev/null", "not a regular file", "character device"});
+  const fs::path fifo = dir.path / "pipe.onnx";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  expect_error_soon(fifo, [&] { io::onnx::read_model(fifo); }, {"pipe.onnx", "not a regular file", "FIFO"});
+  expect_error_soon(fifo, [&] { io::onnx::read_tensor_file(fifo); }, {"pipe.onnx", "not a regular file", "FIFO"});
 }
 
 TEST(OnnxReader, OldFixedBatchReshapeRunsAtAnyBatch) {

@@ -1,23 +1,22 @@
 // Reading an ONNX file into io::onnx::Model (see model.h for what is checked and why).
 #include "io/onnx/model.h"
 
-#include <fcntl.h>
 #include <google/protobuf/io/coded_stream.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <charconv>
-#include <fstream>
 #include <climits>
 #include <cstring>
+#include <map>
 #include <queue>
 #include <set>
 #include <string_view>
 #include <unordered_map>
 
+#include "io/file_read.h"
 #include "onnx.pb.h"
+#include "tensor/allocator.h"
 #include "tensor/error.h"
 
 namespace hone::io::onnx {
@@ -73,13 +72,15 @@ std::string Model::metadata_value(const std::string& key, const std::string& fal
 
 namespace {
 
-// A whole external-data file mapped copy-on-write, shared by the tensors that live in it.
-struct Mapping {
-  void* base = nullptr;
-  size_t size = 0;
-  ~Mapping() {
-    if (base) munmap(base, size);
-  }
+// A whole model file read into memory of our own (64-byte aligned), shared by the tensors
+// whose raw_data lies in it.
+struct FileBytes {
+  char* data;
+  size_t size;
+  explicit FileBytes(size_t n) : data(static_cast<char*>(cpu_alloc(n))), size(n) {}
+  ~FileBytes() { cpu_free(data, size); }
+  FileBytes(const FileBytes&) = delete;
+  FileBytes& operator=(const FileBytes&) = delete;
 };
 
 // Bytes of a raw_data field still in the model file (or the caller's buffer).
@@ -89,13 +90,23 @@ struct RawBytes {
   bool present = false;
 };
 
+// A tensor's byte range in an external file, kept to refuse another tensor over the same bytes.
+struct Claim {
+  uint64_t end;
+  std::string tensor, location;
+};
+
 struct Reader {
   std::string file;  // for messages
   fs::path base_dir;
-  std::unordered_map<std::string, std::shared_ptr<Mapping>> mappings;
-  std::shared_ptr<Mapping> model_file;  // the mapped model file, when raw_data may stay in it
+  std::shared_ptr<FileBytes> model_file;  // the model file, when raw_data may stay in it
+  char* free_from = nullptr;  // model_file bytes below this hold tensors placed in it
+  // External data read so far: file (device, inode) -> range begin -> claim.
+  std::map<std::pair<dev_t, ino_t>, std::map<uint64_t, Claim>> claims;
 
-  std::shared_ptr<Mapping> map_file(const std::string& location, const std::string& tensor);
+  void claim(const struct stat& st, uint64_t begin, uint64_t end, const std::string& tensor,
+             const std::string& location, const std::string& where);
+  const char* place(const RawBytes& raw, size_t align);
   hone::Tensor tensor(TensorProto& tp, const std::string& what, const RawBytes& raw = {});
 };
 
@@ -137,38 +148,33 @@ hone::Tensor wrap(std::shared_ptr<Storage> storage, const Shape& shape, DType dt
   return hone::Tensor(impl);
 }
 
-std::shared_ptr<Mapping> Reader::map_file(const std::string& location, const std::string& tensor) {
-  if (auto it = mappings.find(location); it != mappings.end()) return it->second;
-  const std::string where = file + ": " + tensor + ": external data '" + location + "'";
-  const fs::path rel(location);
-  HONE_CHECK(!location.empty() && !rel.is_absolute() && !rel.has_root_name(), where,
-             ": the location must be a relative path inside the model's folder");
-  for (const auto& part : rel) HONE_CHECK(part != "..", where, ": the location may not contain '..'");
-  const fs::path full = base_dir / rel;
-  std::error_code ec;
-  const fs::path real = fs::weakly_canonical(full, ec), real_dir = fs::weakly_canonical(base_dir, ec);
-  const auto rel_to_dir = real.lexically_relative(real_dir);
-  HONE_CHECK(!ec && !rel_to_dir.empty() && *rel_to_dir.begin() != "..", where, ": resolves outside the model's folder");
-  const int fd = ::open(full.c_str(), O_RDONLY | O_CLOEXEC);
-  HONE_CHECK(fd >= 0, where, ": cannot open ", full.string(), " (", std::strerror(errno), ")");
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(where, ": ", full.string(), " is not a regular file");
-  }
-  auto m = std::make_shared<Mapping>();
-  m->size = size_t(st.st_size);
-  if (m->size > 0) {
-    void* p = mmap(nullptr, m->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      ::close(fd);
-      fail(where, ": cannot map ", full.string(), " (", std::strerror(errno), ")");
-    }
-    m->base = p;
-  }
-  ::close(fd);
-  mappings[location] = m;
-  return m;
+// Two tensors over the same bytes would be two parameters that an optimizer updates twice
+// (and that autograd's version counters cannot connect). The file is known by device and
+// inode, so "w.bin", "./w.bin" and a hard link to it are one file.
+void Reader::claim(const struct stat& st, uint64_t begin, uint64_t end, const std::string& tensor,
+                   const std::string& location, const std::string& where) {
+  if (begin == end) return;
+  auto& taken = claims[{st.st_dev, st.st_ino}];
+  auto next = taken.lower_bound(begin);
+  auto clash = next != taken.end() && next->first < end ? next : taken.end();
+  if (next != taken.begin() && std::prev(next)->second.end > begin) clash = std::prev(next);
+  if (clash != taken.end())
+    fail(where, ": bytes [", begin, ", ", end, ") overlap ", clash->second.tensor, " at [", clash->first, ", ",
+         clash->second.end, ") of '", clash->second.location, "' (the same file); two tensors may not share bytes");
+  taken.emplace(begin, Claim{end, tensor, location});
+}
+
+// Where raw_data in the model file is used in place, or null to copy it. Everything before
+// a payload down to the previous one (its tag and length, the tensor's name and dims) was
+// parsed already, so a payload misaligned for its type slides back into those bytes:
+// every weight is then held once. Initializers come in file order.
+const char* Reader::place(const RawBytes& raw, size_t align) {
+  char* p = model_file->data + (raw.data - model_file->data);  // our own buffer: writable
+  char* to = p - reinterpret_cast<uintptr_t>(p) % align;
+  if (to < free_from) return nullptr;
+  if (to != p) std::memmove(to, p, raw.size);
+  free_from = to + raw.size;
+  return to;
 }
 
 hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what, const RawBytes& in_place) {
@@ -190,11 +196,8 @@ hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what, const RawB
   }
   const size_t esize = dtype_size(dtype), nbytes = size_t(numel) * esize;
 
-  // Bytes that already lie in memory of a known size: external data, raw_data (in the
-  // mapped model file or, for attribute tensors and parse_model, in a message or buffer).
-  const char* bytes = nullptr;
-  std::shared_ptr<Mapping> owner;  // set when `bytes` lie in a mapping tensors may keep
   if (tp.data_location() == TensorProto::EXTERNAL) {
+    // Read straight into the tensor's own memory: a snapshot, whatever the file does later.
     std::string location;
     int64_t offset = 0, length = -1;
     for (const auto& kv : tp.external_data()) {
@@ -203,31 +206,39 @@ hone::Tensor Reader::tensor(TensorProto& tp, const std::string& what, const RawB
       else if (kv.key() == "length") length = parse_int(kv.value(), where + ": external data length");
     }
     HONE_CHECK(!location.empty(), where, ": external data without a location");
-    owner = map_file(location, what);
-    HONE_CHECK(size_t(offset) <= owner->size, where, ": external data offset ", offset, " is past the end of '", location,
-               "' (", owner->size, " bytes)");
-    if (length < 0) length = int64_t(owner->size) - offset;
-    HONE_CHECK(size_t(length) <= owner->size - size_t(offset), where, ": external data [", offset, ", ", offset + length,
-               ") runs past the end of '", location, "' (", owner->size, " bytes)");
+    std::string shown = location;  // a NUL (refused when opening) would cut the message short
+    for (size_t nul; (nul = shown.find('\0')) != std::string::npos;) shown.replace(nul, 1, "\\0");
+    const std::string at = where + ": external data '" + shown + "'";
+    const OpenFile f = open_in_folder(base_dir, location, at);
+    const uint64_t size = f.size();
+    HONE_CHECK(uint64_t(offset) <= size, where, ": external data offset ", offset, " is past the end of '", shown, "' (",
+               size, " bytes)");
+    if (length < 0) length = int64_t(size - uint64_t(offset));
+    HONE_CHECK(uint64_t(length) <= size - uint64_t(offset), where, ": external data [", offset, ", ", uint64_t(offset) + uint64_t(length),
+               ") runs past the end of '", shown, "' (", size, " bytes)");
     HONE_CHECK(size_t(length) == nbytes, where, ": external data length ", length, " bytes, but dims ", shape, " of ",
                onnx_type_name(tp.data_type()), " need ", nbytes);
-    bytes = static_cast<const char*>(owner->base) + offset;
-  } else if (in_place.present || tp.has_raw_data()) {
+    claim(f.st, uint64_t(offset), uint64_t(offset + length), what, shown, at);
+    hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
+    if (nbytes > 0) read_exactly(f.fd.get(), t.data_ptr(), nbytes, uint64_t(offset), at);
+    return t;
+  }
+  if (in_place.present || tp.has_raw_data()) {
+    // raw_data lies in memory: the model file we read or, for attribute tensors and
+    // parse_model, a message or the caller's buffer.
     const RawBytes raw = in_place.present ? in_place : RawBytes{tp.raw_data().data(), tp.raw_data().size(), true};
     HONE_CHECK(raw.size == nbytes, where, ": raw_data holds ", raw.size, " bytes, but dims ", shape, " of ",
                onnx_type_name(tp.data_type()), " need ", nbytes);
-    bytes = raw.data;
-    if (in_place.present) owner = model_file;  // null for parse_model: the caller's buffer may go
-  }
-  if (bytes) {
     if (nbytes == 0) return empty(shape, {.dtype = dtype, .device = Device::cpu()});
-    if (owner && reinterpret_cast<uintptr_t>(bytes) % esize == 0) {
-      // Read where it lies: the tensor keeps the mapping alive, no copy at all.
-      auto storage = std::make_shared<Storage>(const_cast<char*>(bytes), nbytes, Device::cpu(), [owner](void*) {});
+    // model_file is null for parse_model: the caller's buffer may go.
+    if (const char* bytes = in_place.present && model_file ? place(raw, esize) : nullptr) {
+      // Used where it lies: the tensor keeps the file's buffer alive, no copy at all.
+      auto storage = std::make_shared<Storage>(const_cast<char*>(bytes), nbytes, Device::cpu(),
+                                               [owner = model_file](void*) {});
       return wrap(std::move(storage), shape, dtype);
     }
-    hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});  // misaligned for its type, or not ours
-    std::memcpy(t.data_ptr(), bytes, nbytes);
+    hone::Tensor t = empty(shape, {.dtype = dtype, .device = Device::cpu()});
+    std::memcpy(t.data_ptr(), raw.data, nbytes);
     return t;
   }
 
@@ -517,51 +528,38 @@ Model parse_model(const void* data, size_t size, const fs::path& base_dir, const
   ModelProto mp;
   std::vector<PendingInitializer> inits;
   split_model(static_cast<const char*>(data), size, mp, inits, name);
-  Reader r{name, base_dir, {}, nullptr};  // the caller's buffer may go: raw_data is copied
+  Reader r{name, base_dir};  // no model_file: the caller's buffer may go, raw_data is copied
   Model m = convert(mp, r, inits);
   m.path = name;
   return m;
 }
 
 hone::Tensor read_tensor_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  HONE_CHECK(in, path.string(), ": cannot open");
-  const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::string name = path.string();
+  const OpenFile f = open_regular_file(path, name);
+  HONE_CHECK(f.size() <= uint64_t(INT_MAX), name, ": ", f.size(), " bytes: protobuf files are limited to 2 GiB");
+  std::string bytes(size_t(f.size()), '\0');
+  read_exactly(f.fd.get(), bytes.data(), bytes.size(), 0, name);
   TensorProto tp;
-  HONE_CHECK(tp.ParseFromString(bytes), path.string(), ": not a TensorProto");
-  Reader r{path.string(), path.parent_path(), {}, nullptr};
+  HONE_CHECK(tp.ParseFromString(bytes), name, ": not a TensorProto");
+  Reader r{name, path.has_parent_path() ? path.parent_path() : fs::path(".")};
   return r.tensor(tp, "tensor '" + tp.name() + "'");
 }
 
 Model read_model(const fs::path& path) {
   const std::string name = path.string();
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  HONE_CHECK(fd >= 0, name, ": cannot open (", std::strerror(errno), ")");
-  struct stat st {};
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
-    fail(name, ": not a regular file");
-  }
-  if (st.st_size == 0) {
-    ::close(fd);
-    fail(name, ": empty file (0 bytes), not an ONNX model");
-  }
-  if (uint64_t(st.st_size) > uint64_t(INT_MAX)) {
-    ::close(fd);
-    fail(name, ": ", st.st_size, " bytes: protobuf files are limited to 2 GiB (large weights belong in external data)");
-  }
-  // Mapped copy-on-write: inline weights become tensors over these pages (training may
-  // write them; the file never changes), read from disk only when first used.
-  auto file = std::make_shared<Mapping>();
-  file->size = size_t(st.st_size);
-  void* p = mmap(nullptr, file->size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
-  ::close(fd);
-  HONE_CHECK(p != MAP_FAILED, name, ": cannot map (", std::strerror(errno), ")");
-  file->base = p;
+  const OpenFile f = open_regular_file(path, name);
+  HONE_CHECK(f.size() > 0, name, ": empty file (0 bytes), not an ONNX model");
+  HONE_CHECK(f.size() <= uint64_t(INT_MAX), name, ": ", f.size(),
+             " bytes: protobuf files are limited to 2 GiB (large weights belong in external data)");
+  // Read whole into memory of our own, not mapped: inline weights become tensors over
+  // this buffer, a snapshot that no later change to the file can alter (see model.h).
+  auto file = std::make_shared<FileBytes>(size_t(f.size()));
+  read_exactly(f.fd.get(), file->data, file->size, 0, name);
   ModelProto mp;
   std::vector<PendingInitializer> inits;
-  split_model(static_cast<const char*>(file->base), file->size, mp, inits, name);
-  Reader r{name, path.has_parent_path() ? path.parent_path() : fs::path("."), {}, file};
+  split_model(file->data, file->size, mp, inits, name);
+  Reader r{name, path.has_parent_path() ? path.parent_path() : fs::path("."), file, file->data};
   Model m = convert(mp, r, inits);
   m.path = path;
   return m;

@@ -5,15 +5,21 @@
 //
 // Everything is validated on reading, so a bad file fails here and nowhere later: dims
 // (negative, or a product that overflows), data sizes (raw_data, typed fields, external
-// data) against dims, external data paths (relative, inside the model's folder, no "..",
-// offset + length within the file), node inputs (each produced by a node, a graph input or
-// an initializer), cycles, and the default-domain opset (6 to 21). Every error is a
-// hone::Error that names the file and the tensor, node or field at fault.
+// data) against dims, external data (a regular file inside the model's folder, named by a
+// relative path without "..", NUL or symbolic links; offset + length within the file; no
+// two tensors over the same bytes), node inputs (each produced by a node, a graph input or
+// an initializer), cycles, and the default-domain opset (6 to 21). Only regular files are
+// opened for reading, so a FIFO or device given as a file fails at once instead of
+// blocking. Every error is a hone::Error that names the file and the tensor, node or
+// field at fault.
 //
-// The model file and its external data are memory-mapped copy-on-write (training may
-// update the weights in place; the files never change), and weights are read where they
-// lie, inline raw_data included: model.cpp splits the message at the wire level so that
-// protobuf never copies raw_data. A model's weights are held once.
+// The model is a snapshot: the model file is read whole into memory of our own, and each
+// external tensor straight into its own storage, so a file rewritten or truncated later
+// cannot change or kill a running program (with a mapping it could, down to SIGBUS).
+// Weights are still held once: model.cpp splits the message at the wire level so that
+// protobuf never copies raw_data, and inline tensors live in the file's buffer. The cost
+// (every weight is read up front, in memory that is not page cache) is measured in
+// docs/architecture.md.
 #include <cstdint>
 #include <filesystem>
 #include <map>
