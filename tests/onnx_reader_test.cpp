@@ -17,6 +17,7 @@
 #include "autograd/ops.h"
 #include "io/onnx/import.h"
 #include "onnx.pb.h"
+#include "onnx_builders.h"
 #include "test_util.h"
 
 namespace hone {
@@ -24,26 +25,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::expect_error;
+using test::onnx_builders::add_value;
+using test::onnx_builders::float_tensor;
+using test::onnx_builders::write;
 
 using TempDir = test::TempDir;
-
-::onnx::TensorProto float_tensor(const std::string& name, const std::vector<int64_t>& dims, const std::vector<float>& v) {
-  ::onnx::TensorProto t;
-  t.set_name(name);
-  t.set_data_type(::onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) t.add_dims(d);
-  t.set_raw_data(std::string(reinterpret_cast<const char*>(v.data()), v.size() * 4));
-  return t;
-}
-
-void add_value(::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto>* to, const std::string& name,
-               const std::vector<int64_t>& dims) {
-  auto* v = to->Add();
-  v->set_name(name);
-  auto* tt = v->mutable_type()->mutable_tensor_type();
-  tt->set_elem_type(::onnx::TensorProto::FLOAT);
-  for (int64_t d : dims) tt->mutable_shape()->add_dim()->set_dim_value(d);
-}
 
 // y = relu(x W^T + b) with W [3, 4], b [3]: small enough to check by hand.
 ::onnx::ModelProto linear_model(int opset = 13) {
@@ -70,12 +56,6 @@ void add_value(::google::protobuf::RepeatedPtrField<::onnx::ValueInfoProto>* to,
   relu->set_name("act");
   relu->add_input("z"), relu->add_output("y");
   return m;
-}
-
-fs::path write(const fs::path& p, const ::onnx::ModelProto& m) {
-  std::ofstream out(p, std::ios::binary);
-  m.SerializeToOstream(&out);
-  return p;
 }
 
 // Points a tensor at external data instead of its raw_data (offset and length left out
