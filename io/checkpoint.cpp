@@ -1,5 +1,8 @@
 #include "io/checkpoint.h"
 
+#include <charconv>
+#include <limits>
+
 #include "io/safetensors.h"
 
 namespace hone::io {
@@ -20,16 +23,28 @@ std::map<std::string, Tensor> take(const SafetensorsFile& f, const std::string& 
   return out;
 }
 
-int64_t meta_int(const SafetensorsFile& f, const std::string& key, const std::string& path) {
+// A metadata integer, written as std::to_string writes it: the whole text must be the
+// number (no sign '+', no spaces), in int64's range and >= `lowest`.
+int64_t meta_int(const SafetensorsFile& f, const std::string& key, const std::string& path,
+                 int64_t lowest = std::numeric_limits<int64_t>::min()) {
   auto it = f.metadata.find(key);
   HONE_CHECK(it != f.metadata.end(), "load_checkpoint: ", path, " has no '", key, "' in its metadata");
+  const std::string& text = it->second;
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  HONE_CHECK(ec == std::errc() && end == text.data() + text.size(), "load_checkpoint: ", path, " metadata '", key,
+             "' is not an integer in int64's range: '", text, "'");
+  HONE_CHECK(v >= lowest, "load_checkpoint: ", path, " metadata '", key, "' is ", v, "; it must be >= ", lowest);
+  return v;
+}
+
+// Runs `fn` on one part, adding the file and the part to its error.
+template <typename Fn>
+void on_part(const std::string& path, const char* prefix, Fn&& fn) {
   try {
-    size_t used = 0;
-    const long long v = std::stoll(it->second, &used);
-    HONE_CHECK(used == it->second.size(), "trailing characters");
-    return v;
-  } catch (const std::exception&) {
-    fail("load_checkpoint: ", path, " metadata '", key, "' is not an integer: '", it->second, "'");
+    fn();
+  } catch (const Error& e) {
+    fail("load_checkpoint: ", path, ": '", prefix, "*' entries: ", e.what());
   }
 }
 }  // namespace
@@ -59,20 +74,36 @@ TrainingState load_checkpoint(const std::string& path, const CheckpointParts& pa
   HONE_CHECK(fmt != f.metadata.end() && fmt->second == kFormat, "load_checkpoint: ", path,
              " is not a hone checkpoint (metadata 'format' is ",
              fmt == f.metadata.end() ? std::string("missing") : "'" + fmt->second + "'", ", expected '", kFormat, "')");
-  if (parts.model) parts.model->load_state_dict(take(f, "model.", path));
-  if (parts.optimizer) parts.optimizer->load_state_dict(take(f, "optimizer.", path));
-  if (parts.schedule) parts.schedule->load_state_dict(take(f, "schedule.", path));
-  if (parts.early_stopping) parts.early_stopping->load_state_dict(take(f, "early_stopping.", path));
-  if (parts.plateau) parts.plateau->load_state_dict(take(f, "plateau.", path));
+  // All or nothing: everything is checked before any part changes, so a refused file
+  // leaves the model, the optimizer and the schedules as they were.
   TrainingState s;
-  s.epoch = meta_int(f, "epoch", path);
-  s.step = meta_int(f, "step", path);
-  s.data_position = meta_int(f, "data_position", path);
+  s.epoch = meta_int(f, "epoch", path, 0);
+  s.step = meta_int(f, "step", path, 0);
+  s.data_position = meta_int(f, "data_position", path, 0);
   s.data_seed = uint64_t(meta_int(f, "data_seed", path));
   s.rng_seed = uint64_t(meta_int(f, "rng_seed", path));
   s.rng_offset = uint64_t(meta_int(f, "rng_offset", path));
   for (const auto& [k, v] : f.metadata)
     if (k.rfind("extra.", 0) == 0) s.extra[k.substr(6)] = v;
+
+  std::map<std::string, Tensor> model, optimizer, schedule, early_stopping, plateau;
+  if (parts.model) model = take(f, "model.", path);
+  if (parts.optimizer) optimizer = take(f, "optimizer.", path);
+  if (parts.schedule) schedule = take(f, "schedule.", path);
+  if (parts.early_stopping) early_stopping = take(f, "early_stopping.", path);
+  if (parts.plateau) plateau = take(f, "plateau.", path);
+  if (parts.optimizer) on_part(path, "optimizer.", [&] { parts.optimizer->check_state_dict(optimizer); });
+  if (parts.schedule) on_part(path, "schedule.", [&] { parts.schedule->check_state_dict(schedule); });
+  if (parts.early_stopping)
+    on_part(path, "early_stopping.", [&] { parts.early_stopping->check_state_dict(early_stopping); });
+  if (parts.plateau) on_part(path, "plateau.", [&] { parts.plateau->check_state_dict(plateau); });
+  // The model's strict load checks every entry before it copies any: the last check and
+  // the first load. The parts checked above cannot be refused after it.
+  if (parts.model) on_part(path, "model.", [&] { parts.model->load_state_dict(model); });
+  if (parts.optimizer) parts.optimizer->load_state_dict(optimizer);
+  if (parts.schedule) parts.schedule->load_state_dict(schedule);
+  if (parts.early_stopping) parts.early_stopping->load_state_dict(early_stopping);
+  if (parts.plateau) parts.plateau->load_state_dict(plateau);
   return s;
 }
 

@@ -3,8 +3,8 @@
 // safetensors file (so Python's safetensors can read the weights): the model's state_dict
 // under "model.", optimizer state under "optimizer.", schedule, plateau and early-stopping
 // state under "schedule.", "plateau." and "early_stopping.", and the loop position and
-// random state in the metadata. Written to a temporary file and renamed, so a crash never corrupts the
-// previous checkpoint.
+// random state in the metadata. Written through save_safetensors, so a crash, a kill or a
+// full disk never corrupts the previous checkpoint.
 #include <map>
 #include <string>
 
@@ -35,8 +35,10 @@ struct CheckpointParts {
 
 void save_checkpoint(const std::string& path, const CheckpointParts& parts, const TrainingState& state);
 
-// Restores every non-null part (strictly: a part missing from the file, or an entry that
-// does not fit, is a hone::Error naming it) and returns the saved training state.
+// Restores every non-null part and returns the saved training state. Strict and all or
+// nothing: a part missing from the file, an entry that does not fit (an optimizer state
+// saved for other parameters included), or a negative or malformed epoch, step or data
+// position is a hone::Error naming the file and the entry, and then no part has changed.
 TrainingState load_checkpoint(const std::string& path, const CheckpointParts& parts);
 
 }  // namespace hone::io

@@ -4,8 +4,6 @@
 // byte is wrong.
 #include "io/safetensors.h"
 
-#include <atomic>
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +19,8 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "io/atomic_file.h"
 
 namespace hone::io {
 
@@ -133,16 +133,11 @@ std::string shown(std::string_view name) {
 
 std::string errno_text() { return std::strerror(errno); }
 
-// Owns a file descriptor; closes it on scope exit unless close() already did.
+// Owns a file descriptor opened for reading; closes it on scope exit.
 struct Fd {
   int fd = -1;
   ~Fd() {
     if (fd >= 0) ::close(fd);
-  }
-  int close() {
-    int r = ::close(fd);
-    fd = -1;
-    return r;
   }
 };
 
@@ -622,17 +617,6 @@ void read_exactly(int fd, void* dst, uint64_t n, uint64_t offset, const std::str
 
 // ---------------------------------------------------------------- writing
 
-void write_all(int fd, const void* src, size_t n, const std::string& where) {
-  const auto* p = static_cast<const char*>(src);
-  while (n > 0) {
-    const ssize_t put = ::write(fd, p, std::min<size_t>(n, 1u << 30));
-    if (put < 0 && errno == EINTR) continue;
-    if (put < 0) fail(where, "write failed: ", errno_text());
-    p += put;
-    n -= size_t(put);
-  }
-}
-
 void check_utf8(const std::string& s, const std::string& what, const std::string& where) {
   if (size_t bad = utf8_error_at(s); bad != std::string_view::npos)
     fail(where, what, " ", shown(s.substr(0, bad)), "... is not valid UTF-8 (byte ", bad, ")");
@@ -687,12 +671,6 @@ std::string build_header(const std::map<std::string, Tensor>& tensors,
   return json;
 }
 
-std::string parent_dir(const std::string& path) {
-  const size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos) return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
 }  // namespace
 
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
@@ -701,40 +679,22 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
   // Everything that can be checked is checked before the file system is touched.
   const std::string header = build_header(tensors, metadata, where);
 
-  // pid + a per-process counter: concurrent saves from several threads never share a tmp file.
-  static std::atomic<uint64_t> counter{0};
-  const std::string tmp = path + ".tmp-" + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
-  Fd file;
-  file.fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (file.fd < 0) fail(where, "cannot create ", tmp, ": ", errno_text());
-  try {
-    unsigned char length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(uint64_t(header.size()) >> (8 * i));
-    write_all(file.fd, length, 8, where);
-    write_all(file.fd, header.data(), header.size(), where);
-    for (auto it : data_order(tensors)) {
-      // One host copy at a time: a GPU model never needs a second full copy in memory.
-      Tensor host;
-      try {
-        host = raw::contiguous(raw::to_device(it->second, Device::cpu()));
-      } catch (const Error& e) {
-        fail(where, "tensor ", shown(it->first), ": ", e.what());
-      }
-      if (host.numel() > 0) write_all(file.fd, host.data_ptr(), size_t(host.numel()) * host.element_size(), where);
+  AtomicFile file(path, where);
+  unsigned char length[8];
+  for (int i = 0; i < 8; ++i) length[i] = static_cast<unsigned char>(uint64_t(header.size()) >> (8 * i));
+  file.write(length, 8);
+  file.write(header.data(), header.size());
+  for (auto it : data_order(tensors)) {
+    // One host copy at a time: a GPU model never needs a second full copy in memory.
+    Tensor host;
+    try {
+      host = raw::contiguous(raw::to_device(it->second, Device::cpu()));
+    } catch (const Error& e) {
+      fail(where, "tensor ", shown(it->first), ": ", e.what());
     }
-    if (::fsync(file.fd) != 0) fail(where, "fsync failed: ", errno_text());
-    if (file.close() != 0) fail(where, "close failed: ", errno_text());
-    if (::rename(tmp.c_str(), path.c_str()) != 0) fail(where, "cannot rename ", tmp, " over it: ", errno_text());
-  } catch (...) {
-    if (file.fd >= 0) file.close();
-    ::unlink(tmp.c_str());
-    throw;
+    if (host.numel() > 0) file.write(host.data_ptr(), size_t(host.numel()) * host.element_size());
   }
-  // Make the rename itself durable. The new file is complete whatever happens here, so a
-  // failure is not reported: the worst case is the old file after a power loss.
-  Fd dir;
-  dir.fd = ::open(parent_dir(path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir.fd >= 0) ::fsync(dir.fd);
+  file.commit();
 }
 
 SafetensorsFile load_safetensors(const std::string& path) {

@@ -18,11 +18,11 @@
 namespace hone::io {
 
 // Writes `tensors` (any device, any strides; stored contiguous, data in name order) and
-// the string pairs of `metadata` to `path`. The bytes go to "<path>.tmp-<pid>" first, which
-// is flushed to disk and only then renamed over `path`, so an error or a crash midway
-// leaves an existing file at `path` as it was. Throws hone::Error naming the path on an
+// the string pairs of `metadata` to `path`, through an AtomicFile (io/atomic_file.h): an
+// error, a crash or a full disk midway leaves an existing file at `path` as it was, and a
+// replaced file keeps its permission bits. Throws hone::Error naming the path on an
 // undefined tensor, a name or metadata string that is not valid UTF-8, the reserved name
-// "__metadata__", or a failed write.
+// "__metadata__", or a failed write (with the system's reason).
 void save_safetensors(const std::string& path, const std::map<std::string, Tensor>& tensors,
                       const std::map<std::string, std::string>& metadata = {});
 

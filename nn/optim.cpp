@@ -5,12 +5,12 @@
 #include "nn/optim.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
 #include <set>
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "nn/module.h"
 
 namespace hone::optim {
 
@@ -46,25 +46,19 @@ double sum_of_squares(const Tensor& g) {
   return (d * d).sum().item<double>();
 }
 
-// Parses "group.G.param.I.name"; false when the key has another form.
-bool parse_param_key(const std::string& key, size_t& g, size_t& i, std::string& name) {
-  auto number = [&](size_t& pos, size_t& out) {
-    const char* begin = key.data() + pos;
-    auto [end, ec] = std::from_chars(begin, key.data() + key.size(), out);
-    if (ec != std::errc() || end == begin) return false;
-    pos += size_t(end - begin);
-    return true;
-  };
-  auto literal = [&](size_t& pos, const std::string& text) {
-    if (key.compare(pos, text.size(), text) != 0) return false;
-    pos += text.size();
-    return true;
-  };
-  size_t pos = 0;
-  if (!literal(pos, "group.") || !number(pos, g) || !literal(pos, ".param.") || !number(pos, i) || !literal(pos, "."))
-    return false;
-  name = key.substr(pos);
-  return !name.empty();
+// Counts are saved as float64: past 2^53 they are no longer exact, far past it no int64
+// holds them (casting 1e30 would be undefined behaviour).
+constexpr double kMaxCount = 9007199254740992.0;
+
+bool is_count(double v) { return v >= 0 && v <= kMaxCount && v == std::floor(v); }
+
+// "a, b, c" of at most 8 names, then how many more.
+std::string name_list(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 8;
+  std::string out;
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", " : "") + names[i];
+  if (names.size() > kShown) out += " and " + std::to_string(names.size() - kShown) + " more";
+  return out;
 }
 
 }  // namespace
@@ -106,6 +100,38 @@ void Optimizer::check_group(const ParamGroup& group, size_t index) const {
     HONE_CHECK(seen.insert(p.unsafe_impl()).second, kind_, ": parameter ", i, where, " (shape ", p.shape(),
                ") appears more than once across the parameter groups");
   }
+  // Names key the saved state: each one must be there and tell its parameter apart.
+  HONE_CHECK(group.param_names.empty() || group.param_names.size() == group.params.size(), kind_, ": ",
+             group.param_names.size(), " param_names for ", group.params.size(), " parameters", where);
+  std::set<std::string> names;
+  for (const auto& g : groups_) names.insert(g.param_names.begin(), g.param_names.end());
+  for (size_t i = 0; i < group.param_names.size(); ++i) {
+    const std::string& name = group.param_names[i];
+    HONE_CHECK(!name.empty(), kind_, ": parameter ", i, where, " has an empty name");
+    HONE_CHECK(names.insert(name).second, kind_, ": the name \"", name, "\" is given to more than one parameter");
+  }
+}
+
+const std::string& Optimizer::param_name(size_t group, size_t index, const char* needed_by) const {
+  const ParamGroup& g = groups_[group];
+  HONE_CHECK(index < g.param_names.size(), kind_, ".", needed_by, ": parameter ", index, " of ",
+             group_label(g, group), " has no name; build the optimizer from module.named_parameters() or call "
+             "name_parameters(module), so that its state is saved and matched by parameter name");
+  return g.param_names[index];
+}
+
+void Optimizer::name_parameters(const nn::Module& module) {
+  std::map<const TensorImpl*, std::string> names;
+  for (const auto& [name, t] : module.named_parameters()) names.emplace(t.unsafe_impl(), name);
+  std::vector<std::vector<std::string>> found(groups_.size());
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      auto it = names.find(groups_[g].params[i].unsafe_impl());
+      HONE_CHECK(it != names.end(), kind_, ".name_parameters: parameter ", i, " of ", group_label(groups_[g], g),
+                 " (shape ", groups_[g].params[i].shape(), ") is not a parameter of the ", module.type_name());
+      found[g].push_back(it->second);
+    }
+  for (size_t g = 0; g < groups_.size(); ++g) groups_[g].param_names = std::move(found[g]);
 }
 
 void Optimizer::add_param_group(ParamGroup group) {
@@ -153,78 +179,135 @@ std::map<std::string, Tensor> Optimizer::state_dict() const {
   std::map<std::string, Tensor> out;
   out["step"] = cpu_scalar(double(step_count_));
   out["lr"] = cpu_scalar(lr_);
-  for (size_t g = 0; g < state_.size(); ++g)
-    for (size_t i = 0; i < state_[g].size(); ++i) {
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      const std::string prefix = "param." + param_name(g, i, "state_dict") + ".";
+      HONE_CHECK(out.emplace(prefix + "group", cpu_scalar(double(g))).second, kind_, ".state_dict: the name \"",
+                 groups_[g].param_names[i], "\" is given to more than one parameter");
+      if (i >= state_[g].size()) continue;  // appended after the last step: no state yet
       const ParamState& st = state_[g][i];
       if (st.buffers.empty() && (!saves_param_step() || st.step == 0)) continue;
-      const std::string prefix = "group." + std::to_string(g) + ".param." + std::to_string(i) + ".";
       for (const auto& [name, buf] : st.buffers) out[prefix + name] = buf.clone();
       if (saves_param_step()) out[prefix + "step"] = cpu_scalar(double(st.step));
     }
   return out;
 }
 
-void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
+Optimizer::CheckedState Optimizer::check_state(const std::map<std::string, Tensor>& state) const {
   const std::string who = std::string(kind_) + ".load_state_dict: ";
+  auto number = [&](const std::string& key, const Tensor& value) {
+    HONE_CHECK(value.defined() && value.numel() == 1, who, "key \"", key, "\" must hold one number, got ",
+               value.defined() ? shape_str(value.shape()) : std::string("an undefined tensor"));
+    return value.item<double>();
+  };
   auto scalar_value = [&](const std::string& key) {
     auto it = state.find(key);
     HONE_CHECK(it != state.end(), who, "missing key \"", key, "\"");
-    HONE_CHECK(it->second.defined() && it->second.numel() == 1, who, "key \"", key, "\" must hold one number");
-    return it->second.item<double>();
+    return number(key, it->second);
   };
-  const double step = scalar_value("step"), lr = scalar_value("lr");
-  HONE_CHECK(step >= 0 && step == std::floor(step), who, "key \"step\" holds ", step, ", not a count");
-  HONE_CHECK(lr >= 0 && std::isfinite(lr), who, "key \"lr\" holds ", lr, ", not a learning rate >= 0");
+  CheckedState out;
+  const double step = scalar_value("step");
+  out.lr = scalar_value("lr");
+  HONE_CHECK(is_count(step), who, "key \"step\" holds ", step, ", not a count in [0, 2^53]");
+  HONE_CHECK(out.lr >= 0 && std::isfinite(out.lr), who, "key \"lr\" holds ", out.lr, ", not a learning rate >= 0");
+  out.step = int64_t(step);
 
-  // Check every key before changing anything, so a bad checkpoint leaves us intact.
-  const std::vector<std::string> names = buffer_names();
-  std::map<std::pair<size_t, size_t>, std::map<std::string, Tensor>> per_param;
+  // Sort the keys by parameter name, then match the names with this optimizer's.
+  std::map<std::string, std::pair<size_t, size_t>> here;  // name -> (group, index)
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) here[param_name(g, i, "load_state_dict")] = {g, i};
+  std::map<std::string, size_t> saved_group;
+  std::map<std::string, std::map<std::string, Tensor>> entries;  // name -> field -> value
   for (const auto& [key, value] : state) {
     if (key == "step" || key == "lr") continue;
-    size_t g = 0, i = 0;
-    std::string name;
-    HONE_CHECK(parse_param_key(key, g, i, name), who, "unknown key \"", key,
-               "\" (expected \"step\", \"lr\" or \"group.G.param.I.<buffer>\")");
-    HONE_CHECK(g < groups_.size(), who, "key \"", key, "\" names group ", g, " but this optimizer has ",
-               groups_.size(), " groups");
-    HONE_CHECK(i < groups_[g].params.size(), who, "key \"", key, "\" names parameter ", i, " but ",
-               group_label(groups_[g], g), " has ", groups_[g].params.size(), " parameters");
-    const bool is_step = saves_param_step() && name == "step";
-    const bool is_buffer = std::find(names.begin(), names.end(), name) != names.end();
-    if (!is_step && !is_buffer) {
-      std::string known;
-      for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      if (saves_param_step()) known += (known.empty() ? "" : ", ") + std::string("step");
-      fail(who, "unknown key \"", key, "\": ", kind_, " with these options keeps ",
-           known.empty() ? std::string("no per-parameter state") : known);
-    }
-    HONE_CHECK(value.defined(), who, "key \"", key, "\" holds an undefined tensor");
-    const Tensor& p = groups_[g].params[i];
-    if (is_step) {
-      HONE_CHECK(value.numel() == 1, who, "key \"", key, "\" must hold one number, got shape ", value.shape());
-      const double s = value.item<double>();
-      HONE_CHECK(s >= 0 && s == std::floor(s), who, "key \"", key, "\" holds ", s, ", not a count");
+    HONE_CHECK(key.rfind("group.", 0) != 0, who, "key \"", key, "\" is keyed by position, as hone saved optimizer "
+               "state before it used parameter names; positions cannot be matched to parameters safely, so this "
+               "state cannot be resumed (start a new run from the saved model weights)");
+    const size_t dot = key.rfind('.');
+    HONE_CHECK(key.rfind("param.", 0) == 0 && dot > 6 && dot + 1 < key.size(), who, "unknown key \"", key,
+               "\" (expected \"step\", \"lr\" or \"param.<parameter name>.<field>\")");
+    const std::string name = key.substr(6, dot - 6), field = key.substr(dot + 1);
+    if (field == "group") {
+      const double g = number(key, value);
+      HONE_CHECK(is_count(g), who, "key \"", key, "\" holds ", g, ", not a group index");
+      saved_group[name] = size_t(g);
     } else {
-      HONE_CHECK(value.shape() == p.shape(), who, "key \"", key, "\" has shape ", value.shape(),
-                 " but the parameter has shape ", p.shape());
+      entries[name][field] = value;
     }
-    per_param[{g, i}][name] = value;
   }
-  for (const auto& [where, entries] : per_param) {
-    const std::string prefix = "group." + std::to_string(where.first) + ".param." + std::to_string(where.second) + ".";
-    for (const auto& n : names)
-      HONE_CHECK(entries.count(n), who, "missing key \"", prefix + n, "\" (the parameter's other state is present)");
-    if (saves_param_step())
-      HONE_CHECK(entries.count("step"), who, "missing key \"", prefix + "step", "\" (the parameter's other state is present)");
+  for (const auto& [name, _] : entries)
+    HONE_CHECK(saved_group.count(name) || !here.count(name), who, "missing key \"param.", name,
+               ".group\" (the parameter's other state is present)");
+  std::vector<std::string> only_saved, only_here, moved;
+  for (const auto& [name, g] : saved_group) {
+    auto it = here.find(name);
+    if (it == here.end()) only_saved.push_back(name);
+    else if (it->second.first != g)
+      moved.push_back(name + " (saved in group " + std::to_string(g) + ", here in " +
+                      group_label(groups_[it->second.first], it->second.first) + ")");
+  }
+  for (const auto& [name, _] : entries)
+    if (!saved_group.count(name) && !here.count(name)) only_saved.push_back(name);
+  for (const auto& [name, _] : here)
+    if (!saved_group.count(name)) only_here.push_back(name);
+  if (!only_saved.empty() || !only_here.empty() || !moved.empty()) {
+    std::string text;
+    auto add = [&](const char* what, const std::vector<std::string>& names) {
+      if (!names.empty()) text += "; " + std::to_string(names.size()) + " " + what + ": " + name_list(names);
+    };
+    add("saved but not in this optimizer", only_saved);
+    add("in this optimizer but not saved", only_here);
+    add("in another group", moved);
+    fail(who, "the state was saved for other parameters than this optimizer's (another freeze pattern or other "
+         "parameter groups?)", text);
   }
 
+  const std::vector<std::string> names = buffer_names();
+  for (const auto& [name, fields] : entries) {
+    const auto [g, i] = here.at(name);
+    const Tensor& p = groups_[g].params[i];
+    for (const auto& [field, value] : fields) {
+      const std::string key = "param." + name + "." + field;
+      const bool is_step = saves_param_step() && field == "step";
+      const bool is_buffer = std::find(names.begin(), names.end(), field) != names.end();
+      if (!is_step && !is_buffer) {
+        std::string known;
+        for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+        if (saves_param_step()) known += (known.empty() ? "" : ", ") + std::string("step");
+        fail(who, "unknown key \"", key, "\": ", kind_, " with these options keeps ",
+             known.empty() ? std::string("no per-parameter state") : known);
+      }
+      HONE_CHECK(value.defined(), who, "key \"", key, "\" holds an undefined tensor");
+      if (is_step) {
+        const double s = number(key, value);
+        HONE_CHECK(is_count(s), who, "key \"", key, "\" holds ", s, ", not a count in [0, 2^53]");
+      } else {
+        HONE_CHECK(value.shape() == p.shape(), who, "key \"", key, "\" has shape ", value.shape(),
+                   " but the parameter has shape ", p.shape());
+      }
+    }
+    const std::string prefix = "param." + name + ".";
+    for (const auto& n : names)
+      HONE_CHECK(fields.count(n), who, "missing key \"", prefix + n, "\" (the parameter's other state is present)");
+    if (saves_param_step())
+      HONE_CHECK(fields.count("step"), who, "missing key \"", prefix + "step", "\" (the parameter's other state is present)");
+    out.per_param[{g, i}] = fields;
+  }
+  return out;
+}
+
+void Optimizer::check_state_dict(const std::map<std::string, Tensor>& state) const { check_state(state); }
+
+void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
+  // Everything is checked before anything changes, so a bad checkpoint leaves us intact.
+  const CheckedState checked = check_state(state);
   NoGradGuard no_grad;
   for (size_t g = 0; g < groups_.size(); ++g) state_[g].assign(groups_[g].params.size(), ParamState{});
-  for (const auto& [where, entries] : per_param) {
+  for (const auto& [where, entries] : checked.per_param) {
     const Tensor& p = groups_[where.first].params[where.second];
     ParamState& st = state_[where.first][where.second];
     for (const auto& [name, value] : entries) {
-      if (name == "step" && saves_param_step()) {
+      if (name == "step") {
         st.step = int64_t(value.item<double>());
         continue;
       }
@@ -233,8 +316,8 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
       st.buffers[name] = buf;
     }
   }
-  step_count_ = int64_t(step);
-  lr_ = lr;
+  step_count_ = checked.step;
+  lr_ = checked.lr;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -244,6 +327,14 @@ namespace {
 std::vector<ParamGroup> one_group(std::vector<Tensor> params) {
   std::vector<ParamGroup> groups(1);
   groups[0].params = std::move(params);
+  return groups;
+}
+std::vector<ParamGroup> one_group(NamedParameters params) {
+  std::vector<ParamGroup> groups(1);
+  for (auto& [name, t] : params) {
+    groups[0].params.push_back(std::move(t));
+    groups[0].param_names.push_back(std::move(name));
+  }
   return groups;
 }
 }  // namespace
@@ -258,6 +349,7 @@ SGD::SGD(std::vector<ParamGroup> groups, SGDOptions opts)
 }
 
 SGD::SGD(std::vector<Tensor> params, SGDOptions opts) : SGD(one_group(std::move(params)), opts) {}
+SGD::SGD(NamedParameters params, SGDOptions opts) : SGD(one_group(std::move(params)), opts) {}
 
 std::vector<std::string> SGD::buffer_names() const {
   if (opts_.momentum == 0) return {};
@@ -293,6 +385,7 @@ Adam::Adam(std::vector<ParamGroup> groups, AdamOptions opts, bool decoupled, con
 
 Adam::Adam(std::vector<ParamGroup> groups, AdamOptions opts) : Adam(std::move(groups), opts, false, "Adam") {}
 Adam::Adam(std::vector<Tensor> params, AdamOptions opts) : Adam(one_group(std::move(params)), opts) {}
+Adam::Adam(NamedParameters params, AdamOptions opts) : Adam(one_group(std::move(params)), opts) {}
 
 namespace {
 AdamOptions as_adam(const AdamWOptions& o) {
@@ -302,6 +395,7 @@ AdamOptions as_adam(const AdamWOptions& o) {
 
 AdamW::AdamW(std::vector<ParamGroup> groups, AdamWOptions opts) : Adam(std::move(groups), as_adam(opts), true, "AdamW") {}
 AdamW::AdamW(std::vector<Tensor> params, AdamWOptions opts) : AdamW(one_group(std::move(params)), opts) {}
+AdamW::AdamW(NamedParameters params, AdamWOptions opts) : AdamW(one_group(std::move(params)), opts) {}
 
 void Adam::step() {
   for_each_update([this](Tensor& p, const Tensor& grad_in, ParamState& st, double lr, double wd) {

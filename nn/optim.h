@@ -8,16 +8,28 @@
 // it does not require grad or its grad() is undefined (frozen, or unused by this batch);
 // its optimizer state (momentum, moments, Adam's step count) stays as it was.
 // Gradient accumulation needs no API: backward() adds into grad() until zero_grad().
+//
+// Optimizer state is saved and restored by parameter name, so a resume can tell whether
+// it has the same parameters: build the optimizer from module.named_parameters(), give a
+// group its param_names, or call name_parameters(module) once it is built.
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "autograd/grad_mode.h"
 #include "tensor/tensor.h"
 
+namespace hone::nn {
+class Module;
+}
+
 namespace hone::optim {
+
+// What module.named_parameters() returns.
+using NamedParameters = std::vector<std::pair<std::string, Tensor>>;
 
 // Parameters that share hyper-parameters. Effective values for the group:
 //   lr           = (lr ? *lr : the optimizer's lr()) * lr_mult
@@ -31,6 +43,9 @@ struct ParamGroup {
   std::optional<double> weight_decay;
   double decay_mult = 1.0;
   std::string name;  // for error messages and logs ("fc", "layer4")
+  // The parameters' names ("layer4.0.conv1.weight"), one per entry of params, or empty
+  // until name_parameters() fills them: state_dict() keys each parameter's state by it.
+  std::vector<std::string> param_names;
 };
 
 // Optimizer state of one parameter. Empty until the parameter's first update.
@@ -59,21 +74,31 @@ class Optimizer {
   double group_lr(size_t group) const;
   double group_weight_decay(size_t group) const;
 
-  // Position-keyed: state belongs to params[i] of groups()[g]. Adding parameters to a
-  // group is fine; reordering or removing them mismatches the state.
+  // In memory, state belongs to params[i] of groups()[g]: adding parameters to a group is
+  // fine; reordering or removing them mismatches the state (a saved state is matched by name).
   std::vector<ParamGroup>& groups() { return groups_; }
   const std::vector<ParamGroup>& groups() const { return groups_; }
   void add_param_group(ParamGroup group);
   int64_t step_count() const { return step_count_; }  // step() calls so far
 
+  // Names every parameter of every group by its name in `module` (found by identity), for
+  // groups built from plain tensor lists such as Classifier::head_parameters(). Throws
+  // naming a parameter that is not one of the module's.
+  void name_parameters(const nn::Module& module);
+
   // Checkpoint state, as tensors (copies, so later steps do not change them):
   //   "step"  0-d float64: step() calls;  "lr"  0-d float64: the base lr
-  //   "group.G.param.I.<buffer>"  a buffer of that parameter, its shape and dtype
-  //   "group.G.param.I.step"      0-d float64: that parameter's updates (Adam, AdamW)
-  // Parameters never updated have no keys. load_state_dict checks everything before it
-  // changes anything, and throws hone::Error naming any missing, unknown or mis-shaped key.
+  //   "param.<name>.group"     0-d float64: the parameter's group, for every parameter
+  //   "param.<name>.<buffer>"  a buffer of that parameter, its shape and dtype
+  //   "param.<name>.step"      0-d float64: that parameter's updates (Adam, AdamW)
+  // Parameters never updated have no buffer keys. Every parameter needs a name (see the
+  // top of this file). load_state_dict takes only a state saved by an optimizer with the
+  // same parameters in the same groups; it checks everything before it changes anything
+  // and throws hone::Error naming the parameters that differ, or any missing, unknown or
+  // mis-shaped key. check_state_dict makes the same checks and changes nothing.
   virtual std::map<std::string, Tensor> state_dict() const;
   virtual void load_state_dict(const std::map<std::string, Tensor>& state);
+  void check_state_dict(const std::map<std::string, Tensor>& state) const;
 
  protected:
   Optimizer(std::vector<ParamGroup> groups, double lr, double weight_decay, const char* kind);
@@ -90,7 +115,15 @@ class Optimizer {
   const char* kind_;
 
  private:
+  // A state dict checked against this optimizer: the counts and, per parameter, its entries.
+  struct CheckedState {
+    int64_t step = 0;
+    double lr = 0;
+    std::map<std::pair<size_t, size_t>, std::map<std::string, Tensor>> per_param;
+  };
+  CheckedState check_state(const std::map<std::string, Tensor>& state) const;
   void check_group(const ParamGroup& group, size_t index) const;
+  const std::string& param_name(size_t group, size_t index, const char* needed_by) const;
 
   std::vector<ParamGroup> groups_;
   std::vector<std::vector<ParamState>> state_;  // parallel to groups_[g].params
@@ -114,6 +147,7 @@ class SGD : public Optimizer {
  public:
   SGD(std::vector<ParamGroup> groups, SGDOptions opts = {});
   SGD(std::vector<Tensor> params, SGDOptions opts = {});
+  SGD(NamedParameters params, SGDOptions opts = {});  // one group, named
   void step() override;
   const SGDOptions& options() const { return opts_; }
 
@@ -148,6 +182,7 @@ class Adam : public Optimizer {
  public:
   Adam(std::vector<ParamGroup> groups, AdamOptions opts = {});
   Adam(std::vector<Tensor> params, AdamOptions opts = {});
+  Adam(NamedParameters params, AdamOptions opts = {});  // one group, named
   void step() override;
   const AdamOptions& options() const { return opts_; }
 
@@ -165,6 +200,7 @@ class AdamW : public Adam {
  public:
   AdamW(std::vector<ParamGroup> groups, AdamWOptions opts = {});
   AdamW(std::vector<Tensor> params, AdamWOptions opts = {});
+  AdamW(NamedParameters params, AdamWOptions opts = {});  // one group, named
 };
 
 // torch.nn.utils.clip_grad_norm_: the L2 norm of all gradients together (accumulated in

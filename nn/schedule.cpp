@@ -55,6 +55,10 @@ void LRSchedule::load_state_dict(const std::map<std::string, Tensor>& state) {
   step_count_ = read_count(state, "step", "LRSchedule");
 }
 
+void LRSchedule::check_state_dict(const std::map<std::string, Tensor>& state) const {
+  read_count(state, "step", "LRSchedule");
+}
+
 StepLR::StepLR(double base_lr, int64_t step_size, double gamma) : base_lr_(base_lr), gamma_(gamma), step_size_(step_size) {
   check_lr("StepLR", "base_lr", base_lr);
   check_lr("StepLR", "gamma", gamma);
@@ -199,6 +203,10 @@ void ReduceOnPlateau::load_state_dict(const std::map<std::string, Tensor>& state
   best_ = best;
 }
 
+void ReduceOnPlateau::check_state_dict(const std::map<std::string, Tensor>& state) const {
+  ReduceOnPlateau(*this).load_state_dict(state);
+}
+
 // ---------------------------------------------------------------------------------------
 
 EarlyStopping::EarlyStopping(Mode mode, int64_t patience, double min_delta)
@@ -238,6 +246,10 @@ void EarlyStopping::load_state_dict(const std::map<std::string, Tensor>& state) 
   best_step_ = best_step;
   bad_steps_ = bad;
   best_ = best;
+}
+
+void EarlyStopping::check_state_dict(const std::map<std::string, Tensor>& state) const {
+  EarlyStopping(*this).load_state_dict(state);
 }
 
 }  // namespace hone::optim

@@ -12,7 +12,8 @@
 //
 // state_dict() maps names to 0-d float64 CPU tensors, like Optimizer::state_dict(), so a
 // checkpoint stores them the same way; load_state_dict throws hone::Error naming a
-// missing or bad key.
+// missing or bad key, and changes nothing then. check_state_dict makes the same checks
+// and never changes anything (a checkpoint checks every part before it loads any).
 #include <cstdint>
 #include <map>
 #include <string>
@@ -40,6 +41,7 @@ class LRSchedule {
 
   std::map<std::string, Tensor> state_dict() const;  // {"step"}
   void load_state_dict(const std::map<std::string, Tensor>& state);
+  void check_state_dict(const std::map<std::string, Tensor>& state) const;
 
  protected:
   LRSchedule() = default;
@@ -144,6 +146,7 @@ class ReduceOnPlateau {
   // {"step", "best", "bad_steps", "cooldown_counter"}
   std::map<std::string, Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, Tensor>& state);
+  void check_state_dict(const std::map<std::string, Tensor>& state) const;
 
  private:
   bool is_better(double a, double best) const;
@@ -171,6 +174,7 @@ class EarlyStopping {
   // {"step", "best", "best_step", "bad_steps"}
   std::map<std::string, Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, Tensor>& state);
+  void check_state_dict(const std::map<std::string, Tensor>& state) const;
 
  private:
   Mode mode_;

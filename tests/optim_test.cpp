@@ -1,11 +1,13 @@
 // Optimizers, gradient clipping, learning-rate schedules and early stopping. The golden
 // trajectories come from PyTorch 1.13 (tools/golden/optim_golden.py).
+#include <cmath>
 #include <cstring>
 #include <functional>
 #include <iterator>
 #include <memory>
 
 #include "golden/optim_golden.h"
+#include "nn/layers.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
 #include "test_util.h"
@@ -21,6 +23,7 @@ using namespace optim;
 struct Params {
   Tensor p0, p1;
   std::vector<Tensor> both() const { return {p0, p1}; }
+  NamedParameters named() const { return {{"p0", p0}, {"p1", p1}}; }
 };
 
 Params golden_params(DType dtype = DType::Float64) {
@@ -159,13 +162,13 @@ TEST(OptimGolden, Float32ParamsFollowTheFloat64Trajectory) {
 // ---- parameter selection, groups, multipliers ------------------------------------------
 
 TEST(Optim, FrozenAndGradlessParamsAreUntouchedBitForBit) {
-  auto run = [](const std::function<std::unique_ptr<Optimizer>(std::vector<Tensor>)>& make) {
+  auto run = [](const std::function<std::unique_ptr<Optimizer>(NamedParameters)>& make) {
     Tensor live = from_vector<double>({1.5, -2.0, 0.25}).set_requires_grad();
     Tensor frozen = from_vector<double>({-0.0, 3.0, 1e-300});  // requires_grad false...
     frozen.set_grad(from_vector<double>({1.0, 1.0, 1.0}));     // ...even with a stale grad
     Tensor unused = from_vector<double>({0.7, -0.7}).set_requires_grad();  // no grad at all
     const auto frozen_bits = bits(frozen), unused_bits = bits(unused), live_bits = bits(live);
-    std::unique_ptr<Optimizer> opt = make({live, frozen, unused});
+    std::unique_ptr<Optimizer> opt = make({{"live", live}, {"frozen", frozen}, {"unused", unused}});
     for (int i = 0; i < 3; ++i) {
       live.set_grad(from_vector<double>({0.5, -0.25, 1.0}));
       opt->step();
@@ -173,16 +176,16 @@ TEST(Optim, FrozenAndGradlessParamsAreUntouchedBitForBit) {
     EXPECT_EQ(bits(frozen), frozen_bits);
     EXPECT_EQ(bits(unused), unused_bits);
     EXPECT_NE(bits(live), live_bits);
-    for (const auto& [key, value] : opt->state_dict()) {
-      EXPECT_EQ(key.find("param.1."), std::string::npos) << key << ": a frozen parameter got state";
-      EXPECT_EQ(key.find("param.2."), std::string::npos) << key << ": a parameter without grad got state";
-    }
+    // Every parameter is listed with its group; only the live one has state.
+    for (const auto& [key, value] : opt->state_dict())
+      if (key.rfind("param.live.", 0) != 0 && key != "step" && key != "lr")
+        EXPECT_TRUE(key == "param.frozen.group" || key == "param.unused.group") << key << ": a skipped parameter got state";
   };
-  run([](std::vector<Tensor> p) {
+  run([](NamedParameters p) {
     return std::make_unique<SGD>(std::move(p), SGDOptions{.lr = 0.1, .momentum = 0.9, .weight_decay = 0.1});
   });
-  run([](std::vector<Tensor> p) { return std::make_unique<Adam>(std::move(p), AdamOptions{.weight_decay = 0.1}); });
-  run([](std::vector<Tensor> p) { return std::make_unique<AdamW>(std::move(p), AdamWOptions{.weight_decay = 0.5}); });
+  run([](NamedParameters p) { return std::make_unique<Adam>(std::move(p), AdamOptions{.weight_decay = 0.1}); });
+  run([](NamedParameters p) { return std::make_unique<AdamW>(std::move(p), AdamWOptions{.weight_decay = 0.5}); });
 }
 
 TEST(Optim, LrMultTenMovesTenTimesAsFar) {
@@ -337,31 +340,32 @@ void expect_round_trip(const std::function<std::unique_ptr<Optimizer>(const Para
 
 TEST(OptimState, SgdRoundTripGivesTheIdenticalNextStep) {
   expect_round_trip([](const Params& p) {
-    return std::make_unique<SGD>(p.both(), SGDOptions{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true});
-  }, {"step", "lr", "group.0.param.0.momentum_buffer", "group.0.param.1.momentum_buffer"});
+    return std::make_unique<SGD>(p.named(), SGDOptions{.lr = 0.05, .momentum = 0.9, .weight_decay = 0.01, .nesterov = true});
+  }, {"step", "lr", "param.p0.group", "param.p0.momentum_buffer", "param.p1.momentum_buffer"});
 }
 
 TEST(OptimState, AdamAndAdamWRoundTripGiveTheIdenticalNextStep) {
-  expect_round_trip([](const Params& p) { return std::make_unique<Adam>(p.both(), AdamOptions{.lr = 0.01}); },
-                    {"step", "lr", "group.0.param.0.exp_avg", "group.0.param.0.exp_avg_sq", "group.0.param.1.step"});
+  expect_round_trip([](const Params& p) { return std::make_unique<Adam>(p.named(), AdamOptions{.lr = 0.01}); },
+                    {"step", "lr", "param.p0.exp_avg", "param.p0.exp_avg_sq", "param.p1.step"});
   expect_round_trip([](const Params& p) {
-    return std::make_unique<AdamW>(std::vector<ParamGroup>{{.params = {p.p0}}, {.params = {p.p1}, .lr_mult = 3}},
+    return std::make_unique<AdamW>(std::vector<ParamGroup>{{.params = {p.p0}, .param_names = {"p0"}},
+                                                           {.params = {p.p1}, .lr_mult = 3, .param_names = {"p1"}}},
                                    AdamWOptions{.lr = 0.01});
-  }, {"group.1.param.0.exp_avg", "group.1.param.0.step"});
+  }, {"param.p1.group", "param.p1.exp_avg", "param.p1.step"});
 }
 
 TEST(OptimState, LoadRestoresTheBaseLr) {
   Params ps = golden_params();
-  SGD a(ps.both(), {.lr = 0.1});
+  SGD a(ps.named(), {.lr = 0.1});
   a.set_lr(0.0125);
-  SGD b(copy_of(ps).both(), {.lr = 0.1});
+  SGD b(copy_of(ps).named(), {.lr = 0.1});
   b.load_state_dict(a.state_dict());
   EXPECT_EQ(b.lr(), 0.0125);
 }
 
 TEST(OptimState, LoadNamesMissingUnknownAndMisShapedKeys) {
   Params ps = golden_params();
-  Adam adam(ps.both());
+  Adam adam(ps.named());
   set_golden_grads(ps, 0);
   adam.step();
   const std::map<std::string, Tensor> good = adam.state_dict();
@@ -375,22 +379,109 @@ TEST(OptimState, LoadNamesMissingUnknownAndMisShapedKeys) {
     s[key] = value;
     return s;
   };
-  Adam fresh(copy_of(ps).both());
-  test::expect_error([&] { fresh.load_state_dict(without("group.0.param.1.exp_avg_sq")); },
-                          {"missing key", "group.0.param.1.exp_avg_sq"});
+  const Tensor count = scalar_tensor(1.0, {.dtype = DType::Float64});
+  Adam fresh(copy_of(ps).named());
+  test::expect_error([&] { fresh.load_state_dict(without("param.p1.exp_avg_sq")); },
+                          {"missing key", "param.p1.exp_avg_sq"});
+  test::expect_error([&] { fresh.load_state_dict(without("param.p0.group")); }, {"missing key", "param.p0.group"});
   test::expect_error([&] { fresh.load_state_dict(without("step")); }, {"missing key", "\"step\""});
-  test::expect_error([&] { fresh.load_state_dict(with("group.0.param.0.exp_avg", zeros({3, 2}))); },
-                          {"group.0.param.0.exp_avg", "[3,2]", "[2,3]"});
-  test::expect_error([&] { fresh.load_state_dict(with("group.0.param.0.momentum_buffer", zeros({2, 3}))); },
+  test::expect_error([&] { fresh.load_state_dict(with("param.p0.exp_avg", zeros({3, 2}))); },
+                          {"param.p0.exp_avg", "[3,2]", "[2,3]"});
+  test::expect_error([&] { fresh.load_state_dict(with("param.p0.momentum_buffer", zeros({2, 3}))); },
                           {"unknown key", "momentum_buffer", "exp_avg"});
-  test::expect_error([&] { fresh.load_state_dict(with("group.3.param.0.exp_avg", zeros({2, 3}))); },
-                          {"group.3.param.0.exp_avg", "1 groups"});
-  test::expect_error([&] { fresh.load_state_dict(with("group.0.param.7.exp_avg", zeros({2, 3}))); },
-                          {"group.0.param.7.exp_avg", "2 parameters"});
+  test::expect_error([&] { fresh.load_state_dict(with("param.p0.group", zeros({2}))); }, {"param.p0.group", "one number"});
+  test::expect_error([&] { fresh.load_state_dict(with("param.p9.group", count)); }, {"saved but not in this optimizer: p9"});
+  test::expect_error([&] { fresh.load_state_dict(with("param.p9.exp_avg", zeros({2, 3}))); }, {"saved but not", "p9"});
+  test::expect_error([&] { fresh.load_state_dict(with("param.p0.group", count)); },
+                          {"in another group", "p0 (saved in group 1, here in group 0)"});
   test::expect_error([&] { fresh.load_state_dict(with("momentum", zeros({1}))); }, {"unknown key", "momentum"});
+  test::expect_error([&] { fresh.load_state_dict(with("param..group", count)); }, {"unknown key", "param..group"});
   // A failed load changes nothing: the fresh optimizer still has no state.
-  EXPECT_EQ(fresh.state_dict().size(), 2u);
+  EXPECT_EQ(fresh.state_dict().size(), 4u);  // step, lr and each parameter's group
   EXPECT_EQ(fresh.step_count(), 0);
+}
+
+// Counts are float64 in the file: one past what int64 holds would be undefined behaviour
+// to convert, one that is negative, fractional or nan is no count.
+TEST(OptimState, CountsOutOfRangeAreRefused) {
+  Params ps = golden_params();
+  Adam adam(ps.named());
+  set_golden_grads(ps, 0);
+  adam.step();
+  Adam fresh(copy_of(ps).named());
+  for (double bad : {1e30, -1.0, 2.5, std::nan(""), 9007199254740994.0}) {
+    SCOPED_TRACE(bad);
+    for (const char* key : {"step", "param.p0.step", "param.p1.group"}) {
+      auto s = adam.state_dict();
+      s[key] = scalar_tensor(bad, {.dtype = DType::Float64});
+      test::expect_error([&] { fresh.load_state_dict(s); }, {key});
+      test::expect_error([&] { fresh.check_state_dict(s); }, {key});
+    }
+  }
+  EXPECT_EQ(fresh.step_count(), 0);
+}
+
+// State goes to the parameter of the same name wherever it sits: two parameters of one
+// shape swapped in order (what another freeze pattern does to positions) keep their own.
+TEST(OptimState, StateFollowsTheParameterNameNotItsPosition) {
+  auto make = [](const Tensor& a, const Tensor& b, bool swapped) {
+    NamedParameters named = {{"a", a}, {"b", b}};
+    if (swapped) std::swap(named[0], named[1]);
+    return SGD(named, {.lr = 0.1, .momentum = 0.9});
+  };
+  Tensor a = from_vector<double>({1, 2}).set_requires_grad(), b = from_vector<double>({3, 4}).set_requires_grad();
+  SGD first = make(a, b, false);
+  a.set_grad(from_vector<double>({1, -1}));  // only `a` moves: only `a` has momentum
+  first.step();
+  NoGradGuard no_grad;
+  Tensor a2 = a.detach().clone().set_requires_grad(), b2 = b.detach().clone().set_requires_grad();
+  SGD second = make(a2, b2, true);
+  second.load_state_dict(first.state_dict());
+  for (Tensor p : {a, a2}) p.set_grad(from_vector<double>({0.5, 0.5}));
+  for (Tensor p : {b, b2}) p.set_grad(from_vector<double>({-0.25, -0.25}));
+  first.step();
+  second.step();
+  EXPECT_EQ(bits(a2), bits(a));
+  EXPECT_EQ(bits(b2), bits(b));
+}
+
+TEST(OptimState, StateOfOtherParametersIsRefusedNamingThem) {
+  Tensor w1 = zeros({2, 2}).set_requires_grad(), w2 = zeros({2, 2}).set_requires_grad(),
+         w3 = zeros({2, 2}).set_requires_grad();
+  SGD saved(NamedParameters{{"layer1.w", w1}, {"layer2.w", w2}}, {.momentum = 0.9});
+  SGD other(NamedParameters{{"layer1.w", w1}, {"layer3.w", w3}}, {.momentum = 0.9});
+  test::expect_error([&] { other.load_state_dict(saved.state_dict()); },
+                     {"SGD.load_state_dict", "other parameters", "1 saved but not in this optimizer: layer2.w",
+                      "1 in this optimizer but not saved: layer3.w"});
+  SGD regrouped({{.params = {w1}, .param_names = {"layer1.w"}}, {.params = {w2}, .param_names = {"layer2.w"}}},
+                {.momentum = 0.9});
+  test::expect_error([&] { regrouped.load_state_dict(saved.state_dict()); },
+                     {"in another group", "layer2.w (saved in group 0, here in group 1)"});
+}
+
+TEST(OptimState, UnnamedParametersAndPositionalKeysAreRefused) {
+  Params ps = golden_params();
+  SGD unnamed(ps.both(), {.momentum = 0.9});
+  test::expect_error([&] { unnamed.state_dict(); }, {"SGD.state_dict", "parameter 0 of group 0", "no name",
+                                                     "named_parameters"});
+  SGD named(ps.named(), {.momentum = 0.9});
+  test::expect_error([&] { unnamed.load_state_dict(named.state_dict()); }, {"SGD.load_state_dict", "no name"});
+  // What hone wrote before state was keyed by name.
+  auto old = named.state_dict();
+  old["group.0.param.1.momentum_buffer"] = zeros({2});
+  test::expect_error([&] { named.load_state_dict(old); }, {"group.0.param.1.momentum_buffer", "by position"});
+}
+
+TEST(OptimState, NameParametersNamesEachGroupFromTheModule) {
+  nn::Linear fc(3, 2);
+  SGD opt({{.params = {fc.bias}}, {.params = {fc.weight}, .lr_mult = 10}});
+  opt.name_parameters(fc);
+  EXPECT_EQ(opt.groups()[0].param_names, std::vector<std::string>{"bias"});
+  EXPECT_EQ(opt.groups()[1].param_names, std::vector<std::string>{"weight"});
+  EXPECT_EQ(opt.state_dict().count("param.weight.group"), 1u);
+  SGD stray(std::vector<Tensor>{fc.weight, zeros({4}).set_requires_grad()});
+  test::expect_error([&] { stray.name_parameters(fc); }, {"parameter 1 of group 0", "[4]", "not a parameter of the Linear"});
+  EXPECT_TRUE(stray.groups()[0].param_names.empty()) << "a failed call names nothing";
 }
 
 // ---- option checks ---------------------------------------------------------------------------
@@ -414,6 +505,14 @@ TEST(OptimErrors, BadOptionsAreRefusedWithClearText) {
   test::expect_error([&] { SGD({{.params = ps}, {.params = ps}}); }, {"more than once"});
   test::expect_error([&] { SGD(std::vector<ParamGroup>{{.params = {}}}); }, {"no parameters"});
   test::expect_error([&] { SGD(std::vector<Tensor>{zeros({2}, {.dtype = DType::Int64})}); }, {"int64"});
+  Tensor q = zeros({2}).set_requires_grad();
+  test::expect_error([&] { SGD({{.params = {p, q}, .param_names = {"p"}}}); }, {"1 param_names for 2 parameters"});
+  test::expect_error([&] { SGD({{.params = {p}, .param_names = {""}}}); }, {"parameter 0", "empty name"});
+  test::expect_error([&] { SGD({{.params = {p}, .param_names = {"w"}}, {.params = {q}, .param_names = {"w"}}}); },
+                     {"\"w\"", "more than one parameter"});
+  SGD renamed(NamedParameters{{"a", p}, {"b", q}});
+  renamed.groups()[0].param_names[1] = "a";  // groups() is writable: state_dict checks again
+  test::expect_error([&] { renamed.state_dict(); }, {"state_dict", "\"a\"", "more than one parameter"});
   SGD ok(ps);
   test::expect_error([&] { ok.set_lr(-1); }, {"learning rate"});
   test::expect_error([&] { clip_grad_norm(ps, -1); }, {"max_norm"});
@@ -496,7 +595,7 @@ TEST(ScheduleGolden, ReduceOnPlateauMaxAbs) {
 
 TEST(Schedule, StateRoundTrip) {
   Tensor p = zeros({1}).set_requires_grad();
-  SGD opt(std::vector<Tensor>{p}, {.lr = 0.1});
+  SGD opt(NamedParameters{{"p", p}}, {.lr = 0.1});
   StepLR a(0.1, 3, 0.5);
   for (int i = 0; i < 4; ++i) a.step(opt);
   StepLR b(0.1, 3, 0.5);
@@ -506,7 +605,7 @@ TEST(Schedule, StateRoundTrip) {
   test::expect_error([&] { b.load_state_dict({}); }, {"missing key", "\"step\""});
 
   // Plateau: stop half way, restore into a fresh one, continue both in lock step.
-  SGD opt2(std::vector<Tensor>{zeros({1}).set_requires_grad()}, {.lr = 0.1});
+  SGD opt2(NamedParameters{{"p", zeros({1}).set_requires_grad()}}, {.lr = 0.1});
   const PlateauOptions po{.factor = 0.5, .patience = 2, .threshold = 0.01, .cooldown = 1, .min_lr = 0.01};
   ReduceOnPlateau first(po), second(po);
   for (size_t k = 0; k < 9; ++k) first.step(opt, G::kPlateauMinMetrics[k]);

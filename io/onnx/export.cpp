@@ -6,10 +6,13 @@
 #include <functional>
 #include <set>
 #include <cstring>
-#include <fstream>
+#include <exception>
 #include <sstream>
 
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
+
 #include "hone_config.h"
+#include "io/atomic_file.h"
 #include "io/onnx/import.h"
 #include "models/resnet.h"
 #include "models/vgg.h"
@@ -335,6 +338,26 @@ std::vector<double> parse_doubles(const std::string& s) {
   return out;
 }
 
+// Hands protobuf's output to the file as it is produced, so the model is never held
+// twice in memory. Protobuf only sees a failed write; the error itself is kept here.
+class FileSink : public google::protobuf::io::CopyingOutputStream {
+ public:
+  explicit FileSink(AtomicFile& file) : file_(file) {}
+  bool Write(const void* buffer, int size) override {
+    try {
+      file_.write(buffer, size_t(size));
+      return true;
+    } catch (...) {
+      error = std::current_exception();
+      return false;
+    }
+  }
+  std::exception_ptr error;
+
+ private:
+  AtomicFile& file_;
+};
+
 }  // namespace
 
 void export_onnx(nn::Module& model, const std::filesystem::path& path, const ExportOptions& options) {
@@ -391,12 +414,14 @@ void export_onnx(nn::Module& model, const std::filesystem::path& path, const Exp
     p->set_key(k), p->set_value(v);
   }
   HONE_CHECK(mp.ByteSizeLong() < (size_t(1) << 31), "export_onnx: the model is over 2 GiB, protobuf's limit");
-  const std::filesystem::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    HONE_CHECK(out && mp.SerializeToOstream(&out), "export_onnx: cannot write ", tmp.string());
-  }
-  std::filesystem::rename(tmp, path);  // a crash mid-write never leaves a half file at `path`
+  const std::string where = "export_onnx: " + path.string() + ": ";
+  AtomicFile file(path.string(), where);  // a crash or a full disk mid-write never leaves a half file at `path`
+  FileSink sink(file);
+  google::protobuf::io::CopyingOutputStreamAdaptor out(&sink, 1 << 20);
+  const bool written = mp.SerializeToZeroCopyStream(&out) && out.Flush();
+  if (sink.error) std::rethrow_exception(sink.error);
+  HONE_CHECK(written, where, "protobuf could not serialize the model");
+  file.commit();
 }
 
 Preprocessing read_preprocessing(const Model& model) {

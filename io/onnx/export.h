@@ -32,6 +32,9 @@ struct ExportOptions {
   std::string graph_name = "hone";
 };
 
+// Writes through an AtomicFile (io/atomic_file.h): `path` holds its old file or the
+// complete new one whatever happens midway; a failed write is a hone::Error naming the
+// path and the system's reason.
 void export_onnx(nn::Module& model, const std::filesystem::path& path, const ExportOptions& options = {});
 
 Preprocessing read_preprocessing(const Model& model);
