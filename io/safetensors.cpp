@@ -21,6 +21,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/atomic_file.h"
+#include "io/file_read.h"
 
 namespace hone::io {
 
@@ -128,18 +129,6 @@ std::string shown(std::string_view name) {
   std::string quoted = json_quote(cut);
   return quoted.insert(quoted.size() - 1, "...");
 }
-
-// ---------------------------------------------------------------- low-level file I/O
-
-std::string errno_text() { return std::strerror(errno); }
-
-// Owns a file descriptor opened for reading; closes it on scope exit.
-struct Fd {
-  int fd = -1;
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-};
 
 // ---------------------------------------------------------------- header parsing
 
@@ -600,21 +589,6 @@ void check_coverage(std::vector<Entry>& entries, uint64_t buffer_size, const std
     fail(where, "bytes [", covered, ", ", buffer_size, ") at the end of the data buffer belong to no tensor");
 }
 
-// Reads exactly n bytes at `offset`, or throws.
-void read_exactly(int fd, void* dst, uint64_t n, uint64_t offset, const std::string& where) {
-  auto* p = static_cast<char*>(dst);
-  while (n > 0) {
-    const size_t chunk = size_t(std::min<uint64_t>(n, 1u << 30));
-    const ssize_t got = ::pread(fd, p, chunk, off_t(offset));
-    if (got < 0 && errno == EINTR) continue;
-    if (got < 0) fail(where, "read failed at file offset ", offset, ": ", errno_text());
-    if (got == 0) fail(where, "the file ended at offset ", offset, " while reading (was it changed while being read?)");
-    p += got;
-    n -= uint64_t(got);
-    offset += uint64_t(got);
-  }
-}
-
 // ---------------------------------------------------------------- writing
 
 void check_utf8(const std::string& s, const std::string& what, const std::string& where) {
@@ -699,17 +673,14 @@ void save_safetensors(const std::string& path, const std::map<std::string, Tenso
 
 SafetensorsFile load_safetensors(const std::string& path) {
   const std::string where = "load_safetensors: " + path + ": ";
-  Fd file;
-  file.fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (file.fd < 0) fail(where, "cannot open the file: ", errno_text());
-  struct stat st {};
-  if (::fstat(file.fd, &st) != 0) fail(where, "cannot stat the file: ", errno_text());
-  if (!S_ISREG(st.st_mode)) fail(where, "not a regular file");
-  const uint64_t file_size = uint64_t(st.st_size);
+  // A regular file only: a FIFO named as a checkpoint must not block the program.
+  const std::string at = "load_safetensors: " + path;  // where, for the file_read.h calls
+  const OpenFile file = open_regular_file(path, at);
+  const uint64_t file_size = file.size();
   if (file_size < 8) fail(where, "the file is ", file_size, " bytes, shorter than the 8-byte header length");
 
   unsigned char length[8];
-  read_exactly(file.fd, length, 8, 0, where);
+  read_exactly(file.fd.get(), length, 8, 0, at);
   uint64_t header_size = 0;
   for (int i = 0; i < 8; ++i) header_size |= uint64_t(length[i]) << (8 * i);
   if (header_size > kMaxHeaderBytes)
@@ -719,7 +690,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
          " bytes leave room for ", file_size - 8, ")");
 
   std::string header(size_t(header_size), '\0');
-  read_exactly(file.fd, header.data(), header_size, 8, where);
+  read_exactly(file.fd.get(), header.data(), header_size, 8, at);
   const uint64_t buffer_start = 8 + header_size, buffer_size = file_size - buffer_start;
 
   SafetensorsFile out;
@@ -730,7 +701,7 @@ SafetensorsFile load_safetensors(const std::string& path) {
   for (const Entry& e : entries) {
     Tensor t = empty(e.shape, {.dtype = e.dtype, .device = Device::cpu()});
     const uint64_t nbytes = e.end - e.begin;
-    if (nbytes > 0) read_exactly(file.fd, t.data_ptr(), nbytes, buffer_start + e.begin, where);
+    if (nbytes > 0) read_exactly(file.fd.get(), t.data_ptr(), nbytes, buffer_start + e.begin, at);
     if (e.dtype == DType::Bool) {
       // Any byte but 0 or 1 read as a C++ bool is undefined behaviour.
       const auto* bytes = static_cast<const unsigned char*>(t.data_ptr());

@@ -25,6 +25,7 @@ namespace {
 
 namespace fs = std::filesystem;
 using test::expect_error;
+using test::expect_error_soon;
 using test::onnx_builders::add_value;
 using test::onnx_builders::float_tensor;
 using test::onnx_builders::write;
@@ -85,18 +86,6 @@ fs::path write_linear_external(const fs::path& dir) {
     offset += int64_t(raw.size());
   }
   return write(dir / "external.onnx", m);
-}
-
-// Runs `fn` on another thread and expects its hone::Error within a second. A read that
-// blocks on the FIFO fails the test; the FIFO's write end is then opened until it ends.
-void expect_error_soon(const fs::path& fifo, const std::function<void()>& fn, const std::vector<std::string>& parts) {
-  auto done = std::async(std::launch::async, [&] { expect_error(fn, parts); });
-  if (done.wait_for(std::chrono::seconds(1)) == std::future_status::ready) return done.get();
-  ADD_FAILURE() << "still blocked on " << fifo << " after a second";
-  while (done.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) {
-    const int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-    if (w >= 0) ::close(w);
-  }
 }
 
 std::vector<float> expected_linear(const std::vector<float>& x) {

@@ -4,6 +4,7 @@
 // each of which must give a hone::Error naming the file and the problem, never a crash.
 #include <signal.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -457,6 +458,10 @@ TEST(SafetensorsCorrupt, MissingEmptyAndShortFiles) {
   expect_error([&] { load_safetensors(dir.file("missing.safetensors")); },
                {"load_safetensors", dir.file("missing.safetensors"), "cannot open"});
   expect_error([&] { load_safetensors(dir.path.string()); }, {"not a regular file"});
+  // A FIFO named as a checkpoint is refused at once (opening it used to wait for a writer).
+  const std::string fifo = dir.file("pipe.safetensors");
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  test::expect_error_soon(fifo, [&] { load_safetensors(fifo); }, {fifo, "not a regular file", "FIFO"});
   expect_load_error("", {"0 bytes", "shorter than the 8-byte header length"});
   expect_load_error(std::string("\x02\x00\x00", 3), {"3 bytes", "shorter"});
 }

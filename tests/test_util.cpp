@@ -1,11 +1,14 @@
 #include "test_util.h"
 
+#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 
 namespace hone::test {
 
@@ -23,6 +26,17 @@ CommandResult run_command(const std::string& command) {
   const int st = ::pclose(p);
   r.status = WIFEXITED(st) ? WEXITSTATUS(st) : WIFSIGNALED(st) ? 128 + WTERMSIG(st) : -1;
   return r;
+}
+
+void expect_error_soon(const std::filesystem::path& fifo, const std::function<void()>& fn,
+                       const std::vector<std::string>& parts) {
+  auto done = std::async(std::launch::async, [&] { expect_error(fn, parts); });
+  if (done.wait_for(std::chrono::seconds(1)) == std::future_status::ready) return done.get();
+  ADD_FAILURE() << "still blocked on " << fifo << " after a second";
+  while (done.wait_for(std::chrono::milliseconds(10)) != std::future_status::ready) {
+    const int w = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (w >= 0) ::close(w);
+  }
 }
 
 TempDir::TempDir() {

@@ -71,6 +71,12 @@ void expect_error(F&& fn, const char* part) {  // const char*: a braced list pic
   expect_error(std::forward<F>(fn), std::vector<std::string>{part});
 }
 
+// expect_error for a read that could block on the FIFO `fifo`: fails the test when no
+// error came within a second, then unblocks the reader (opens the FIFO for writing) so
+// the suite goes on.
+void expect_error_soon(const std::filesystem::path& fifo, const std::function<void()>& fn,
+                       const std::vector<std::string>& parts);
+
 // Runs gradcheck and fails the test with its report when it does not pass.
 void expect_gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& fn,
                       const std::vector<Tensor>& inputs, GradcheckOptions opts = {});
