@@ -49,7 +49,13 @@ void on_part(const std::string& path, const char* prefix, Fn&& fn) {
 }
 }  // namespace
 
+// The optimizer's state is keyed by parameter name: with the model at hand, its names.
+static void name_optimizer(const CheckpointParts& parts) {
+  if (parts.model && parts.optimizer) parts.optimizer->name_parameters(*parts.model);
+}
+
 void save_checkpoint(const std::string& path, const CheckpointParts& parts, const TrainingState& s) {
+  name_optimizer(parts);
   std::map<std::string, Tensor> tensors;
   if (parts.model) put(tensors, "model.", parts.model->state_dict());
   if (parts.optimizer) put(tensors, "optimizer.", parts.optimizer->state_dict());
@@ -69,6 +75,7 @@ void save_checkpoint(const std::string& path, const CheckpointParts& parts, cons
 }
 
 TrainingState load_checkpoint(const std::string& path, const CheckpointParts& parts) {
+  name_optimizer(parts);
   const SafetensorsFile f = load_safetensors(path);
   auto fmt = f.metadata.find("format");
   HONE_CHECK(fmt != f.metadata.end() && fmt->second == kFormat, "load_checkpoint: ", path,

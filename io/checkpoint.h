@@ -24,7 +24,9 @@ struct TrainingState {
   std::map<std::string, std::string> extra;  // free-form (class names, preprocessing, ...)
 };
 
-// What to save or restore; parts left null are skipped.
+// What to save or restore; parts left null are skipped. With both a model and an
+// optimizer, the optimizer's parameters are named after the model's (name_parameters), so
+// its state is saved and matched by name.
 struct CheckpointParts {
   nn::Module* model = nullptr;
   optim::Optimizer* optimizer = nullptr;

@@ -225,5 +225,21 @@ TEST(Checkpoint, ResumeWithAnotherFreezePatternIsRefusedNamingTheParameters) {
   EXPECT_EQ(changed(c.snapshot(), a.snapshot()), std::vector<std::string>{});
 }
 
+// An optimizer built from plain tensors (net->parameters()) is named from the model the
+// checkpoint holds: saving and resuming need nothing more.
+TEST(Checkpoint, AnOptimizerOfUnnamedTensorsTakesTheModelsNames) {
+  const test::TempDir dir;
+  const std::string path = (dir.path / "ckpt.safetensors").string();
+  auto plain = [](TrainingRun& r) {
+    r.opt = std::make_unique<optim::SGD>(r.net->parameters(), optim::SGDOptions{.lr = 0.1, .momentum = 0.9});
+  };
+  TrainingRun a(5), b(6);
+  plain(a), plain(b);
+  a.train(2);
+  io::save_checkpoint(path, a.parts(), {});
+  io::load_checkpoint(path, b.parts());
+  EXPECT_EQ(changed(b.snapshot(), a.snapshot()), std::vector<std::string>{});
+}
+
 }  // namespace
 }  // namespace hone

@@ -502,7 +502,6 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   else if (cfg.optimizer == "adamw")
     opt = std::make_unique<optim::AdamW>(groups, optim::AdamWOptions{.lr = cfg.lr, .weight_decay = cfg.weight_decay});
   else fail("--optimizer: sgd, adam or adamw; got '", cfg.optimizer, "'");
-  opt->name_parameters(*net);  // the checkpoint keys its state by parameter name
 
   const int64_t steps_per_epoch = (train_src->size() + cfg.batch_size * cfg.accumulate - 1) / (cfg.batch_size * cfg.accumulate);
   const int64_t total_steps = steps_per_epoch * cfg.epochs;
