@@ -80,7 +80,6 @@ constexpr int64_t KC = 256;   // depth of a packed slice: a KC x NR panel of B s
 constexpr int64_t MC = 96;    // rows of packed A per block (multiple of every MR): fits L2
 constexpr int64_t NC = 2048;  // columns of packed B per slice (multiple of every NR); lives in L3
 
-
 // B(p0:p0+kc, j0:j0+nc) into panels of NR columns; each k step holds NR values (zero padded).
 void pack_b(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out) {
   for (int64_t jr = 0; jr < nc; jr += nr) {

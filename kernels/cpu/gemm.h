@@ -56,6 +56,7 @@ class AlignedFloats {
   float* data_;
   size_t n_;
 };
+
 namespace gemm_detail {
 // Internal (declared here for its test): a per-thread scratch buffer for packed panels,
 // 64-byte aligned, grown on demand and kept for the next call. Contents start undefined.
