@@ -267,9 +267,9 @@ static bool prepare(const GemmArgs& g, GemmIsa& isa) {
 
 // The packed loop nest on the context's threads (one thread for tiny products).
 static void run_threaded(const GemmArgs& g, GemmIsa isa, const float* packed_b) {
-  ThreadPool& pool = Context::current().thread_pool();
+  const std::shared_ptr<ThreadPool> pool = Context::current().thread_pool();
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
-  gemm_threaded(g, kernel_for(isa), pool, flops < 2e6 ? 1 : pool.size(), packed_b);
+  gemm_threaded(g, kernel_for(isa), *pool, flops < 2e6 ? 1 : pool->size(), packed_b);
 }
 
 void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {
