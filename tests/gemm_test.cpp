@@ -116,8 +116,8 @@ TEST(Gemm, AutoPicksBestSupportedKernel) {
 // A failed allocation once left the buffer claiming the capacity it asked for: the next,
 // smaller request returned a null pointer.
 TEST(Gemm, PackingBufferRecoversFromAFailedAllocation) {
-#if defined(__SANITIZE_ADDRESS__)
-  GTEST_SKIP() << "AddressSanitizer aborts on an impossible allocation instead of returning null";
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's allocator aborts on an impossible allocation instead of returning null";
 #endif
   kernels::cpu::gemm_detail::AlignedBuffer buf;
   ASSERT_NE(buf.get(100), nullptr);
