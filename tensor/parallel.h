@@ -11,7 +11,7 @@ namespace hone {
 
 // Calls fn(begin, end) on disjoint sub-ranges of [0, n); ranges hold >= grain items.
 // Work too small to split never touches the pool; otherwise the call holds its own
-// snapshot of the pool (see Context::thread_pool), one lock per call, none per chunk.
+// snapshot of the pool (see Context::thread_pool): the context is locked once per call.
 template <typename F>
 void parallel_for(int64_t n, int64_t grain, F&& fn) {
   if (n <= 0) return;
