@@ -1,5 +1,6 @@
 #include "tensor/context.h"
 
+#include <algorithm>
 #include <cstdlib>
 
 #include "tensor/error.h"
@@ -19,33 +20,53 @@ long env_long(const char* name, long fallback) {
 }
 }  // namespace
 
-Context::Context() : num_threads_(available_cores()), default_device_(Device::cpu()) {}
+Context::Context()
+    : num_threads_(std::min(available_cores(), ThreadPool::kMaxThreads)), default_device_(Device::cpu()) {}
 
 void Context::set_num_threads(int n) {
   HONE_CHECK(n >= 1, "Context::set_num_threads: need at least 1 thread, got ", n);
-  if (n != num_threads_) pool_.reset();
+  HONE_CHECK(n <= ThreadPool::kMaxThreads, "Context::set_num_threads: ", n, " threads requested; at most ",
+             ThreadPool::kMaxThreads);
+  std::shared_ptr<ThreadPool> retired;  // released after the lock: ops still using it keep it alive
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (n != num_threads_) retired = std::move(pool_);
   num_threads_ = n;
 }
 
-ThreadPool& Context::thread_pool() {
-  if (!pool_) pool_ = std::make_unique<ThreadPool>(num_threads_);
-  return *pool_;
+std::shared_ptr<ThreadPool> Context::thread_pool() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  if (!pool_) pool_ = std::make_shared<ThreadPool>(num_threads_);
+  return pool_;
 }
 
 Backend Context::backend(const std::string& op) const {
+  std::lock_guard<std::mutex> lock(mutex_);
   auto it = backends_.find(op);
   return it == backends_.end() ? Backend::Auto : it->second;
 }
 
+void Context::set_backend(const std::string& op, Backend b) {
+  std::lock_guard<std::mutex> lock(mutex_);
+  backends_[op] = b;
+}
+
+std::unique_ptr<Context> Context::from_environment() {
+  auto c = std::make_unique<Context>();
+  if (const char* v = std::getenv("HONE_NUM_THREADS"); v && *v) {
+    const long threads = env_long("HONE_NUM_THREADS", 0);
+    HONE_CHECK(threads >= 1 && threads <= ThreadPool::kMaxThreads, "HONE_NUM_THREADS='", v,
+               "' is out of range: give a whole number of threads from 1 to ", ThreadPool::kMaxThreads,
+               ", or unset it to use every available core (", available_cores(), ")");
+    c->set_num_threads(int(threads));
+  }
+  if (const char* dev = std::getenv("HONE_DEVICE"); dev && *dev) c->set_default_device(Device::parse(dev));
+  if (std::getenv("HONE_SEED")) c->manual_seed(uint64_t(env_long("HONE_SEED", 0)));
+  return c;
+}
+
 Context& Context::process_default() {
-  static Context* ctx = [] {
-    auto* c = new Context();  // never destroyed: worker threads may outlive static teardown
-    long threads = env_long("HONE_NUM_THREADS", 0);
-    if (threads > 0) c->set_num_threads(int(threads));
-    if (const char* dev = std::getenv("HONE_DEVICE"); dev && *dev) c->set_default_device(Device::parse(dev));
-    if (std::getenv("HONE_SEED")) c->manual_seed(uint64_t(env_long("HONE_SEED", 0)));
-    return c;
-  }();
+  // Never destroyed: worker threads may outlive static teardown.
+  static Context* ctx = from_environment().release();
   return *ctx;
 }
 

@@ -3,8 +3,20 @@
 // device, CUDA stream, random generator, kernel backend per op). A program owns contexts
 // and installs one per thread with ContextGuard; without one, ops use the process default,
 // whose initial settings come from HONE_NUM_THREADS, HONE_DEVICE and HONE_SEED.
+//
+// Threads: every method may be called from several threads at once, so one context (the
+// process default included) can serve threads that run ops while another changes its
+// settings. An op takes a snapshot of the pool for its call; set_num_threads() retires
+// the pool, which ends when its last op does. Settings changed mid-op apply from the next.
+//
+// HONE_NUM_THREADS: a whole number from 1 to ThreadPool::kMaxThreads (1024); unset or
+// empty means every available core. Anything else (0, negative, larger, not a number) is
+// a hone::Error naming the variable, from the first op that uses the process default:
+// a mistyped setting is reported, not silently replaced by a guess.
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "tensor/device.h"
@@ -19,13 +31,15 @@ enum class Backend : uint8_t { Auto, Native, Vendor };
 
 class Context {
  public:
-  Context();  // defaults: all available cores, cpu, a fixed seed, Auto backends
+  Context();  // defaults: all available cores (at most 1024), cpu, a fixed seed, Auto backends
   Context(const Context&) = delete;
   Context& operator=(const Context&) = delete;
 
   int num_threads() const { return num_threads_; }
-  void set_num_threads(int n);  // >= 1; the pool is rebuilt on next use
-  ThreadPool& thread_pool();
+  void set_num_threads(int n);  // 1 to ThreadPool::kMaxThreads; the pool is rebuilt on next use
+  // The pool for num_threads() threads, started on first use (a hone::Error if a thread
+  // cannot start). Keep the returned pointer for the whole parallel call.
+  std::shared_ptr<ThreadPool> thread_pool();
 
   Device default_device() const { return default_device_; }
   void set_default_device(Device d) { default_device_ = d; }
@@ -37,19 +51,23 @@ class Context {
   void set_cuda_stream(void* stream) { cuda_stream_ = stream; }
 
   Backend backend(const std::string& op) const;
-  void set_backend(const std::string& op, Backend b) { backends_[op] = b; }
+  void set_backend(const std::string& op, Backend b);
 
   // The context installed on this thread, else the process default.
   static Context& current();
-  // The process default (created on first use, reading the environment variables).
+  // The process default (created on first use by from_environment()).
   static Context& process_default();
+  // A new context with the settings read from HONE_NUM_THREADS, HONE_DEVICE and HONE_SEED
+  // (see above); throws naming the variable when one is malformed.
+  static std::unique_ptr<Context> from_environment();
 
  private:
-  int num_threads_;
-  std::unique_ptr<ThreadPool> pool_;
-  Device default_device_;
+  mutable std::mutex mutex_;  // guards pool_ and backends_
+  std::atomic<int> num_threads_;
+  std::shared_ptr<ThreadPool> pool_;
+  std::atomic<Device> default_device_;
   Generator generator_;
-  void* cuda_stream_ = nullptr;
+  std::atomic<void*> cuda_stream_ = nullptr;
   std::map<std::string, Backend> backends_;
 };
 

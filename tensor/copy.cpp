@@ -4,6 +4,8 @@
 // CUDA tensors: contiguous same-dtype copies go straight through cudaMemcpy; anything
 // strided or converting on the GPU is staged through a host image of the storage until
 // the CUDA copy kernel arrives (correct, but slow: keep GPU tensors contiguous).
+#include <algorithm>
+#include <cstdlib>
 #include <cstring>
 
 #include "tensor/cuda_runtime.h"
@@ -54,6 +56,35 @@ void cpu_copy(const Tensor& dst, const Tensor& src) {
   });
 }
 
+// True when no two indices of the layout reach one element. Quick sufficient test: sorted
+// by |stride|, each dim steps past everything the smaller dims reach (contiguous, permuted,
+// sliced and flipped views all pass). Strides that interleave (only raw::view makes them)
+// fall back to comparing every offset.
+bool distinct_elements(const Shape& shape, const Strides& strides) {
+  std::vector<std::pair<int64_t, int64_t>> dims;  // (|stride|, size) of the dims that vary
+  for (size_t d = 0; d < shape.size(); ++d) {
+    if (shape[d] == 0) return true;  // nothing to write
+    if (shape[d] > 1) dims.emplace_back(std::abs(strides[d]), shape[d]);
+  }
+  std::sort(dims.begin(), dims.end());
+  int64_t reach = 0;  // the largest offset the smaller dims reach
+  bool quick = true;
+  for (const auto& [stride, size] : dims) {
+    if (stride <= reach) { quick = false; break; }
+    reach += (size - 1) * stride;
+  }
+  if (quick) return true;
+  if (dims.front().first == 0) return false;  // an expanded dim
+  std::vector<int64_t> offsets{0};
+  for (const auto& [stride, size] : dims) {
+    const size_t n = offsets.size();
+    for (int64_t i = 1; i < size; ++i)
+      for (size_t k = 0; k < n; ++k) offsets.push_back(offsets[k] + i * stride);
+  }
+  std::sort(offsets.begin(), offsets.end());
+  return std::adjacent_find(offsets.begin(), offsets.end()) == offsets.end();
+}
+
 // A CPU tensor with t's geometry over a host copy of t's whole storage (t if on the CPU).
 Tensor host_image(const Tensor& t) {
   if (t.device().is_cpu()) return t;
@@ -100,7 +131,15 @@ Tensor view(const Tensor& t, const Shape& shape, const Strides& strides, int64_t
   return Tensor(impl);
 }
 
+void check_writable(const Tensor& dst, const char* op) {
+  if (dst.is_contiguous() || distinct_elements(dst.shape(), dst.strides())) return;
+  fail(op, ": cannot write into a tensor whose elements overlap (shape ", shape_str(dst.shape()), ", strides ",
+       shape_str(dst.strides()), "): several indices name one element, as in an expand()ed view, so the result "
+       "would depend on the order of the writes; write into a contiguous() copy instead");
+}
+
 void copy(const Tensor& dst, const Tensor& src) {
+  check_writable(dst, "copy");
   Shape b = broadcast_shapes(src.shape(), dst.shape(), "copy");
   HONE_CHECK(b == dst.shape(), "copy: source of shape ", src.shape(), " cannot broadcast to destination ",
              dst.shape());
@@ -121,6 +160,7 @@ void copy(const Tensor& dst, const Tensor& src) {
 }
 
 void fill(const Tensor& dst, double value) {
+  check_writable(dst, "fill");
   Tensor d = host_image(dst);
   HONE_DISPATCH_ALL(d.dtype(), "fill", [&](auto tag) {
     using T = decltype(tag);

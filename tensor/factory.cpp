@@ -82,8 +82,8 @@ double next_below(double x, DType t) {
 
 UniformStream uniform_stream(int64_t n, Generator* gen) {
   Generator& g = gen ? *gen : Context::current().generator();
-  uint64_t first = g.reserve(uint64_t(n + 1) / 2 + 1);
-  return {g.seed(), first};
+  const Generator::Blocks b = g.reserve_blocks(uint64_t(n + 1) / 2 + 1);
+  return {b.seed, b.first};
 }
 }  // namespace
 

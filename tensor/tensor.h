@@ -179,6 +179,10 @@ Tensor view(const Tensor& t, const Shape& shape, const Strides& strides, int64_t
 // dst[...] = src[...] with dtype conversion; src broadcasts to dst's shape; any devices.
 void copy(const Tensor& dst, const Tensor& src);
 void fill(const Tensor& dst, double value);
+// Throws, naming `op` and dst's shape and strides, unless each index of dst names its own
+// element: writing through an expand()ed dim or overlapping raw::view strides would race
+// across threads. copy, fill and the Tensor in-place methods call it; reads never need it.
+void check_writable(const Tensor& dst, const char* op);
 Tensor contiguous(const Tensor& t, MemoryFormat format = MemoryFormat::Contiguous);  // t itself if already
 Tensor to_dtype(const Tensor& t, DType dtype);     // t itself if same dtype
 Tensor to_device(const Tensor& t, Device device);  // t itself if same device

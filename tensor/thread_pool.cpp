@@ -5,6 +5,8 @@
 #include <cmath>
 #include <fstream>
 
+#include "tensor/error.h"
+
 namespace hone {
 
 namespace {
@@ -14,10 +16,23 @@ thread_local bool t_in_worker = false;
 bool ThreadPool::in_worker() { return t_in_worker; }
 
 ThreadPool::ThreadPool(int num_threads) : num_threads_(std::max(1, num_threads)) {
-  for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  HONE_CHECK(num_threads <= kMaxThreads, "ThreadPool: ", num_threads, " threads requested; at most ", kMaxThreads);
+  workers_.reserve(size_t(num_threads_ - 1));
+  try {
+    for (int i = 1; i < num_threads_; ++i) workers_.emplace_back([this] { worker_loop(); });
+  } catch (const std::exception& e) {
+    // Left as they are, the started workers would keep waiting on wake_ while the members
+    // are destroyed (a hang in the condition variable's destructor, or std::terminate).
+    const size_t started = workers_.size();
+    stop_workers();
+    fail("ThreadPool: could not start worker thread ", started + 1, " of ", num_threads_ - 1, " (", e.what(),
+         "); ask for fewer threads (Context::set_num_threads, HONE_NUM_THREADS)");
+  }
 }
 
-ThreadPool::~ThreadPool() {
+ThreadPool::~ThreadPool() { stop_workers(); }
+
+void ThreadPool::stop_workers() {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     stop_ = true;

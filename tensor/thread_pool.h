@@ -13,7 +13,15 @@ namespace hone {
 
 class ThreadPool {
  public:
-  explicit ThreadPool(int num_threads);  // num_threads counts the calling thread too
+  // A bound far above any core count we meet (CPU affinity and cgroup quotas shrink what a
+  // process gets), low enough that a mistyped count fails at once instead of starting
+  // tens of thousands of threads.
+  static constexpr int kMaxThreads = 1024;
+
+  // num_threads counts the calling thread too; below 1 means 1, above kMaxThreads throws.
+  // A worker thread that cannot start (the system's thread or memory limits) is a
+  // hone::Error, after the workers already started are stopped.
+  explicit ThreadPool(int num_threads);
   ~ThreadPool();
   ThreadPool(const ThreadPool&) = delete;
   ThreadPool& operator=(const ThreadPool&) = delete;
@@ -30,6 +38,7 @@ class ThreadPool {
  private:
   void worker_loop();
   void run_chunks();
+  void stop_workers();
 
   int num_threads_;
   std::vector<std::thread> workers_;

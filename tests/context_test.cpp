@@ -1,8 +1,17 @@
 // The runtime context: thread counts, installing contexts per thread, the Philox generator
 // (determinism, and results that do not depend on the thread count), the thread pool, and
-// device strings. Nothing here reads environment variables.
+// device strings, and the process default used from several threads at once. Only
+// Context.FromEnvironment* sets environment variables (and restores them).
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stdexcept>
 #include <thread>
@@ -31,16 +40,17 @@ TEST(Context, ThreadCountsRebuildThePool) {
   Context c;
   c.set_num_threads(3);
   EXPECT_EQ(c.num_threads(), 3);
-  ThreadPool& p3 = c.thread_pool();
-  EXPECT_EQ(p3.size(), 3);
-  EXPECT_EQ(&c.thread_pool(), &p3);  // kept while the count is unchanged
+  const std::shared_ptr<ThreadPool> p3 = c.thread_pool();
+  EXPECT_EQ(p3->size(), 3);
+  EXPECT_EQ(c.thread_pool(), p3);  // kept while the count is unchanged
   c.set_num_threads(3);
-  EXPECT_EQ(&c.thread_pool(), &p3);
+  EXPECT_EQ(c.thread_pool(), p3);
   c.set_num_threads(1);
   EXPECT_EQ(c.num_threads(), 1);
-  EXPECT_EQ(c.thread_pool().size(), 1);
+  EXPECT_EQ(c.thread_pool()->size(), 1);
+  EXPECT_EQ(p3->size(), 3);  // a retired pool lives on while someone holds it
   c.set_num_threads(2);
-  EXPECT_EQ(c.thread_pool().size(), 2);
+  EXPECT_EQ(c.thread_pool()->size(), 2);
   try {
     c.set_num_threads(0);
     FAIL() << "expected an error";
@@ -49,7 +59,7 @@ TEST(Context, ThreadCountsRebuildThePool) {
   }
   EXPECT_THROW(c.set_num_threads(-4), Error);
   EXPECT_EQ(c.num_threads(), 2);  // a refused count changes nothing
-  EXPECT_EQ(c.thread_pool().size(), 2);
+  EXPECT_EQ(c.thread_pool()->size(), 2);
 }
 
 TEST(Context, GuardInstallsAndRestoresNested) {
@@ -95,6 +105,111 @@ TEST(Context, FactoriesUseTheCurrentContextsDevice) {
   }
   Tensor h = zeros({2}, {.device = Device::cpu()});  // explicit device wins
   EXPECT_EQ(h.device(), Device::cpu());
+}
+
+// Sets (or, given nullptr, unsets) an environment variable for one scope.
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const char* value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    if (value) setenv(name, value, 1);
+    else unsetenv(name);
+  }
+  ~ScopedEnv() {
+    if (old_) setenv(name_.c_str(), old_->c_str(), 1);
+    else unsetenv(name_.c_str());
+  }
+
+ private:
+  std::string name_;
+  std::optional<std::string> old_;
+};
+
+TEST(Context, FromEnvironmentTakesThreadCountsFrom1To1024) {
+  {
+    ScopedEnv unset("HONE_NUM_THREADS", nullptr);
+    EXPECT_EQ(Context::from_environment()->num_threads(), std::min(available_cores(), 1024));
+  }
+  {
+    ScopedEnv empty("HONE_NUM_THREADS", "");  // as good as unset
+    EXPECT_EQ(Context::from_environment()->num_threads(), std::min(available_cores(), 1024));
+  }
+  for (int n : {1, 3, 1024}) {  // the pool starts on first use: 1024 costs nothing here
+    ScopedEnv e("HONE_NUM_THREADS", std::to_string(n).c_str());
+    EXPECT_EQ(Context::from_environment()->num_threads(), n);
+  }
+  for (const char* bad : {"0", "-1", "-8", "1025", "100000", "99999999999999999999"}) {
+    ScopedEnv e("HONE_NUM_THREADS", bad);
+    test::expect_error([] { Context::from_environment(); },
+                       {"HONE_NUM_THREADS='" + std::string(bad) + "'", "from 1 to 1024", "unset it"});
+  }
+  for (const char* garbage : {"abc", "4x", "2.5", " ", "0x10"}) {
+    ScopedEnv e("HONE_NUM_THREADS", garbage);
+    test::expect_error([] { Context::from_environment(); },
+                       {"HONE_NUM_THREADS='" + std::string(garbage) + "'", "not an integer"});
+  }
+}
+
+TEST(Context, FromEnvironmentReadsSeedAndDevice) {
+  ScopedEnv threads("HONE_NUM_THREADS", nullptr);
+  {
+    ScopedEnv seed("HONE_SEED", "7"), device("HONE_DEVICE", "cuda:1");
+    auto c = Context::from_environment();
+    EXPECT_EQ(c->generator().seed(), 7u);
+    EXPECT_EQ(c->default_device(), Device::cuda(1));
+  }
+  {
+    ScopedEnv seed("HONE_SEED", "seven");
+    test::expect_error([] { Context::from_environment(); }, {"HONE_SEED='seven'", "not an integer"});
+  }
+  {
+    ScopedEnv device("HONE_DEVICE", "gpu");
+    test::expect_error([] { Context::from_environment(); }, "'gpu'");
+  }
+}
+
+// Several threads use the process default at once (no guard installed): they start its
+// pool lazily, run parallel kernels on it and draw from its generator, while another
+// thread keeps changing its thread count (which retires the pool they may be using).
+TEST(Context, ProcessDefaultIsSafeFromSeveralThreadsWhileTheCountChanges) {
+  Context& def = Context::process_default();
+  const int saved = def.num_threads();
+  Generator g(5);
+  const Tensor a = randn({128, 128}, {}, &g), big = randn({1000, 1000}, {}, &g);
+  const std::vector<float> want_product = matmul(a, a).to_vector<float>();  // threaded: 4e6 flops
+  const float want_sum = big.sum().item<float>();
+  const std::vector<float> want_col = big.t().contiguous().to_vector<float>();  // a split copy
+  std::atomic<bool> stop{false};
+  std::atomic<int> wrong{0};
+  std::mutex m;
+  std::vector<double> draws;
+  auto user = [&] {
+    std::vector<double> mine;
+    for (int rep = 0; rep < 12; ++rep) {
+      if (matmul(a, a).to_vector<float>() != want_product) wrong++;
+      if (big.sum().item<float>() != want_sum) wrong++;
+      if (big.t().contiguous().to_vector<float>() != want_col) wrong++;
+      const std::vector<double> r = rand({256}, {.dtype = DType::Float64}).to_vector<double>();
+      mine.insert(mine.end(), r.begin(), r.end());
+    }
+    std::lock_guard<std::mutex> lock(m);
+    draws.insert(draws.end(), mine.begin(), mine.end());
+  };
+  std::thread changer([&] {
+    for (int i = 0; !stop; ++i) {
+      def.set_num_threads(1 + i % 3);
+      std::this_thread::sleep_for(std::chrono::microseconds(300));
+    }
+  });
+  std::vector<std::thread> users;
+  for (int t = 0; t < 4; ++t) users.emplace_back(user);
+  for (auto& t : users) t.join();
+  stop = true;
+  changer.join();
+  def.set_num_threads(saved);
+  EXPECT_EQ(wrong.load(), 0);  // results do not depend on the thread count, even mid-change
+  ASSERT_EQ(draws.size(), 4u * 12 * 256);
+  EXPECT_EQ(std::set<double>(draws.begin(), draws.end()).size(), draws.size());  // no block drawn twice
 }
 
 // ---------------------------------------------------------------- Generator
@@ -196,6 +311,31 @@ TEST(Generator, FactoriesDrawFromTheCurrentContextUnlessGivenOne) {
   d.manual_seed(8);
   ContextGuard guard_d(d);
   EXPECT_NE(rand({50}).to_vector<float>(), want);
+}
+
+// reserve() from several threads at once hands out every block exactly once.
+TEST(Generator, ConcurrentReservationsNeverOverlap) {
+  Generator g(1);
+  constexpr int kThreads = 4, kEach = 20000;
+  std::vector<std::vector<std::pair<uint64_t, uint64_t>>> got(kThreads);  // (first, blocks)
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kEach; ++i) {
+        const uint64_t blocks = 1 + uint64_t(i + t) % 3;
+        got[size_t(t)].emplace_back(g.reserve(blocks), blocks);
+      }
+    });
+  for (auto& t : threads) t.join();
+  std::vector<std::pair<uint64_t, uint64_t>> all;
+  for (const auto& v : got) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  uint64_t next = 0;  // each reservation starts where the one before it ended: no overlap, no gap
+  for (const auto& [first, blocks] : all) {
+    ASSERT_EQ(first, next);
+    next = first + blocks;
+  }
+  EXPECT_EQ(g.offset(), next);
 }
 
 // ---------------------------------------------------------------- thread-count invariance
@@ -413,6 +553,78 @@ TEST(ThreadPool, ConcurrentCallersBothComplete) {
     ASSERT_EQ(h1[i].load(), 20) << i;
     ASSERT_EQ(h2[i].load(), 20) << i;
   }
+}
+
+TEST(ThreadPool, RefusesAbsurdThreadCounts) {
+  Context c;
+  ASSERT_THROW(c.set_num_threads(100000), Error);  // refused before any thread starts
+  EXPECT_EQ(c.num_threads(), std::min(available_cores(), 1024));
+  test::expect_error([&] { c.set_num_threads(1025); }, {"set_num_threads", "1025", "at most 1024"});
+  test::expect_error([] { ThreadPool pool(100000); }, {"ThreadPool", "100000", "at most 1024"});
+}
+
+// The size of this process's address space in bytes (VmSize), 0 if unknown.
+size_t address_space_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  size_t kib = 0;
+  while (status >> key) {
+    if (key == "VmSize:") {
+      status >> kib;
+      return kib * 1024;
+    }
+  }
+  return 0;
+}
+
+// A thread that cannot start (here: no address space left for its stack) is a hone::Error
+// from the pool's constructor, with the threads already started stopped and joined. It
+// used to escape as std::system_error while those threads still waited on the pool's
+// condition variable: its destructor then blocked for ever (or std::terminate ran).
+TEST(ThreadPool, AThreadThatCannotStartIsAnErrorNotATermination) {
+#if defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "ThreadSanitizer cannot start threads in a child forked from a multi-threaded process";
+#endif
+  const size_t used = address_space_bytes();
+  ASSERT_GT(used, 0u);
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {  // the child: 20 MiB of room to grow, enough for two 8 MiB thread stacks
+    const rlim_t room = used + (rlim_t(20) << 20);
+    const rlimit lim{room, room};
+    if (setrlimit(RLIMIT_AS, &lim) != 0) _exit(10);
+    int code = 11;  // every thread started: the limit did not bite
+    try {
+      ThreadPool pool(256);
+    } catch (const Error& e) {
+      code = std::string(e.what()).find("could not start") != std::string::npos ? 0 : 12;
+    } catch (...) {
+      code = 13;  // some other exception
+    }
+    if (code == 0) {  // the same through a context: the error reaches the op that needed the pool
+      Context c;
+      c.set_num_threads(256);
+      try {
+        c.thread_pool();
+        code = 14;
+      } catch (const Error&) {
+      }
+    }
+    _exit(code);
+  }
+  int status = 0;
+  pid_t done = 0;
+  for (int waited_ms = 0; (done = waitpid(pid, &status, WNOHANG)) == 0 && waited_ms < 30000; waited_ms += 10)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  if (done == 0) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    FAIL() << "the child hung for 30 s";
+  }
+  ASSERT_EQ(done, pid);
+  ASSERT_TRUE(WIFEXITED(status)) << "the child was killed by signal " << WTERMSIG(status);
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setrlimit failed, 11: no error, 12: wrong message, "
+                                       "13: not a hone::Error, 14: no error through the context";
 }
 
 TEST(ThreadPool, AvailableCores) {

@@ -113,5 +113,23 @@ TEST(Gemm, AutoPicksBestSupportedKernel) {
   std::cout << "[ INFO     ] GEMM micro-kernel on this CPU: " << kernels::cpu::gemm_isa_name(best) << "\n";
 }
 
+// A failed allocation once left the buffer claiming the capacity it asked for: the next,
+// smaller request returned a null pointer.
+TEST(Gemm, PackingBufferRecoversFromAFailedAllocation) {
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+  GTEST_SKIP() << "a sanitizer's allocator aborts on an impossible allocation instead of returning null";
+#endif
+  kernels::cpu::gemm_detail::AlignedBuffer buf;
+  ASSERT_NE(buf.get(100), nullptr);
+  test::expect_error([&] { buf.get(SIZE_MAX / 8); }, {"sgemm", "out of memory"});
+  float* p = buf.get(1000);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 64, 0u);
+  EXPECT_GE(buf.capacity, 1000u);
+  for (int i = 0; i < 1000; ++i) p[i] = float(i);  // all of it is ours
+  EXPECT_EQ(p[999], 999.0f);
+  EXPECT_EQ(buf.get(10), p);  // smaller requests reuse it
+}
+
 }  // namespace
 }  // namespace hone

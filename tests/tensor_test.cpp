@@ -875,6 +875,68 @@ TEST(InPlace, ViewsShareTheVersionCounterAndWriteThrough) {
   EXPECT_EQ(c.to_vector<float>(), std::vector<float>(12, 0));
 }
 
+// A destination whose layout maps several indices to one element (an expand()ed dim, or
+// overlapping strides from raw::view) would be written by several threads at once, with a
+// result that depends on their order. Every in-place entry point refuses it, naming the op
+// and the destination's shape and strides, and leaves the data and version alone.
+TEST(InPlace, OverlappingDestinationsAreRefusedByEveryEntryPoint) {
+  Tensor row = from_vector<float>({1, 2, 3});
+  Tensor expanded = row.unsqueeze(0).expand({5, 3});                       // strides [0,1]
+  Tensor storage = arange(0.0, 10.0);
+  Tensor overlapping = raw::view(storage, {3, 4}, {2, 1}, 0);             // row i starts inside row i-1
+  const std::vector<std::pair<Tensor, std::string>> cases = {{expanded, "strides [0,1]"},
+                                                             {overlapping, "strides [2,1]"}};
+  for (const auto& [dst, strides] : cases) {
+    SCOPED_TRACE(strides);
+    const std::string shape = "shape " + shape_str(dst.shape());
+    Tensor base = raw::view(dst, {int64_t(dst.storage()->nbytes() / 4)}, {1}, 0);  // the whole storage
+    const std::vector<float> before = base.to_vector<float>();
+    const uint64_t v0 = dst.version();
+    Tensor d = dst;
+    const Tensor src = ones(dst.shape());
+    const std::vector<std::pair<const char*, std::function<void()>>> writes = {
+        {"copy_", [&] { d.copy_(src); }},        {"fill_", [&] { d.fill_(7); }},
+        {"zero_", [&] { d.zero_(); }},           {"add_", [&] { d.add_(src); }},
+        {"add_", [&] { d.add_(1.0); }},          {"mul_", [&] { d.mul_(src); }},
+        {"mul_", [&] { d.mul_(2.0); }},          {"copy", [&] { raw::copy(d, src); }},
+        {"fill", [&] { raw::fill(d, 7); }},
+    };
+    for (const auto& [op, write] : writes) {
+      SCOPED_TRACE(op);
+      expect_error(write, {std::string(op) + ": ", shape, strides, "overlap"});
+    }
+    EXPECT_EQ(dst.version(), v0);
+    EXPECT_EQ(base.to_vector<float>(), before);
+  }
+  // Reading such views is fine.
+  EXPECT_EQ(expanded.sum().item<float>(), 30.0f);
+  EXPECT_EQ(overlapping.contiguous().to_vector<float>(),
+            (std::vector<float>{0, 1, 2, 3, 2, 3, 4, 5, 4, 5, 6, 7}));
+  Tensor sum = zeros({5, 3});
+  sum.add_(expanded);  // an expanded source is fine too
+  EXPECT_EQ(sum.to_vector<float>()[14], 3.0f);
+}
+
+TEST(InPlace, ViewsThatDoNotOverlapStayWritable) {
+  // Stride 0 on a dim of size 1, a negative stride, a stepped slice, a transpose.
+  Tensor a = zeros({6});
+  raw::view(a, {1, 3}, {0, 1}, 0).fill_(1);
+  raw::view(a, {3}, {-2}, 5).add_(from_vector<float>({10, 20, 30}));
+  EXPECT_EQ(a.to_vector<float>(), (std::vector<float>{1, 31, 1, 20, 0, 10}));
+  Tensor m = zeros({4, 4});
+  m.slice(1, 0, 4, 2).t().copy_(ones({2, 4}));
+  EXPECT_EQ(m.sum().item<float>(), 8.0f);
+  // Interleaved strides, as raw::view can make: i*2 + j*3 reaches 0,3,2,5,4,7 (all distinct).
+  Tensor s = zeros({8});
+  raw::view(s, {3, 2}, {2, 3}, 0).fill_(1);
+  EXPECT_EQ(s.to_vector<float>(), (std::vector<float>{1, 0, 1, 1, 1, 1, 0, 1}));
+  raw::copy(raw::view(s, {3, 2}, {2, 3}, 0), arange(0.0, 6.0).reshape({3, 2}));
+  EXPECT_EQ(s.to_vector<float>(), (std::vector<float>{0, 0, 2, 1, 4, 3, 0, 5}));
+  // Empty views write nothing, whatever their strides.
+  raw::view(s, {0, 4}, {0, 0}, 0).fill_(9);
+  EXPECT_EQ(s.to_vector<float>()[1], 0.0f);
+}
+
 // ---------------------------------------------------------------- raw views
 
 TEST(RawView, ChecksBoundsOfTheStorage) {

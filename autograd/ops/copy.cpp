@@ -16,6 +16,7 @@ Tensor identity_node(const Tensor& in, const Tensor& out, const char* op) {
 }
 
 void check_inplace(const char* op, const Tensor& self, const Tensor* other = nullptr) {
+  raw::check_writable(self, op);
   if (!GradMode::is_enabled()) return;
   HONE_CHECK(!self.requires_grad(), op, ": in-place operation on a tensor that requires grad (shape ", self.shape(),
              "); in-place ops are not differentiable: run it under NoGradGuard (as optimizers do) or on a detach()ed "
@@ -63,16 +64,14 @@ Tensor& Tensor::copy_(const Tensor& src) {
   return *this;
 }
 
-Tensor& Tensor::fill_(double value) {
-  check_inplace("fill_", *this);
-  raw::fill(*this, value);
-  storage()->bump_version();
-  return *this;
+namespace {
+Tensor& fill_inplace(Tensor& self, double value, const char* name) {
+  check_inplace(name, self);
+  raw::fill(self, value);
+  self.storage()->bump_version();
+  return self;
 }
 
-Tensor& Tensor::zero_() { return fill_(0.0); }
-
-namespace {
 Tensor& binary_inplace(Tensor& self, kernels::cpu::BinaryOp op, const Tensor& other, double alpha, const char* name) {
   check_inplace(name, self, &other);
   detail::require_same_device(name, {&self, &other});
@@ -91,6 +90,9 @@ Tensor& binary_inplace(Tensor& self, kernels::cpu::BinaryOp op, const Tensor& ot
   return self;
 }
 }  // namespace
+
+Tensor& Tensor::fill_(double value) { return fill_inplace(*this, value, "fill_"); }
+Tensor& Tensor::zero_() { return fill_inplace(*this, 0.0, "zero_"); }
 
 Tensor& Tensor::add_(const Tensor& other, double alpha) {
   return binary_inplace(*this, kernels::cpu::BinaryOp::Add, other, alpha, "add_");

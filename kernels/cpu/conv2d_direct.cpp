@@ -190,7 +190,7 @@ void run_taps(const Tiles& k, const Grid& gr, const float* xg, const std::vector
   // for every thread. Each item runs all input chunks for its outputs, so every output
   // is summed in the same order whatever the split.
   const int64_t tiles = gr.Qp / NQ, per_block = std::min<int64_t>(tiles, kItemPositions / NQ), qblocks = (tiles + per_block - 1) / per_block;
-  const int64_t oblocks = OCp / MR, threads = Context::current().thread_pool().size();
+  const int64_t oblocks = OCp / MR, threads = Context::current().thread_pool()->size();
   int64_t groups = 1;
   while (qblocks * groups < 4 * threads && groups * 2 <= oblocks) groups *= 2;
   const int64_t per_group = (oblocks + groups - 1) / groups;

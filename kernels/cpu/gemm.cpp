@@ -53,30 +53,32 @@ void portable_dot(int64_t m, int64_t j0, int64_t j1, int64_t k, const float* a, 
       out = beta == 0.0f ? alpha * dot : std::fma(alpha, dot, beta * out);
     }
 }
+
+float* AlignedBuffer::get(size_t n) {
+  if (n <= capacity) return data;
+  // Free first (these buffers can be large) and record the capacity only once the new
+  // allocation succeeded, so that a failure leaves an empty buffer, not a dangling one.
+  std::free(data);
+  data = nullptr;
+  capacity = 0;
+  const size_t rounded = n > SIZE_MAX / sizeof(float) - 16 ? 0 : (n + 15) / 16 * 16;
+  float* fresh = rounded ? static_cast<float*>(std::aligned_alloc(64, rounded * sizeof(float))) : nullptr;
+  HONE_CHECK(fresh != nullptr, "sgemm: out of memory for packing buffers (", n, " floats)");
+  data = fresh;
+  capacity = rounded;
+  return data;
+}
+AlignedBuffer::~AlignedBuffer() { std::free(data); }
 }  // namespace gemm_detail
 
 namespace {
 
+using gemm_detail::AlignedBuffer;
 using gemm_detail::MicroKernel;
 
 constexpr int64_t KC = 256;   // depth of a packed slice: a KC x NR panel of B stays in L1
 constexpr int64_t MC = 96;    // rows of packed A per block (multiple of every MR): fits L2
 constexpr int64_t NC = 2048;  // columns of packed B per slice (multiple of every NR); lives in L3
-
-struct AlignedBuffer {
-  float* data = nullptr;
-  size_t capacity = 0;
-  float* get(size_t n) {
-    if (n > capacity) {
-      std::free(data);
-      capacity = (n + 15) / 16 * 16;
-      data = static_cast<float*>(std::aligned_alloc(64, capacity * sizeof(float)));
-      HONE_CHECK(data != nullptr, "sgemm: out of memory for packing buffers");
-    }
-    return data;
-  }
-  ~AlignedBuffer() { std::free(data); }
-};
 
 // B(p0:p0+kc, j0:j0+nc) into panels of NR columns; each k step holds NR values (zero padded).
 void pack_b(const GemmArgs& g, int64_t p0, int64_t kc, int64_t j0, int64_t nc, int nr, float* out) {
@@ -265,9 +267,9 @@ static bool prepare(const GemmArgs& g, GemmIsa& isa) {
 
 // The packed loop nest on the context's threads (one thread for tiny products).
 static void run_threaded(const GemmArgs& g, GemmIsa isa, const float* packed_b) {
-  ThreadPool& pool = Context::current().thread_pool();
+  const std::shared_ptr<ThreadPool> pool = Context::current().thread_pool();
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
-  gemm_threaded(g, kernel_for(isa), pool, flops < 2e6 ? 1 : pool.size(), packed_b);
+  gemm_threaded(g, kernel_for(isa), *pool, flops < 2e6 ? 1 : pool->size(), packed_b);
 }
 
 void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {

@@ -56,6 +56,21 @@ class AlignedFloats {
   float* data_;
   size_t n_;
 };
+
+namespace gemm_detail {
+// Internal (declared here for its test): a per-thread scratch buffer for packed panels,
+// 64-byte aligned, grown on demand and kept for the next call. Contents start undefined.
+struct AlignedBuffer {
+  float* data = nullptr;
+  size_t capacity = 0;  // floats
+  float* get(size_t n);  // room for n floats; throws hone::Error when out of memory
+  AlignedBuffer() = default;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+  ~AlignedBuffer();
+};
+}  // namespace gemm_detail
+
 // sgemm with B given in packed form (args.b and its strides are ignored), 64-byte
 // aligned. `isa` must be the one the layout was made for.
 void sgemm_packed_b(const GemmArgs& args, const float* packed_b, GemmIsa isa = GemmIsa::Auto);
