@@ -15,6 +15,8 @@
 
 #include <jpeglib.h>
 #include <png.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -578,13 +580,53 @@ TEST(Image, HugeHeadersAreRefusedBeforeAllocating) {
   append_chunk(huge, "IEND", {});
   const std::string png = dir.write("huge.png", huge);
   expect_error([&] { io::read_image(png); },
-               {"image '" + png + "'", "20000 x 20000 pixels is more than the 268435456"});
+               {"image '" + png + "'", "20000 x 20000 pixels is more than the 178956970", "decompression-bomb"});
   expect_error([&] { io::probe_image(png); }, {"huge.png", "20000 x 20000 pixels"});
   std::vector<uint8_t> jpeg = io::encode_jpeg(gradient(8, 8, 3), 90);
   for (size_t i = 2; i + 8 < jpeg.size(); ++i)
     if (jpeg[i] == 0xFF && jpeg[i + 1] == 0xC0)  // SOF0: height, then width, big-endian
       for (size_t k : {5, 6, 7, 8}) jpeg[i + k] = k % 2 ? 0xFF : 0x40;
   expect_error([&] { decode_image(jpeg.data(), jpeg.size(), "huge.jpg"); }, {"huge.jpg", "65344 x 65344 pixels"});
+  // 15000 x 15000 passes 2^28 (the old limit) but not PIL's; a fuzzer's 527-byte JPEG of
+  // 30464 x 8196 took 12 s to decode.
+  std::vector<uint8_t> bomb = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  append_chunk(bomb, "IHDR", {0, 0, 0x3A, 0x98, 0, 0, 0x3A, 0x98, 8, 2, 0, 0, 0});
+  append_chunk(bomb, "IDAT", {0x78, 0x9C, 0x63, 0, 0});
+  append_chunk(bomb, "IEND", {});
+  expect_error([&] { decode_image(bomb.data(), bomb.size(), "bomb.png"); }, {"bomb.png", "15000 x 15000 pixels"});
+  // Within the pixel limit, the memory budget decides: 8000 x 8000 RGB is 183 MiB.
+  const size_t saved = memory_budget();
+  set_memory_budget(size_t(64) << 20);
+  std::vector<uint8_t> big = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  append_chunk(big, "IHDR", {0, 0, 0x1F, 0x40, 0, 0, 0x1F, 0x40, 8, 2, 0, 0, 0});
+  append_chunk(big, "IDAT", {0x78, 0x9C, 0x63, 0, 0});
+  append_chunk(big, "IEND", {});
+  expect_error([&] { decode_image(big.data(), big.size(), "big.png"); }, {"big.png", "memory budget of 64 MiB"});
+  set_memory_budget(saved);
+}
+
+// A chunk whose length field claims 1.6 GB (found by the fuzzer: libpng allocated it for
+// a zTXt chunk) is refused without allocating it.
+TEST(Image, HugeChunkLengthsAreRefusedNotAllocated) {
+  std::vector<uint8_t> png = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A};
+  append_chunk(png, "IHDR", {0, 0, 0, 6, 0, 0, 0, 6, 2, 0, 0, 0, 0});
+  for (int b : {0x62, 0x4B, 0x47, 0x44, 0x7A, 0x54, 0x58, 0x74, 0x78, 0x9D, 0x63, 0x60}) png.push_back(uint8_t(b));  // ... "zTXt" ...
+  expect_error([&] { decode_image(png.data(), png.size(), "chunk.png"); }, {"chunk.png", "unexpected end of file"});
+  // Measured in a child of its own: its peak memory stays small (was 1.6 GB).
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    try {
+      decode_image(png.data(), png.size(), "chunk.png");
+    } catch (const Error&) {
+    }
+    rusage ru{};
+    ::getrusage(RUSAGE_SELF, &ru);
+    ::_exit(ru.ru_maxrss < 200 * 1024 ? 0 : 1);  // KiB
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << "the decode's peak memory passed 200 MiB";
 }
 
 TEST(Image, EncodersRefuseBadImagesNamingWhy) {
