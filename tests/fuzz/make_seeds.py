@@ -34,11 +34,12 @@ def i64(name, values):
     return numpy_helper.from_array(np.array(values, dtype=np.int64), name)
 
 
-def save(name, nodes, inits, inputs, outputs, opset, ir=8):
+def save(name, nodes, inits, inputs, outputs, opset, ir=8, out=OUT):
     graph = helper.make_graph(nodes, name, inputs, outputs, inits)
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)], producer_name="hone-fuzz-seed")
     model.ir_version = ir
-    with open(os.path.join(OUT, name + ".onnx"), "wb") as f:
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, name + ".onnx"), "wb") as f:
         f.write(model.SerializeToString())
 
 
@@ -130,6 +131,15 @@ def main():
         [external("cw", [4, 3, 3, 3], "weights.bin", 0, 432), external("cb", [4], "link_in.bin", 432, 16),
          f32("fw", (4, 5), 11), f32("fb", (5,), 12)],
         [vi("x", ["N", 3, 8, 8])], [vi("y", ["N", 5])], 17)
+    # 11. external data the scratch folder makes hostile: a symlink that stays inside, one
+    # that leads out, an empty file, a folder, a path through "..", and a named pipe. The
+    # pipe's seed hangs the reader until it refuses non-regular files before opening them,
+    # so it waits in crashes/onnx_reader/ until then.
+    for kind, location in (("link_in", "link_in.bin"), ("link_out", "link_out.bin"), ("empty", "empty.bin"),
+                           ("dir", "dir.bin"), ("dotdot", "sub/../weights.bin"), ("fifo", "fifo.bin")):
+        save("external_" + kind, [helper.make_node("Gemm", ["x", "w"], ["y"], transB=1)],
+             [external("w", [3, 4], location, 0, 48)], [vi("x", [2, 4])], [vi("y", [2, 3])], 13,
+             out=os.path.join(CORPUS, "..", "crashes", "onnx_reader") if kind == "fifo" else OUT)
     images()
     handmade_safetensors()
 
