@@ -6,6 +6,15 @@
 //       -max_total_time=600 /tmp/new-inputs tests/fuzz/corpus/<seeds>...
 #include HONE_FUZZ_HEADER
 
+#include "tensor/allocator.h"
+
+// A memory budget well under -rss_limit_mb=2048: an input that asks for more gets the
+// library's hone::Error (what a user gets) instead of a libFuzzer out-of-memory report.
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  hone::set_memory_budget(size_t(512) << 20);
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)HONE_FUZZ_TARGET(data, size);
   return 0;
