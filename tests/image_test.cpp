@@ -527,10 +527,12 @@ TEST(Image, CorruptBytesAreErrorsNotGreyPixels) {
   };
   const size_t idat_crc = png.size() - 12 - 4, gama_crc = 8 + 25 + 8 + 4;  // IEND is 12 bytes; gAMA follows IHDR
   ASSERT_EQ(0, std::memcmp(&png[8 + 25 + 4], "gAMA", 4));
-  for (const auto& [bad, problem] : {std::pair{png_with(idat_crc - 10), "truncated or corrupt PNG data (libpng: "},
-                                     std::pair{png_with(idat_crc), "(libpng: IDAT: CRC error)"},
-                                     std::pair{png_with(gama_crc), "(libpng: gAMA: CRC error)"}})
-    expect_error([&] { decode_image(bad.data(), bad.size(), "bad.png"); }, {"image 'bad.png'", problem});
+  for (const auto& c : {std::pair{png_with(idat_crc - 10), "truncated or corrupt PNG data (libpng: "},
+                        std::pair{png_with(idat_crc), "(libpng: IDAT: CRC error)"},
+                        std::pair{png_with(gama_crc), "(libpng: gAMA: CRC error)"}}) {
+    const std::vector<uint8_t>& bad = c.first;  // not a structured binding: clang 14 cannot capture one
+    expect_error([&] { decode_image(bad.data(), bad.size(), "bad.png"); }, {"image 'bad.png'", c.second});
+  }
   // JPEG: a marker in the middle of the entropy-coded data cuts the scan short.
   std::vector<uint8_t> jpeg = io::encode_jpeg(gradient(64, 64, 3), 90);
   size_t scan = 0;
