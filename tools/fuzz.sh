@@ -27,6 +27,9 @@ build=(cmake --build build/fuzz -j "${JOBS:-2}" --target)
 for t in "${targets[@]}"; do build+=("${t}_fuzz"); done
 if [ -n "${HONE_BUILD_LOCK:-}" ]; then flock "$HONE_BUILD_LOCK" "${build[@]}"; else "${build[@]}"; fi
 
+# The targets write each input to a scratch folder (and save_safetensors fsyncs): on tmpfs
+# that costs no disk time.
+if [ -z "${TMPDIR:-}" ] && [ -d /dev/shm ] && [ -w /dev/shm ]; then export TMPDIR=/dev/shm; fi
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 findings=build/fuzz/findings

@@ -58,7 +58,8 @@ inline bool checkpoint_target(const uint8_t* data, size_t size) {
     CheckpointTraining run(adam);
     try {
       io::load_checkpoint(path.string(), run.parts());
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      refused(e);
       continue;
     }
     run.step();  // a hone::Error here escapes: restored state that cannot train is a bug
@@ -68,7 +69,8 @@ inline bool checkpoint_target(const uint8_t* data, size_t size) {
   CheckpointTraining weights_only(false);
   try {
     io::load_checkpoint(path.string(), {weights_only.net.get()});
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    refused(e);
     return accepted;
   }
   NoGradGuard no_grad;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -26,6 +27,13 @@ namespace fs = std::filesystem;
 // An accepted input that leads somewhere wrong. Not a hone::Error, so no target catches it:
 // under libFuzzer the uncaught exception aborts (a crash with this message).
 [[noreturn]] inline void bug(const std::string& what) { throw std::logic_error("fuzz invariant broken: " + what); }
+
+// Every hone::Error a target catches passes through here: with HONE_FUZZ_VERBOSE set, its
+// message is printed (to see why a seed is refused).
+inline void refused(const Error& e) {
+  static const bool verbose = std::getenv("HONE_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "refused: %s\n", e.what());
+}
 
 inline void write_file(const fs::path& path, const void* data, size_t size) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);

@@ -26,7 +26,8 @@ inline bool decode_and_check(const uint8_t* data, size_t size) {
   io::Image full;
   try {
     full = io::decode_image(data, size, "fuzz");
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    refused(e);
     full = io::Image();
   }
   if (full.height) check_decoded(full, "full-size");
@@ -34,7 +35,8 @@ inline bool decode_and_check(const uint8_t* data, size_t size) {
     const io::Image scaled = io::decode_image(data, size, "fuzz", {.min_short_side = 1});
     check_decoded(scaled, "DCT-scaled");
     if (full.height && (scaled.height > full.height || scaled.width > full.width)) bug("a scaled decode is larger");
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    refused(e);
   }
   if (!full.height) return false;
   const fs::path path = Scratch::get().file("input.img");

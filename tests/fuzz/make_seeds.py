@@ -131,6 +131,38 @@ def main():
         [external("cw", [4, 3, 3, 3], "weights.bin", 0, 432), external("cb", [4], "link_in.bin", 432, 16),
          f32("fw", (4, 5), 11), f32("fb", (5,), 12)],
         [vi("x", ["N", 3, 8, 8])], [vi("y", ["N", 5])], 17)
+    # 12. opset 13: the forms that take inputs instead of attributes (Clip bounds from a
+    # Constant and a scalar initializer, Dropout ratio, Unsqueeze axes, Reshape with a 0),
+    # Gemm with alpha/beta and no transB (the matmul path), ReduceMean axes attribute
+    def scalar(name, value):
+        return numpy_helper.from_array(np.array(value, dtype=np.float32), name)
+    save("ops13", [
+        helper.make_node("Constant", [], ["lo"], value_floats=[-1.0]),
+        helper.make_node("Clip", ["x", "lo", "hi"], ["c"]),
+        helper.make_node("Dropout", ["c", "ratio"], ["d"]),
+        helper.make_node("Softmax", ["d"], ["s"], axis=-1),
+        helper.make_node("Sub", ["s", "k"], ["t"]),
+        helper.make_node("Div", ["t", "two"], ["u"]),
+        helper.make_node("Gemm", ["u", "w", "b"], ["g"], alpha=0.5, beta=2.0),
+        helper.make_node("ReduceMean", ["g"], ["m"], axes=[1], keepdims=0),
+        helper.make_node("Unsqueeze", ["m", "ax"], ["un"]),
+        helper.make_node("Reshape", ["un", "shape"], ["r"]),
+        helper.make_node("Add", ["r", "g"], ["y"])],
+        [scalar("hi", 1.0), scalar("ratio", 0.25), f32("k", (4,), 13), scalar("two", 2.0), f32("w", (4, 3), 14),
+         f32("b", (3,), 15), i64("ax", [1]), i64("shape", [0, -1])],
+        [vi("x", ["N", 4])], [vi("y", ["N", 3])], 13)
+    # 13. opset 21, IR 10: grouped dilated Conv, BN, dilated ceil-mode MaxPool
+    save("conv_opset21", [
+        helper.make_node("Conv", ["x", "cw"], ["c"], group=2, dilations=[2, 2], pads=[2, 2, 2, 2], kernel_shape=[3, 3]),
+        helper.make_node("BatchNormalization", ["c", "g", "be", "m", "v"], ["n"]),
+        helper.make_node("Relu", ["n"], ["r"]),
+        helper.make_node("MaxPool", ["r"], ["p"], kernel_shape=[2, 2], strides=[2, 2], dilations=[2, 2], ceil_mode=1),
+        helper.make_node("GlobalAveragePool", ["p"], ["ga"]),
+        helper.make_node("Flatten", ["ga"], ["f"]),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["y"], transB=1)],
+        [f32("cw", (4, 2, 3, 3), 16), f32("g", (4,), 17), f32("be", (4,), 18), f32("m", (4,), 19),
+         numpy_helper.from_array(np.ones(4, np.float32), "v"), f32("fw", (5, 4), 20), f32("fb", (5,), 21)],
+        [vi("x", ["N", 4, 8, 8])], [vi("y", ["N", 5])], 21, ir=10)
     # 11. external data the scratch folder makes hostile: a symlink that stays inside, one
     # that leads out, an empty file, a folder, a path through "..", and a named pipe. The
     # pipe's seed hangs the reader until it refuses non-regular files before opening them,

@@ -41,7 +41,8 @@ inline bool onnx_forward_target(const uint8_t* data, size_t size) {
     }
     try {
       module.replace_head(3, &gen);
-    } catch (const Error&) {  // no classifier head: train the graph as it is
+    } catch (const Error& e) {
+      refused(e);  // no classifier head: train the graph as it is
     }
     module.train();
     Tensor loss;
@@ -51,7 +52,8 @@ inline bool onnx_forward_target(const uint8_t* data, size_t size) {
     }
     if (loss.defined()) loss.backward();
     return true;
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    refused(e);
     return false;
   }
 }

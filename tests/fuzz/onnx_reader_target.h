@@ -17,13 +17,15 @@ inline bool onnx_reader_target(const uint8_t* data, size_t size) {
     io::onnx::OnnxModule module(io::onnx::read_model(path));
     (void)module.count_parameters();
     mapped = true;
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    refused(e);
   }
   try {
     io::onnx::OnnxModule module(io::onnx::parse_model(data, size, path.parent_path(), "model.onnx"));
     (void)module.count_parameters();
     in_memory = true;
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    refused(e);
   }
   if (mapped != in_memory)
     bug(std::string("read_model ") + (mapped ? "accepted" : "refused") + " a file parse_model " +

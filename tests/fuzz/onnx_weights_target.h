@@ -38,7 +38,8 @@ inline bool onnx_weights_target(const uint8_t* data, size_t size) {
     std::shared_ptr<nn::Module> net = make();
     try {
       io::onnx::load_onnx_weights(*net, path);
-    } catch (const Error&) {
+    } catch (const Error& e) {
+      refused(e);
       continue;
     }
     loaded = true;

@@ -28,7 +28,8 @@ inline bool safetensors_target(const uint8_t* data, size_t size) {
   io::SafetensorsFile f;
   try {
     f = io::load_safetensors(path.string());
-  } catch (const Error&) {
+  } catch (const Error& e) {
+    refused(e);
     return false;
   }
   uint8_t sum = 0;  // touches every byte, so ASan sees a tensor that claims more than it holds
