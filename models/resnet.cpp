@@ -23,28 +23,32 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride,
 }
 std::shared_ptr<BatchNorm2d> bn(int64_t c) { return std::make_shared<BatchNorm2d>(nn::BatchNormOptions2d{.num_features = c}); }
 
+// A block's shortcut: its "downsample" child when it has one, else the input itself.
+Tensor shortcut(const nn::Module& block, const Tensor& x) {
+  for (const auto& [name, child] : block.children())
+    if (name == "downsample") return (*child)(x);
+  return x;
+}
+
 class BasicBlock : public nn::Module {
  public:
   BasicBlock(int64_t in, int64_t width, int64_t stride, Generator* gen) : Module("BasicBlock") {
-    conv1_ = register_module("conv1", conv(in, width, 3, stride, gen));
-    bn1_ = register_module("bn1", bn(width));
-    conv2_ = register_module("conv2", conv(width, width, 3, 1, gen));
-    bn2_ = register_module("bn2", bn(width));
+    register_module("conv1", conv(in, width, 3, stride, gen));
+    register_module("bn1", bn(width));
+    register_module("conv2", conv(width, width, 3, 1, gen));
+    register_module("bn2", bn(width));
     if (stride != 1 || in != width)
-      downsample_ = register_module("downsample", std::make_shared<nn::Sequential>(
-                                                      std::initializer_list<std::shared_ptr<Module>>{conv(in, width, 1, stride, gen), bn(width)}));
+      register_module("downsample", std::make_shared<nn::Sequential>(
+                                        std::initializer_list<std::shared_ptr<Module>>{conv(in, width, 1, stride, gen), bn(width)}));
   }
+  // Children are looked up by name on every call (as ResNet and VGG do), so a module put
+  // in with replace_module("layer1.0.conv1", ...) is the one that runs.
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu((*bn1_)((*conv1_)(x)));
-    out = (*bn2_)((*conv2_)(out));
-    return add_relu(out, downsample_ ? (*downsample_)(x) : x);
+    Tensor out = relu(module("bn1")(module("conv1")(x)));
+    out = module("bn2")(module("conv2")(out));
+    return add_relu(out, shortcut(*this, x));
   }
   static constexpr int64_t expansion = 1;
-
- private:
-  std::shared_ptr<Conv2d> conv1_, conv2_;
-  std::shared_ptr<BatchNorm2d> bn1_, bn2_;
-  std::shared_ptr<nn::Sequential> downsample_;
 };
 
 // torchvision's v1.5 bottleneck: the stride sits on the 3x3 conv.
@@ -52,28 +56,23 @@ class Bottleneck : public nn::Module {
  public:
   Bottleneck(int64_t in, int64_t width, int64_t stride, Generator* gen) : Module("Bottleneck") {
     const int64_t out = width * expansion;
-    conv1_ = register_module("conv1", conv(in, width, 1, 1, gen));
-    bn1_ = register_module("bn1", bn(width));
-    conv2_ = register_module("conv2", conv(width, width, 3, stride, gen));
-    bn2_ = register_module("bn2", bn(width));
-    conv3_ = register_module("conv3", conv(width, out, 1, 1, gen));
-    bn3_ = register_module("bn3", bn(out));
+    register_module("conv1", conv(in, width, 1, 1, gen));
+    register_module("bn1", bn(width));
+    register_module("conv2", conv(width, width, 3, stride, gen));
+    register_module("bn2", bn(width));
+    register_module("conv3", conv(width, out, 1, 1, gen));
+    register_module("bn3", bn(out));
     if (stride != 1 || in != out)
-      downsample_ = register_module("downsample", std::make_shared<nn::Sequential>(
-                                                      std::initializer_list<std::shared_ptr<Module>>{conv(in, out, 1, stride, gen), bn(out)}));
+      register_module("downsample", std::make_shared<nn::Sequential>(
+                                        std::initializer_list<std::shared_ptr<Module>>{conv(in, out, 1, stride, gen), bn(out)}));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu((*bn1_)((*conv1_)(x)));
-    out = relu((*bn2_)((*conv2_)(out)));
-    out = (*bn3_)((*conv3_)(out));
-    return add_relu(out, downsample_ ? (*downsample_)(x) : x);
+    Tensor out = relu(module("bn1")(module("conv1")(x)));
+    out = relu(module("bn2")(module("conv2")(out)));
+    out = module("bn3")(module("conv3")(out));
+    return add_relu(out, shortcut(*this, x));
   }
   static constexpr int64_t expansion = 4;
-
- private:
-  std::shared_ptr<Conv2d> conv1_, conv2_, conv3_;
-  std::shared_ptr<BatchNorm2d> bn1_, bn2_, bn3_;
-  std::shared_ptr<nn::Sequential> downsample_;
 };
 
 }  // namespace

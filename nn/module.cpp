@@ -126,7 +126,6 @@ void Module::replace_module(const std::string& dotted, std::shared_ptr<Module> r
   for (auto& [n, c] : parent.children_)
     if (n == leaf) {
       c = replacement;
-      parent.on_child_replaced(leaf, *replacement);
       return;
     }
   fail("replace_module: no module named '", dotted, "'");

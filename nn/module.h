@@ -35,7 +35,9 @@ class Module {
   std::vector<std::pair<std::string, Module*>> named_modules() const;       // "" is this module
   const std::vector<std::pair<std::string, std::shared_ptr<Module>>>& children() const { return children_; }
   Module& module(const std::string& dotted_name) const;  // throws naming the missing part
-  // Replaces the child at a dotted path (e.g. "classifier.6") with a new module.
+  // Replaces the child at a dotted path (e.g. "classifier.6") with a new module. Modules
+  // look their children up by name when they run (none keeps its own pointer), so the new
+  // one is what forward runs from then on.
   void replace_module(const std::string& dotted_name, std::shared_ptr<Module> replacement);
 
   // ---- modes ----
@@ -80,8 +82,6 @@ class Module {
   }
   // Removes this module's own parameter or buffer `name` (no-op if absent).
   void unregister_tensor(const std::string& name);
-  // Called after replace_module swaps a direct child, so layers can refresh handles.
-  virtual void on_child_replaced(const std::string& name, Module& replacement) {}
 
  private:
   void add_child(const std::string& name, std::shared_ptr<Module> m);

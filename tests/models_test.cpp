@@ -248,5 +248,57 @@ TEST(Training, SmallResNetOverfitsAFixedBatch) {
   EXPECT_LT(last, 0.05) << "loss went from " << first << " to " << last;
 }
 
+// A module that runs the one it wraps and counts its calls.
+class Counting : public nn::Module {
+ public:
+  explicit Counting(std::shared_ptr<nn::Module> inner) : nn::Module("Counting"), inner_(std::move(inner)) {}
+  Tensor forward(const Tensor& x) override {
+    ++calls;
+    return (*inner_)(x);
+  }
+  int calls = 0;
+
+ private:
+  std::shared_ptr<nn::Module> inner_;
+};
+
+// Wraps the module at `path` of `net` in a Counting one, through replace_module.
+std::shared_ptr<Counting> wrap(nn::Module& net, const std::string& path) {
+  const size_t dot = path.rfind('.');
+  nn::Module& parent = dot == std::string::npos ? net : net.module(path.substr(0, dot));
+  for (const auto& [name, child] : parent.children())
+    if (name == path.substr(dot + 1)) {
+      auto counting = std::make_shared<Counting>(child);
+      net.replace_module(path, counting);
+      return counting;
+    }
+  ADD_FAILURE() << "no " << path;
+  return nullptr;
+}
+
+// replace_module swaps what forward runs, in the residual blocks (which once kept their
+// own pointers to their convs, so the swap reached state_dict() only) as in the networks.
+TEST(Models, ReplacedSubmodulesAreWhatForwardRuns) {
+  Generator g(3);
+  NoGradGuard no_grad;
+  const Tensor x = randn({1, 3, 32, 32}, {}, &g);
+  std::vector<std::pair<std::shared_ptr<nn::Module>, std::vector<std::string>>> nets = {
+      {models::resnet18(10, &g), {"layer1.0.conv1", "layer1.0.bn2", "layer2.0.downsample", "fc"}},
+      {models::resnet50(10, &g), {"layer1.0.conv3", "layer3.0.downsample", "layer4.2.bn3"}},
+      {models::vgg11(10, false, &g), {"features.0", "classifier.6"}},
+  };
+  for (auto& [net, paths] : nets) {
+    net->eval();
+    const Tensor before = net->forward(x);
+    for (const std::string& path : paths) {
+      SCOPED_TRACE(path);
+      auto counting = wrap(*net, path);
+      ASSERT_TRUE(counting);
+      test::expect_close(net->forward(x), before, 0, 0);  // the same maths, through the wrapper
+      EXPECT_EQ(counting->calls, 1);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace hone
