@@ -47,12 +47,12 @@ void on_part(const std::string& path, const char* prefix, Fn&& fn) {
     fail("load_checkpoint: ", path, ": '", prefix, "*' entries: ", e.what());
   }
 }
-}  // namespace
 
 // The optimizer's state is keyed by parameter name: with the model at hand, its names.
-static void name_optimizer(const CheckpointParts& parts) {
+void name_optimizer(const CheckpointParts& parts) {
   if (parts.model && parts.optimizer) parts.optimizer->name_parameters(*parts.model);
 }
+}  // namespace
 
 void save_checkpoint(const std::string& path, const CheckpointParts& parts, const TrainingState& s) {
   name_optimizer(parts);

@@ -21,7 +21,7 @@ long env_long(const char* name, long fallback) {
 }  // namespace
 
 Context::Context()
-    : num_threads_(std::min(available_cores(), ThreadPool::kMaxThreads)), default_device_(0) {}  // Device::cpu()
+    : num_threads_(std::min(available_cores(), ThreadPool::kMaxThreads)), default_device_(pack(Device::cpu())) {}
 
 void Context::set_num_threads(int n) {
   HONE_CHECK(n >= 1, "Context::set_num_threads: need at least 1 thread, got ", n);

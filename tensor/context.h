@@ -41,11 +41,8 @@ class Context {
   // cannot start). Keep the returned pointer for the whole parallel call.
   std::shared_ptr<ThreadPool> thread_pool();
 
-  Device default_device() const {
-    const uint64_t v = default_device_.load();
-    return {DeviceType(v >> 32), int(int32_t(uint32_t(v)))};
-  }
-  void set_default_device(Device d) { default_device_ = uint64_t(d.type) << 32 | uint32_t(d.index); }
+  Device default_device() const { return unpack(default_device_.load()); }
+  void set_default_device(Device d) { default_device_ = pack(d); }
 
   Generator& generator() { return generator_; }
   void manual_seed(uint64_t seed) { generator_.manual_seed(seed); }
@@ -68,7 +65,10 @@ class Context {
   mutable std::mutex mutex_;  // guards pool_ and backends_
   std::atomic<int> num_threads_;
   std::shared_ptr<ThreadPool> pool_;
-  std::atomic<uint64_t> default_device_;  // type << 32 | index: lock-free everywhere (std::atomic<Device> needs libatomic with clang)
+  // A Device as one word, lock-free everywhere (std::atomic<Device> needs libatomic with clang).
+  static uint64_t pack(Device d) { return uint64_t(d.type) << 32 | uint32_t(d.index); }
+  static Device unpack(uint64_t v) { return {DeviceType(v >> 32), int(int32_t(uint32_t(v)))}; }
+  std::atomic<uint64_t> default_device_;  // pack(device)
   Generator generator_;
   std::atomic<void*> cuda_stream_ = nullptr;
   std::map<std::string, Backend> backends_;

@@ -2,9 +2,7 @@
 // image folder and a small ONNX network written here, every strategy, --resume after a
 // SIGKILL mid-run, Ctrl-C, the feature cache, the exported model, and the bad inputs
 // that must end with one clear message and a non-zero exit.
-#include <sys/wait.h>
 
-#include <array>
 #include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -17,23 +15,11 @@ namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int status = -1;  // exit status, or 128 + signal
-  std::string output;
-};
+using CliRun = hone::test::CommandResult;
 
 // Runs the hone binary with `args` (a shell fragment), stdout and stderr together.
 CliRun hone_cli(const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + HONE_CLI_PATH + std::string(" ") + args + " 2>&1";
-  CliRun r;
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  const int st = pclose(p);
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-  return r;
+  return hone::test::run_command(env + " " + HONE_CLI_PATH + std::string(" ") + args + " 2>&1");
 }
 
 // Two classes a small network can tell apart: reddish squares and bluish stripes.
@@ -361,13 +347,9 @@ TEST(CliFinetune, DocsExampleFineTunes) {
   Fixture f;
   const std::string cmd = "cd " + f.dir.string() + " && " + HONE_EXAMPLE_PATH + " " + f.model.string() + " " +
                           (f.data / "train").string() + " 2 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  ASSERT_EQ(pclose(p), 0) << out;
+  const hone::test::CommandResult r = hone::test::run_command(cmd);
+  const std::string& out = r.output;
+  ASSERT_EQ(r.status, 0) << out;
   EXPECT_NE(out.find("epoch 2: val accuracy"), std::string::npos) << out;
   EXPECT_TRUE(fs::is_regular_file(f.dir / "finetuned.onnx")) << out;
 }

@@ -73,7 +73,8 @@ int64_t norm_axis(const Ctx& c, int64_t axis, int64_t rank) {
   return axis;
 }
 
-// A spatial op's window attributes, 2-D only.
+// A spatial op's window attributes, 2-D only. validate_node has checked their lengths,
+// ranges and auto_pad when the module was built.
 struct Window {
   std::array<int64_t, 2> kernel{1, 1}, stride{1, 1}, dilation{1, 1};
   std::array<int64_t, 4> pads{0, 0, 0, 0};  // top, left, bottom, right
@@ -83,11 +84,9 @@ Window window(const Ctx& c, const Tensor& x, std::vector<int64_t> kernel) {
   if (x.dim() != 4) c.bad("only 2-D spatial inputs ([N, C, H, W]) are supported, got rank " + std::to_string(x.dim()));
   Window w;
   if (kernel.empty()) kernel = c.node.attr_ints("kernel_shape", {});
-  if (kernel.size() != 2) c.bad("kernel_shape must have 2 entries");
   const auto strides = c.node.attr_ints("strides", {1, 1});
   const auto dil = c.node.attr_ints("dilations", {1, 1});
   const auto pads = c.node.attr_ints("pads", {0, 0, 0, 0});
-  if (strides.size() != 2 || dil.size() != 2 || pads.size() != 4) c.bad("strides/dilations/pads have the wrong length");
   w.kernel = {kernel[0], kernel[1]};
   w.stride = {strides[0], strides[1]};
   w.dilation = {dil[0], dil[1]};
@@ -103,15 +102,8 @@ Window window(const Ctx& c, const Tensor& x, std::vector<int64_t> kernel) {
     }
   } else if (auto_pad == "VALID") {
     w.pads = {0, 0, 0, 0};
-  } else if (auto_pad != "NOTSET") {
-    c.bad("unknown auto_pad '" + auto_pad + "'");
   }
   return w;
-}
-
-void only_first_output(const Ctx& c) {
-  for (size_t i = 1; i < c.node.outputs.size(); ++i)
-    if (!c.node.outputs[i].empty()) c.bad("output " + std::to_string(i) + " ('" + c.node.outputs[i] + "') is not supported");
 }
 
 std::vector<int64_t> axes_of(const Ctx& c, size_t input_index) {
@@ -161,9 +153,6 @@ Tensor run_conv(const Ctx& c) {
 }
 
 Tensor run_batch_norm(const Ctx& c) {
-  only_first_output(c);
-  if (c.node.attr_int("spatial", 1) != 1) c.bad("spatial=0 (per-activation statistics) is not supported");
-  if (c.node.attr_int("training_mode", 0) != 0) c.bad("training_mode=1 is not supported (hone switches modes itself)");
   BatchNormOptions o;
   o.eps = c.node.attr_float("epsilon", 1e-5);
   o.momentum = c.node.attr_float("momentum", 0.9);
@@ -176,7 +165,6 @@ Tensor run_batch_norm(const Ctx& c) {
 }
 
 Tensor run_pool(const Ctx& c, bool is_max) {
-  only_first_output(c);
   const Tensor& x = c.in(0);
   const Window win = window(c, x, {});
   Pool2dOptions o;
@@ -186,10 +174,8 @@ Tensor run_pool(const Ctx& c, bool is_max) {
   o.dilation = win.dilation;
   o.ceil_mode = c.node.attr_int("ceil_mode", 0) != 0;
   if (is_max) {
-    if (c.node.attr_int("storage_order", 0) != 0) c.bad("storage_order=1 is not supported");
     return max_pool2d(x, o);
   }
-  if (win.dilation != std::array<int64_t, 2>{1, 1}) c.bad("dilated average pooling is not supported");
   o.count_include_pad = c.node.attr_int("count_include_pad", 0) != 0;
   return avg_pool2d(x, o);
 }
@@ -403,7 +389,6 @@ const std::unordered_map<std::string, OpFn>& ops() {
       {"MatMul", [](const Ctx& c) { return matmul(c.in(0), c.in(1)); }},
       {"Dropout",
        [](const Ctx& c) {
-         only_first_output(c);
          double ratio = c.node.attr_float("ratio", 0.5);
          if (c.model.opset >= 12 && c.has(1)) ratio = scalar_value(c, 1);
          if (!(ratio >= 0 && ratio < 1)) c.bad("ratio must be in [0, 1), got " + std::to_string(ratio));
