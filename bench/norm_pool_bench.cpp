@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "hone.h"
+#include "kernels/context_exec.h"
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/pooling.h"
 
@@ -28,11 +29,12 @@ void BM_batchnorm_forward_train(benchmark::State& state) {
   auto x = random(n), gamma = random(c), beta = random(c);
   std::vector<float> y(static_cast<size_t>(n)), rm(static_cast<size_t>(c), 0.f), rv(static_cast<size_t>(c), 1.f),
       mean(static_cast<size_t>(c)), inv(static_cast<size_t>(c));
+  const hone::kernels::ContextExec exec;
   for (auto _ : state)
     hone::kernels::cpu::batchnorm_forward({.dtype = hone::DType::Float32, .n = kBatch, .c = c, .hw = hw, .x = x.data(),
                                            .gamma = gamma.data(), .beta = beta.data(), .running_mean = rm.data(),
                                            .running_var = rv.data(), .use_batch_stats = true, .update_running = true,
-                                           .y = y.data(), .save_mean = mean.data(), .save_invstd = inv.data()});
+                                           .y = y.data(), .save_mean = mean.data(), .save_invstd = inv.data()}, exec);
   bytes(state, 2.0 * 4 * double(n));
 }
 
@@ -41,11 +43,12 @@ void BM_batchnorm_backward_train(benchmark::State& state) {
   auto x = random(n), dy = random(n), gamma = random(c);
   std::vector<float> dx(static_cast<size_t>(n)), mean(static_cast<size_t>(c), 0.f), inv(static_cast<size_t>(c), 1.f),
       dg(static_cast<size_t>(c)), db(static_cast<size_t>(c));
+  const hone::kernels::ContextExec exec;
   for (auto _ : state)
     hone::kernels::cpu::batchnorm_backward({.dtype = hone::DType::Float32, .n = kBatch, .c = c, .hw = hw, .x = x.data(),
                                             .gamma = gamma.data(), .dy = dy.data(), .save_mean = mean.data(),
                                             .save_invstd = inv.data(), .used_batch_stats = true, .dx = dx.data(),
-                                            .dgamma = dg.data(), .dbeta = db.data()});
+                                            .dgamma = dg.data(), .dbeta = db.data()}, exec);
   bytes(state, 3.0 * 4 * double(n));
 }
 
@@ -56,9 +59,10 @@ void BM_maxpool_stem(benchmark::State& state) {  // 64 x 112 x 112 -> 56 x 56, k
   auto x = random(nin);
   std::vector<float> y(static_cast<size_t>(nout));
   std::vector<int64_t> idx(static_cast<size_t>(nout));
+  const hone::kernels::ContextExec exec;
   for (auto _ : state)
     hone::kernels::cpu::max_pool2d_forward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .output = y.data(),
-                                            .indices = idx.data()});
+                                            .indices = idx.data()}, exec);
   bytes(state, 4.0 * double(nin + nout) + 8.0 * double(nout));
 }
 
@@ -66,9 +70,10 @@ void BM_global_avgpool(benchmark::State& state) {  // 512 x 7 x 7 -> 512
   const int64_t c = 512, hw = 7;
   auto x = random(kBatch * c * hw * hw);
   std::vector<float> y(static_cast<size_t>(kBatch * c));
+  const hone::kernels::ContextExec exec;
   for (auto _ : state)
     hone::kernels::cpu::adaptive_avg_pool2d_forward({.n = kBatch, .c = c, .h = hw, .w = hw, .out_h = 1, .out_w = 1,
-                                                     .dtype = hone::DType::Float32, .input = x.data(), .output = y.data()});
+                                                     .dtype = hone::DType::Float32, .input = x.data(), .output = y.data()}, exec);
   bytes(state, 4.0 * double(kBatch * c * (hw * hw + 1)));
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels {
@@ -32,8 +33,7 @@ struct UnaryArgs {
   std::vector<int64_t> out_strides, in_strides;  // in elements
   void* out;
   const void* in;
-  double scalar = 0;      // PowScalar's exponent
-  void* stream = nullptr;  // CUDA only: a cudaStream_t (nullptr = default stream)
+  double scalar = 0;  // PowScalar's exponent
 };
 
 struct BinaryArgs {
@@ -44,8 +44,7 @@ struct BinaryArgs {
   void* out;
   const void* a;
   const void* b;
-  double alpha = 1;        // Add/Sub scale b
-  void* stream = nullptr;  // CUDA only
+  double alpha = 1;  // Add/Sub scale b
 };
 
 }  // namespace hone::kernels

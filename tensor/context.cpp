@@ -39,15 +39,17 @@ std::shared_ptr<ThreadPool> Context::thread_pool() {
   return pool_;
 }
 
-Backend Context::backend(const std::string& op) const {
+Backend Context::backend(std::string_view op) const {
+  if (!any_backend_set_.load(std::memory_order_acquire)) return Backend::Auto;  // every op dispatch asks
   std::lock_guard<std::mutex> lock(mutex_);
   auto it = backends_.find(op);
   return it == backends_.end() ? Backend::Auto : it->second;
 }
 
-void Context::set_backend(const std::string& op, Backend b) {
+void Context::set_backend(std::string_view op, Backend b) {
   std::lock_guard<std::mutex> lock(mutex_);
-  backends_[op] = b;
+  backends_[std::string(op)] = b;
+  any_backend_set_.store(true, std::memory_order_release);
 }
 
 std::unique_ptr<Context> Context::from_environment() {

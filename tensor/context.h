@@ -18,16 +18,13 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 
 #include "tensor/device.h"
 #include "tensor/generator.h"
 #include "tensor/thread_pool.h"
 
 namespace hone {
-
-// Which implementation an op uses: our own kernels, the vendor library (cuDNN/cuBLAS), or
-// the op's default choice (Auto).
-enum class Backend : uint8_t { Auto, Native, Vendor };
 
 class Context {
  public:
@@ -50,8 +47,12 @@ class Context {
   void* cuda_stream() const { return cuda_stream_; }  // a cudaStream_t; nullptr = default stream
   void set_cuda_stream(void* stream) { cuda_stream_ = stream; }
 
-  Backend backend(const std::string& op) const;
-  void set_backend(const std::string& op, Backend b);
+  // The implementation an op family ("conv2d", "batch_norm", "binary", ...: the names
+  // kernels/registry.h lists) runs with; Auto unless set. Native or Vendor where that
+  // implementation does not exist for the tensors' device and dtype is an error naming the
+  // op when it runs, never a silent fallback.
+  Backend backend(std::string_view op) const;
+  void set_backend(std::string_view op, Backend b);
 
   // The context installed on this thread, else the process default.
   static Context& current();
@@ -71,7 +72,8 @@ class Context {
   std::atomic<uint64_t> default_device_;  // pack(device)
   Generator generator_;
   std::atomic<void*> cuda_stream_ = nullptr;
-  std::map<std::string, Backend> backends_;
+  std::map<std::string, Backend, std::less<>> backends_;
+  std::atomic<bool> any_backend_set_ = false;  // lets backend() skip the lock in the common case
 };
 
 // Installs `ctx` as this thread's current context for the guard's lifetime.

@@ -23,4 +23,14 @@ Device Device::parse(const std::string& text) {
 
 std::string Device::str() const { return is_cpu() ? "cpu" : "cuda:" + std::to_string(index); }
 
+const char* device_type_name(DeviceType t) { return t == DeviceType::CPU ? "cpu" : "cuda"; }
+
+const char* backend_name(Backend b) {
+  switch (b) {
+    case Backend::Auto: return "auto";
+    case Backend::Native: return "native";
+    case Backend::Vendor: return "vendor";
+  }
+  return "?";
+}
 }  // namespace hone

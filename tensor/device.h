@@ -1,10 +1,13 @@
 #pragma once
 // Where a tensor's memory lives: the host, or one CUDA device.
+#include <cstdint>
+#include <ostream>
 #include <string>
 
 namespace hone {
 
 enum class DeviceType : uint8_t { CPU, CUDA };
+const char* device_type_name(DeviceType t);  // "cpu", "cuda"
 
 struct Device {
   DeviceType type = DeviceType::CPU;
@@ -22,5 +25,11 @@ struct Device {
 };
 
 inline std::ostream& operator<<(std::ostream& os, const Device& d) { return os << d.str(); }
+
+// Which implementation of an op runs on a device: our own kernels (Native), the vendor
+// library's (cuDNN/cuBLAS: Vendor), or the op's default choice (Auto: ours where we have
+// one, else the vendor's). Chosen per op in the Context; kernels/registry.h resolves it.
+enum class Backend : uint8_t { Auto, Native, Vendor };
+const char* backend_name(Backend b);  // "auto", "native", "vendor"
 
 }  // namespace hone

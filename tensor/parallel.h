@@ -1,7 +1,9 @@
 #pragma once
-// parallel_for over an index range with the current context's threads. Callers split work
-// so that each output element is computed by exactly one chunk in a fixed order: results
-// are bit-identical whatever the thread count.
+// parallel_for over an index range with the current context's threads, for tensor/'s own
+// raw copies, fills and random fills (tensor/copy.cpp, tensor/factory.cpp). Kernels do not
+// use this: they get their threads as an argument (kernels/exec.h). Callers split work so
+// that each output element is computed by exactly one chunk in a fixed order: results are
+// bit-identical whatever the thread count.
 #include <algorithm>
 #include <cstdint>
 

@@ -1,7 +1,7 @@
 #pragma once
 // A small fixed-size pool for data-parallel kernels. Work is split into chunks by the
 // caller; the pool never changes results, because kernels make each output depend only on
-// its own chunk-independent computation (see tensor/parallel.h).
+// its own chunk-independent computation (see kernels/exec.h).
 #include <condition_variable>
 #include <cstdint>
 #include <functional>

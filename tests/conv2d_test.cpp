@@ -1,6 +1,7 @@
 // conv2d: the im2col+GEMM kernel against the naive seven-loop reference on awkward
 // geometries (forward and all three gradients), gradcheck of the op in float64, the
 // layer shapes of ResNet-18 and VGG-16, and the errors users see.
+#include "kernels/context_exec.h"
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/conv2d_direct.h"
 #include "test_util.h"
@@ -20,7 +21,7 @@ std::vector<float> random_floats(int64_t n, uint64_t seed) {
 // when there is none).
 struct Variant {
   kernels::cpu::Conv2dAlgorithm algorithm;
-  kernels::cpu::GemmIsa isa = kernels::cpu::GemmIsa::Auto;
+  kernels::cpu::CpuIsa isa = kernels::cpu::CpuIsa::Auto;
 };
 std::vector<Variant> algorithms_for(const Conv2dGeometry& g) {
   std::vector<Variant> algos = {{kernels::cpu::Conv2dAlgorithm::Auto},
@@ -52,9 +53,9 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
     std::fill(y.begin(), y.end(), std::nanf(""));
     f.algorithm = algo;
     f.isa = isa;
-    kernels::cpu::conv2d_forward(f);
+    kernels::cpu::conv2d_forward(f, kernels::ContextExec());
     for (size_t i = 0; i < y.size(); ++i)
-      ASSERT_NEAR(y[i], y_ref[i], tol) << "forward output " << i << ", algorithm " << int(algo) << " " << kernels::cpu::gemm_isa_name(isa);
+      ASSERT_NEAR(y[i], y_ref[i], tol) << "forward output " << i << ", algorithm " << int(algo) << " " << kernels::cpu::cpu_isa_name(isa);
   }
 
   std::vector<float> dx(static_cast<size_t>(nx)), dw(static_cast<size_t>(nw)), db(static_cast<size_t>(g.c_out));
@@ -73,8 +74,8 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
     for (auto* v : {&dx, &dw, &db}) std::fill(v->begin(), v->end(), std::nanf(""));
     bw.algorithm = algo;
     bw.isa = isa;
-    kernels::cpu::conv2d_backward(bw);
-    const std::string where = ", algorithm " + std::to_string(int(algo)) + " " + kernels::cpu::gemm_isa_name(isa);
+    kernels::cpu::conv2d_backward(bw, kernels::ContextExec());
+    const std::string where = ", algorithm " + std::to_string(int(algo)) + " " + kernels::cpu::cpu_isa_name(isa);
     for (size_t i = 0; i < dx.size(); ++i) ASSERT_NEAR(dx[i], dx_ref[i], tol) << "grad_input " << i << where;
     for (size_t i = 0; i < dw.size(); ++i) ASSERT_NEAR(dw[i], dw_ref[i], tol_w) << "grad_weight " << i << where;
     for (size_t i = 0; i < db.size(); ++i) ASSERT_NEAR(db[i], db_ref[i], tol_w) << "grad_bias " << i << where;
@@ -182,7 +183,7 @@ TEST(Conv2dKernel, RealSizeLayersAtSampledPoints) {
     std::vector<float> x = random_floats(g.c_in * g.h * g.w, 11), w = random_floats(g.c_out * g.c_in * g.kh * g.kw, 12),
                        b = random_floats(g.c_out, 13), y(static_cast<size_t>(g.c_out * oh * ow));
     kernels::cpu::conv2d_forward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
-                                  .bias = b.data(), .output = y.data()});
+                                  .bias = b.data(), .output = y.data()}, kernels::ContextExec());
     Generator gen(99);
     std::vector<int64_t> pick = randint(0, g.c_out * oh * ow, {200}, {.dtype = DType::Int64}, &gen).to_vector<int64_t>();
     for (int64_t idx : pick) {
@@ -210,7 +211,7 @@ TEST(Conv2dKernel, RealSizeLayersAtSampledPoints) {
 TEST(Conv2dKernel, DirectConvolutionEdges) {
   const Conv2dGeometry probe{.n = 1, .c_in = 1, .h = 3, .w = 3, .c_out = 1, .kh = 3, .kw = 3};
   if (!kernels::cpu::conv2d_direct_supported(probe)) GTEST_SKIP() << "this CPU has neither AVX-512 nor AVX2+FMA: the direct kernel never runs";
-  for (auto isa : kernels::cpu::conv_direct::isas()) std::printf("direct kernel runs with %s\n", kernels::cpu::gemm_isa_name(isa));
+  for (auto isa : kernels::cpu::conv_direct::isas()) std::printf("direct kernel runs with %s\n", kernels::cpu::cpu_isa_name(isa));
   std::vector<Conv2dGeometry> cases = {
       {.n = 1, .c_in = 1, .h = 5, .w = 4, .c_out = 1, .kh = 3, .kw = 3},  // no padding: out 3x2 inside a 5x4 grid
       {.n = 3, .c_in = 5, .h = 7, .w = 9, .c_out = 9, .kh = 3, .kw = 3, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1},
@@ -246,7 +247,7 @@ TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
   test::expect_error(
       [&] {
         kernels::cpu::conv2d_forward({.g = dilated, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
-                                      .bias = nullptr, .output = y.data(), .algorithm = kernels::cpu::Conv2dAlgorithm::Direct});
+                                      .bias = nullptr, .output = y.data(), .algorithm = kernels::cpu::Conv2dAlgorithm::Direct}, kernels::ContextExec());
       },
       {"conv2d", "direct", "dilation"});
   const Conv2dGeometry grouped{.n = 1, .c_in = 4, .h = 6, .w = 6, .c_out = 4, .kh = 3, .kw = 3, .groups = 2};
@@ -255,17 +256,17 @@ TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
   EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(wide_pad));  // pad >= kernel: grad input needs pad k-1-p >= 0
   // An instruction set this CPU lacks (or one the kernel has no tile for) is refused by name.
   const Conv2dGeometry plain{.n = 1, .c_in = 2, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3};
-  EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(plain, kernels::cpu::GemmIsa::Portable));
+  EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(plain, kernels::cpu::CpuIsa::Portable));
   std::vector<float> y16(32);
   test::expect_error(
       [&] {
         kernels::cpu::conv2d_forward({.g = plain, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                       .bias = nullptr, .output = y16.data(), .algorithm = kernels::cpu::Conv2dAlgorithm::Direct,
-                                      .isa = kernels::cpu::GemmIsa::Portable});
+                                      .isa = kernels::cpu::CpuIsa::Portable}, kernels::ContextExec());
       },
       {"conv2d", "direct", "portable"});
-  if (!kernels::cpu::gemm_isa_supported(kernels::cpu::GemmIsa::Avx512))
-    EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(plain, kernels::cpu::GemmIsa::Avx512));
+  if (!kernels::cpu::cpu_isa_supported(kernels::cpu::CpuIsa::Avx512))
+    EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(plain, kernels::cpu::CpuIsa::Avx512));
 }
 
 TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
@@ -280,10 +281,10 @@ TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
     ContextGuard guard(ctx);
     std::vector<float> y(static_cast<size_t>(ny)), dx(x.size()), dw(w.size()), db(static_cast<size_t>(g.c_out));
     kernels::cpu::conv2d_forward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
-                                  .bias = nullptr, .output = y.data(), .algorithm = algo});
+                                  .bias = nullptr, .output = y.data(), .algorithm = algo}, kernels::ContextExec());
     kernels::cpu::conv2d_backward({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                    .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
-                                   .grad_bias = db.data(), .algorithm = algo});
+                                   .grad_bias = db.data(), .algorithm = algo}, kernels::ContextExec());
     y.insert(y.end(), dx.begin(), dx.end());
     y.insert(y.end(), dw.begin(), dw.end());
     y.insert(y.end(), db.begin(), db.end());

@@ -1,5 +1,6 @@
 // The packed GEMM against a naive double-precision loop, for every micro-kernel this CPU
 // can run: edge tiles, transposed/strided operands, alpha/beta, and thread counts.
+#include "kernels/context_exec.h"
 #include "kernels/cpu/gemm.h"
 #include "test_util.h"
 
@@ -7,7 +8,7 @@ namespace hone {
 namespace {
 
 using kernels::cpu::GemmArgs;
-using kernels::cpu::GemmIsa;
+using kernels::cpu::CpuIsa;
 
 struct Case {
   int64_t m, n, k;
@@ -22,7 +23,7 @@ std::vector<float> random_vec(size_t n, uint64_t seed) {
 
 // Runs sgemm on `c` (m x n, row-major with padding ldc = n + 3) and checks it against the
 // naive loop. Returns the result for further comparisons.
-std::vector<float> run_case(const Case& cs, GemmIsa isa, int threads) {
+std::vector<float> run_case(const Case& cs, CpuIsa isa, int threads) {
   const int64_t lda = cs.trans_a ? cs.m + 1 : cs.k + 2, ldb = cs.trans_b ? cs.k + 5 : cs.n + 1, ldc = cs.n + 3;
   std::vector<float> a = random_vec(size_t((cs.trans_a ? cs.k : cs.m) * lda), 1);
   std::vector<float> b = random_vec(size_t((cs.trans_b ? cs.n : cs.k) * ldb), 2);
@@ -37,7 +38,7 @@ std::vector<float> run_case(const Case& cs, GemmIsa isa, int threads) {
   ctx.set_num_threads(threads);
   {
     ContextGuard guard(ctx);
-    kernels::cpu::sgemm(g, isa);
+    kernels::cpu::sgemm(g, kernels::ContextExec(), isa);
   }
   for (int64_t i = 0; i < cs.m; ++i)
     for (int64_t j = 0; j < cs.n; ++j) {
@@ -59,10 +60,10 @@ std::vector<float> run_case(const Case& cs, GemmIsa isa, int threads) {
   return c;
 }
 
-std::vector<GemmIsa> isas() {
-  std::vector<GemmIsa> out;
-  for (GemmIsa i : {GemmIsa::Portable, GemmIsa::Avx2, GemmIsa::Avx512})
-    if (kernels::cpu::gemm_isa_supported(i)) out.push_back(i);
+std::vector<CpuIsa> isas() {
+  std::vector<CpuIsa> out;
+  for (CpuIsa i : {CpuIsa::Portable, CpuIsa::Avx2, CpuIsa::Avx512})
+    if (kernels::cpu::cpu_isa_supported(i)) out.push_back(i);
   return out;
 }
 
@@ -74,8 +75,8 @@ TEST(Gemm, EveryKernelMatchesNaiveLoopOnAwkwardShapes) {
       {200, 70, 33, true, true, 0.5f, 2.0f}, {25, 2100, 9, false, false, 1, 1},  // N spans two NC blocks
       {197, 5, 260, false, false, -1, 0.25f}, {12, 32, 1, false, false, 1, 0},
   };
-  for (GemmIsa isa : isas()) {
-    SCOPED_TRACE(kernels::cpu::gemm_isa_name(isa));
+  for (CpuIsa isa : isas()) {
+    SCOPED_TRACE(kernels::cpu::cpu_isa_name(isa));
     for (const Case& c : cases) {
       run_case(c, isa, 2);
       if (::testing::Test::HasFailure()) return;
@@ -84,15 +85,15 @@ TEST(Gemm, EveryKernelMatchesNaiveLoopOnAwkwardShapes) {
 }
 
 TEST(Gemm, ResultsIdenticalForAnyThreadCount) {
-  for (GemmIsa isa : isas()) {
+  for (CpuIsa isa : isas()) {
     for (Case c : {Case{150, 130, 270, false, false, 1, 0}, Case{7, 333, 129, false, true, 1, 0.5f}}) {
       std::vector<float> r1 = run_case(c, isa, 1), r2 = run_case(c, isa, 2), r3 = run_case(c, isa, 3);
       EXPECT_TRUE(std::equal(r1.begin(), r1.end(), r2.begin(), [](float x, float y) {
         return std::memcmp(&x, &y, 4) == 0;
-      })) << kernels::cpu::gemm_isa_name(isa);
+      })) << kernels::cpu::cpu_isa_name(isa);
       EXPECT_TRUE(std::equal(r1.begin(), r1.end(), r3.begin(), [](float x, float y) {
         return std::memcmp(&x, &y, 4) == 0;
-      })) << kernels::cpu::gemm_isa_name(isa);
+      })) << kernels::cpu::cpu_isa_name(isa);
     }
   }
 }
@@ -102,15 +103,15 @@ TEST(Gemm, ZeroDepthScalesC) {
   GemmArgs g{.m = 2, .n = 2, .k = 0, .a = nullptr, .a_row_stride = 0, .a_col_stride = 1, .b = nullptr,
              .b_row_stride = 0, .b_col_stride = 1, .c = c.data(), .c_row_stride = 2, .c_col_stride = 1,
              .alpha = 1, .beta = 0.5f};
-  kernels::cpu::sgemm(g);
+  kernels::cpu::sgemm(g, kernels::ContextExec());
   EXPECT_EQ(c, (std::vector<float>{0.5f, 1, 1.5f, 2}));
 }
 
 TEST(Gemm, AutoPicksBestSupportedKernel) {
-  GemmIsa best = kernels::cpu::best_gemm_isa();
-  EXPECT_TRUE(kernels::cpu::gemm_isa_supported(best));
-  if (kernels::cpu::gemm_isa_supported(GemmIsa::Avx512)) EXPECT_EQ(best, GemmIsa::Avx512);
-  std::cout << "[ INFO     ] GEMM micro-kernel on this CPU: " << kernels::cpu::gemm_isa_name(best) << "\n";
+  CpuIsa best = kernels::cpu::best_cpu_isa();
+  EXPECT_TRUE(kernels::cpu::cpu_isa_supported(best));
+  if (kernels::cpu::cpu_isa_supported(CpuIsa::Avx512)) EXPECT_EQ(best, CpuIsa::Avx512);
+  std::cout << "[ INFO     ] GEMM micro-kernel on this CPU: " << kernels::cpu::cpu_isa_name(best) << "\n";
 }
 
 // A failed allocation once left the buffer claiming the capacity it asked for: the next,

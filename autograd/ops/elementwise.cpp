@@ -4,12 +4,12 @@
 
 #include "autograd/node.h"
 #include "autograd/ops.h"
-#include "autograd/ops/kernel_call.h"
+#include "autograd/ops/dispatch.h"
 
 namespace hone {
 
-using kernels::cpu::BinaryOp;
-using kernels::cpu::UnaryOp;
+using kernels::BinaryOp;
+using kernels::UnaryOp;
 using autograd::record;
 
 

@@ -3,8 +3,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
-#include "autograd/ops/kernel_call.h"
-#include "kernels/cpu/matmul.h"
+#include "autograd/ops/dispatch.h"
 
 namespace hone {
 
@@ -27,20 +26,25 @@ Tensor batched_product(const Tensor& A, const Tensor& B) {
     Tensor r = t.reshape(s);
     return r;
   };
-  Tensor a = fold(A), b = fold(B), c = fold(C);
-  if (k == 0) { raw::fill(C, 0.0); return C; }
-  kernels::cpu::matmul({.dtype = A.dtype(), .batch = a.shape()[0], .m = m, .n = n, .k = k,
-                        .a = a.data_ptr(), .a_batch_stride = a.stride(0), .a_row_stride = a.stride(1), .a_col_stride = a.stride(2),
-                        .b = b.data_ptr(), .b_batch_stride = b.stride(0), .b_row_stride = b.stride(1), .b_col_stride = b.stride(2),
-                        .c = c.data_ptr(), .c_batch_stride = c.stride(0), .c_row_stride = c.stride(1), .c_col_stride = c.stride(2)});
+  detail::matmul_into(fold(C), fold(A), fold(B));
   return C;
 }
 
 }  // namespace
 
+void detail::matmul_into(const Tensor& c, const Tensor& a, const Tensor& b) {
+  const int64_t m = c.size(1), n = c.size(2), k = a.size(2);
+  if (c.numel() == 0) return;
+  if (k == 0) return raw::fill(c, 0.0);
+  run_kernel(kernel_registry().matmul, c.device(), c.dtype(),
+             {.dtype = c.dtype(), .batch = c.size(0), .m = m, .n = n, .k = k,
+              .a = a.data_ptr(), .a_batch_stride = a.stride(0), .a_row_stride = a.stride(1), .a_col_stride = a.stride(2),
+              .b = b.data_ptr(), .b_batch_stride = b.stride(0), .b_row_stride = b.stride(1), .b_col_stride = b.stride(2),
+              .c = c.data_ptr(), .c_batch_stride = c.stride(0), .c_row_stride = c.stride(1), .c_col_stride = c.stride(2)});
+}
+
 Tensor matmul(const Tensor& a0, const Tensor& b0) {
-  detail::require_same_device("matmul", {&a0, &b0});
-  detail::require_cpu("matmul", {&a0, &b0});
+  detail::common_device("matmul", {&a0, &b0});
   HONE_CHECK(a0.dim() >= 1 && b0.dim() >= 1, "matmul: both operands need at least 1 dim, got ", a0.shape(), " x ",
              b0.shape());
   HONE_CHECK(is_floating(a0.dtype()) && is_floating(b0.dtype()), "matmul: needs floating-point operands, got ",

@@ -4,9 +4,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
-#include "autograd/ops/kernel_call.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/softmax.h"
+#include "autograd/ops/dispatch.h"
 
 namespace hone {
 
@@ -25,7 +23,7 @@ void* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr
 // ---- batch norm ----
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
                   const Tensor& running_var, const BatchNormOptions& o) {
-  detail::require_cpu("batch_norm", {&input, &weight, &bias, &running_mean, &running_var});
+  const Device device = detail::common_device("batch_norm", {&input, &weight, &bias, &running_mean, &running_var});
   HONE_CHECK(input.dim() >= 2, "batch_norm: input must be [N, C, ...], got ", input.shape());
   require_float("batch_norm", input, "input");
   require_same_dtype("batch_norm", input, {{&weight, "weight"}, {&bias, "bias"}, {&running_mean, "running_mean"},
@@ -48,10 +46,12 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const Tensor x = raw::contiguous(input);
   const Tensor w = weight.defined() ? raw::contiguous(weight) : weight;
   const Tensor b = bias.defined() ? raw::contiguous(bias) : bias;
-  Tensor y = empty(x.shape(), {.dtype = x.dtype()});
-  Tensor mean = empty({c}, {.dtype = x.dtype()}), invstd = empty({c}, {.dtype = x.dtype()});
+  const TensorOptions like{.dtype = x.dtype(), .device = device};
+  Tensor y = empty(x.shape(), like);
+  Tensor mean = empty({c}, like), invstd = empty({c}, like);
   const bool update = o.use_batch_stats && o.update_running_stats;
-  kernels::cpu::batchnorm_forward({.dtype = x.dtype(), .n = n, .c = c, .hw = hw, .x = x.data_ptr(), .gamma = ptr_or_null(w),
+  detail::run_kernel(detail::kernel_registry().batch_norm_forward, device, x.dtype(),
+                     {.dtype = x.dtype(), .n = n, .c = c, .hw = hw, .x = x.data_ptr(), .gamma = ptr_or_null(w),
                                    .beta = ptr_or_null(b), .running_mean = ptr_or_null(running_mean),
                                    .running_var = ptr_or_null(running_var), .use_batch_stats = o.use_batch_stats,
                                    .update_running = update, .momentum = o.momentum, .eps = o.eps,
@@ -66,13 +66,15 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                    [n, c, hw, batch = o.use_batch_stats, shape = x.shape()](const auto& g, const auto& s, const auto& need) {
     const Tensor dy = raw::contiguous(g[0]);
     const DType t = dy.dtype();
-    Tensor dx = need[0] ? empty(shape, {.dtype = t}) : Tensor();
-    Tensor dw = need[1] ? empty({c}, {.dtype = t}) : Tensor();
-    Tensor db = need[2] ? empty({c}, {.dtype = t}) : Tensor();
+    const TensorOptions like{.dtype = t, .device = dy.device()};
+    Tensor dx = need[0] ? empty(shape, like) : Tensor();
+    Tensor dw = need[1] ? empty({c}, like) : Tensor();
+    Tensor db = need[2] ? empty({c}, like) : Tensor();
     // dgamma needs x; without a saved x (frozen weight, and dx not depending on x) the
     // kernel reads dy in its place, and only dbeta/dx (which then ignore x) are written.
     const Tensor& xs = s[0].defined() ? s[0] : dy;
-    kernels::cpu::batchnorm_backward({.dtype = t, .n = n, .c = c, .hw = hw, .x = xs.data_ptr(), .gamma = ptr_or_null(s[1]),
+    detail::run_kernel(detail::kernel_registry().batch_norm_backward, dy.device(), t,
+                       {.dtype = t, .n = n, .c = c, .hw = hw, .x = xs.data_ptr(), .gamma = ptr_or_null(s[1]),
                                       .dy = dy.data_ptr(), .save_mean = s[2].data_ptr(), .save_invstd = s[3].data_ptr(),
                                       .used_batch_stats = batch, .dx = ptr_or_null(dx), .dgamma = ptr_or_null(dw),
                                       .dbeta = ptr_or_null(db)});
@@ -83,20 +85,16 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
 
 // ---- linear ----
 namespace {
-// C[m, n] = A[m, k] B[k, n] through the matmul kernel (packed SGEMM for float32).
+// C[m, n] = A[m, k] B[k, n] for 2-D strided operands, through matmul's kernel.
 void product(const Tensor& c, int64_t m, int64_t n, int64_t k, const Tensor& a, int64_t ars, int64_t acs,
              const Tensor& b, int64_t brs, int64_t bcs) {
-  if (m == 0 || n == 0) return;
-  if (k == 0) return raw::fill(c, 0.0);
-  kernels::cpu::matmul({.dtype = c.dtype(), .batch = 1, .m = m, .n = n, .k = k, .a = a.data_ptr(), .a_batch_stride = 0,
-                        .a_row_stride = ars, .a_col_stride = acs, .b = b.data_ptr(), .b_batch_stride = 0,
-                        .b_row_stride = brs, .b_col_stride = bcs, .c = c.data_ptr(), .c_batch_stride = 0,
-                        .c_row_stride = n, .c_col_stride = 1});
+  detail::matmul_into(raw::view(c, {1, m, n}, {0, n, 1}, c.offset()), raw::view(a, {1, m, k}, {0, ars, acs}, a.offset()),
+                      raw::view(b, {1, k, n}, {0, brs, bcs}, b.offset()));
 }
 }  // namespace
 
 Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
-  detail::require_cpu("linear", {&input, &weight, &bias});
+  const Device device = detail::common_device("linear", {&input, &weight, &bias});
   HONE_CHECK(input.dim() >= 1 && weight.dim() == 2, "linear: need input [*, in] and weight [out, in], got ",
              input.shape(), " and ", weight.shape());
   HONE_CHECK(input.size(-1) == weight.size(1), "linear: input features ", input.size(-1), " differ from the weight's ",
@@ -109,25 +107,21 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
   const Tensor x = raw::contiguous(input), w = raw::contiguous(weight);
   Shape out_shape = input.shape();
   out_shape.back() = out_f;
-  Tensor y = empty(out_shape, {.dtype = x.dtype()});
+  Tensor y = empty(out_shape, {.dtype = x.dtype(), .device = device});
   product(y, m, out_f, in_f, x, in_f, 1, w, 1, in_f);  // B = W^T
-  if (bias.defined() && y.numel() > 0) {
-    Tensor y2 = raw::view(y, {m, out_f}, {out_f, 1}, 0);
-    kernels::cpu::binary({.op = kernels::BinaryOp::Add, .dtype = y.dtype(), .sizes = {m, out_f}, .out_strides = {out_f, 1},
-                          .a_strides = {out_f, 1}, .b_strides = {0, 1}, .out = y2.data_ptr(), .a = y2.data_ptr(),
-                          .b = raw::contiguous(bias).data_ptr()});
-  }
+  if (bias.defined() && y.numel() > 0)
+    detail::binary_kernel_into(kernels::BinaryOp::Add, raw::view(y, {m, out_f}, {out_f, 1}, 0), bias, 1.0, "linear");
   autograd::record("linear", {input, weight, bias}, {y}, {weight.requires_grad() ? x : Tensor(), input.requires_grad() ? w : Tensor()},
                    [m, in_f, out_f, in_shape = input.shape()](const auto& g, const auto& s, const auto& need) {
     const Tensor dy = raw::contiguous(g[0]);
     const DType t = dy.dtype();
     Tensor dx, dw, db;
     if (need[0]) {  // dX[m, in] = dY[m, out] W[out, in]
-      dx = empty(in_shape, {.dtype = t});
+      dx = empty(in_shape, {.dtype = t, .device = dy.device()});
       product(dx, m, in_f, out_f, dy, out_f, 1, s[1], in_f, 1);
     }
     if (need[1]) {  // dW[out, in] = dY^T[out, m] X[m, in]
-      dw = empty({out_f, in_f}, {.dtype = t});
+      dw = empty({out_f, in_f}, {.dtype = t, .device = dy.device()});
       product(dw, out_f, in_f, m, dy, 1, out_f, s[0], in_f, 1);
     }
     if (need[2]) db = sum(raw::view(dy, {m, out_f}, {out_f, 1}, 0), {0});
@@ -144,9 +138,10 @@ Tensor add_relu(const Tensor& a0, const Tensor& b0) {
   {
     NoGradGuard ng;  // two kernels, one node
     out = detail::binary_kernel(kernels::BinaryOp::Add, a, b, 1.0, "add_relu");
-    if (out.numel() > 0)
-      kernels::cpu::unary({.op = kernels::UnaryOp::Relu, .dtype = t, .sizes = out.shape(), .out_strides = out.strides(),
-                           .in_strides = out.strides(), .out = out.data_ptr(), .in = out.data_ptr()});
+    if (out.numel() > 0)  // in place, on the sum's device
+      detail::run_kernel(detail::kernel_registry().unary, out.device(), t,
+                         {.op = kernels::UnaryOp::Relu, .dtype = t, .sizes = out.shape(), .out_strides = out.strides(),
+                          .in_strides = out.strides(), .out = out.data_ptr(), .in = out.data_ptr()});
   }
   autograd::record("add_relu", {a, b}, {out}, {out}, [sa = a.shape(), sb = b.shape()](const auto& g, const auto& s, const auto& need) {
     Tensor masked = detail::binary_kernel(kernels::BinaryOp::ReluBackward, g[0], s[0], 1.0, "add_relu backward");
@@ -171,7 +166,6 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
 namespace {
 Tensor softmax_impl(const Tensor& input, int64_t dim, bool log) {
   const char* name = log ? "log_softmax" : "softmax";
-  detail::require_cpu(name, {&input});
   require_float(name, input, "input");
   const int64_t d = wrap_dim(dim, input.dim(), name);
   const Tensor x = raw::contiguous(input);
@@ -179,15 +173,17 @@ Tensor softmax_impl(const Tensor& input, int64_t dim, bool log) {
   for (int64_t k = 0; k < d; ++k) outer *= x.shape()[size_t(k)];
   for (int64_t k = d + 1; k < x.dim(); ++k) inner *= x.shape()[size_t(k)];
   const int64_t n = x.dim() ? x.shape()[size_t(d)] : 1;
-  Tensor y = empty(x.shape(), {.dtype = x.dtype()});
+  Tensor y = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
   if (x.numel() > 0)
-    kernels::cpu::softmax_forward({.dtype = x.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
+    detail::run_kernel(detail::kernel_registry().softmax_forward, x.device(), x.dtype(),
+                       {.dtype = x.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
                                    .x = x.data_ptr(), .out = y.data_ptr()});
   autograd::record(name, {input}, {y}, {y}, [outer, n, inner, log](const auto& g, const auto& s, const auto&) {
     const Tensor dy = raw::contiguous(g[0]);
-    Tensor dx = empty(dy.shape(), {.dtype = dy.dtype()});
+    Tensor dx = empty(dy.shape(), {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
-      kernels::cpu::softmax_backward({.dtype = dy.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
+      detail::run_kernel(detail::kernel_registry().softmax_backward, dy.device(), dy.dtype(),
+                         {.dtype = dy.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
                                       .y = s[0].data_ptr(), .dy = dy.data_ptr(), .out = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
@@ -200,7 +196,7 @@ Tensor log_softmax(const Tensor& x, int64_t dim) { return softmax_impl(x, dim, t
 
 // ---- cross-entropy ----
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const CrossEntropyOptions& o) {
-  detail::require_cpu("cross_entropy", {&logits_in, &target_in});
+  const Device device = detail::common_device("cross_entropy", {&logits_in, &target_in});
   HONE_CHECK(logits_in.dim() == 2, "cross_entropy: logits must be [N, C], got ", logits_in.shape());
   require_float("cross_entropy", logits_in, "logits");
   HONE_CHECK(target_in.dtype() == DType::Int64 && target_in.dim() == 1 && target_in.size(0) == logits_in.size(0),
@@ -212,8 +208,9 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
   HONE_CHECK(c > 0, "cross_entropy: logits have no classes");
   const Tensor logits = raw::contiguous(logits_in), target = raw::contiguous(target_in);
   const DType t = logits.dtype();
-  Tensor losses = empty({n}, {.dtype = t}), log_prob = empty({n, c}, {.dtype = t});
-  kernels::cpu::cross_entropy_forward({.dtype = t, .n = n, .c = c, .logits = logits.data_ptr(),
+  Tensor losses = empty({n}, {.dtype = t, .device = device}), log_prob = empty({n, c}, {.dtype = t, .device = device});
+  detail::run_kernel(detail::kernel_registry().cross_entropy_forward, device, t,
+                     {.dtype = t, .n = n, .c = c, .logits = logits.data_ptr(),
                                        .target = target.data<int64_t>(), .ignore_index = o.ignore_index,
                                        .label_smoothing = o.label_smoothing, .losses = losses.data_ptr(),
                                        .log_prob = log_prob.data_ptr()});
@@ -232,8 +229,9 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
     Tensor scale = o.reduction == Reduction::None ? raw::contiguous(g[0])
                    : o.reduction == Reduction::Sum ? raw::contiguous(g[0].expand({n}))
                                                    : raw::contiguous((g[0] / double(std::max<int64_t>(counted, 1))).expand({n}));
-    Tensor d = empty({n, c}, {.dtype = s[0].dtype()});
-    kernels::cpu::cross_entropy_backward({.dtype = d.dtype(), .n = n, .c = c, .log_prob = s[0].data_ptr(),
+    Tensor d = empty({n, c}, {.dtype = s[0].dtype(), .device = s[0].device()});
+    detail::run_kernel(detail::kernel_registry().cross_entropy_backward, d.device(), d.dtype(),
+                       {.dtype = d.dtype(), .n = n, .c = c, .log_prob = s[0].data_ptr(),
                                           .target = s[1].data<int64_t>(), .ignore_index = o.ignore_index,
                                           .label_smoothing = o.label_smoothing, .row_scale = scale.data_ptr(),
                                           .dlogits = d.data_ptr()});

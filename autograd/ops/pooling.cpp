@@ -1,18 +1,16 @@
-// Pooling ops: shape checks, then kernels/cpu/pooling. Max pool saves only its indices for
+// Pooling ops: validated once here, then the pooling kernels through the dispatch point. Max pool saves only its indices for
 // backward (not the input), the average pools save nothing: their backward needs only the
 // geometry.
 #include "autograd/ops/pooling.h"
 
 #include "autograd/node.h"
-#include "autograd/ops/kernel_call.h"
-#include "kernels/cpu/pooling.h"
+#include "autograd/ops/dispatch.h"
 
 namespace hone {
 
 namespace {
 
 void check_input(const Tensor& x, const char* op) {
-  detail::require_cpu(op, {&x});
   HONE_CHECK(x.dim() == 4, op, ": input must be 4-D [N,C,H,W], got ", x.shape());
   HONE_CHECK(x.dtype() == DType::Float32 || x.dtype() == DType::Float64, op,
              ": input must be float32 or float64, got ", dtype_name(x.dtype()));
@@ -40,15 +38,17 @@ MaxPoolResult max_pool2d_with_indices(const Tensor& input, const Pool2dOptions& 
   MaxPoolResult r{empty(out_shape, {.dtype = x.dtype(), .device = x.device()}),
                   empty(out_shape, {.dtype = DType::Int64, .device = x.device()})};
   if (r.values.numel() > 0)
-    kernels::cpu::max_pool2d_forward({.g = g, .dtype = x.dtype(), .input = x.data_ptr(),
+    detail::run_kernel(detail::kernel_registry().max_pool2d_forward, x.device(), x.dtype(),
+                       {.g = g, .dtype = x.dtype(), .input = x.data_ptr(),
                                       .output = r.values.data_ptr(), .indices = r.indices.data<int64_t>()});
   autograd::record("max_pool2d", {input}, {r.values}, {r.indices},
                    [g](const auto& grads, const auto& s, const auto&) {
     if (!grads[0].defined()) return std::vector<Tensor>{Tensor()};
     const Tensor dy = raw::contiguous(grads[0]);
-    Tensor dx = empty({g.n, g.c, g.h, g.w}, {.dtype = dy.dtype()});
+    Tensor dx = empty({g.n, g.c, g.h, g.w}, {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
-      kernels::cpu::max_pool2d_backward({.g = g, .dtype = dy.dtype(), .grad_output = dy.data_ptr(),
+        detail::run_kernel(detail::kernel_registry().max_pool2d_backward, dy.device(), dy.dtype(),
+                         {.g = g, .dtype = dy.dtype(), .grad_output = dy.data_ptr(),
                                          .indices = s[0].template data<int64_t>(), .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
@@ -65,14 +65,16 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
   Tensor out = empty({g.n, g.c, g.out_h(), g.out_w()}, {.dtype = x.dtype(), .device = x.device()});
   const bool include_pad = o.count_include_pad;
   if (out.numel() > 0)
-    kernels::cpu::avg_pool2d_forward({.g = g, .dtype = x.dtype(), .count_include_pad = include_pad,
+    detail::run_kernel(detail::kernel_registry().avg_pool2d_forward, x.device(), x.dtype(),
+                       {.g = g, .dtype = x.dtype(), .count_include_pad = include_pad,
                                       .input = x.data_ptr(), .output = out.data_ptr()});
   autograd::record("avg_pool2d", {input}, {out}, {}, [g, include_pad](const auto& grads, const auto&, const auto&) {
     if (!grads[0].defined()) return std::vector<Tensor>{Tensor()};
     const Tensor dy = raw::contiguous(grads[0]);
-    Tensor dx = empty({g.n, g.c, g.h, g.w}, {.dtype = dy.dtype()});
+    Tensor dx = empty({g.n, g.c, g.h, g.w}, {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
-      kernels::cpu::avg_pool2d_backward({.g = g, .dtype = dy.dtype(), .count_include_pad = include_pad,
+      detail::run_kernel(detail::kernel_registry().avg_pool2d_backward, dy.device(), dy.dtype(),
+                         {.g = g, .dtype = dy.dtype(), .count_include_pad = include_pad,
                                          .grad_output = dy.data_ptr(), .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
@@ -88,15 +90,17 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out_size)
   const Tensor x = raw::contiguous(input);
   Tensor out = empty({n, c, oh, ow}, {.dtype = x.dtype(), .device = x.device()});
   if (out.numel() > 0)
-    kernels::cpu::adaptive_avg_pool2d_forward({.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow,
+    detail::run_kernel(detail::kernel_registry().adaptive_avg_pool2d_forward, x.device(), x.dtype(),
+                       {.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow,
                                                .dtype = x.dtype(), .input = x.data_ptr(), .output = out.data_ptr()});
   autograd::record("adaptive_avg_pool2d", {input}, {out}, {},
                    [n, c, h, w, oh, ow](const auto& grads, const auto&, const auto&) {
     if (!grads[0].defined()) return std::vector<Tensor>{Tensor()};
     const Tensor dy = raw::contiguous(grads[0]);
-    Tensor dx = empty({n, c, h, w}, {.dtype = dy.dtype()});
+    Tensor dx = empty({n, c, h, w}, {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
-      kernels::cpu::adaptive_avg_pool2d_backward({.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow,
+      detail::run_kernel(detail::kernel_registry().adaptive_avg_pool2d_backward, dy.device(), dy.dtype(),
+                         {.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow,
                                                   .dtype = dy.dtype(), .grad_output = dy.data_ptr(),
                                                   .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};

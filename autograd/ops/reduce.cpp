@@ -5,7 +5,7 @@
 
 #include "autograd/node.h"
 #include "autograd/ops.h"
-#include "autograd/ops/kernel_call.h"
+#include "autograd/ops/dispatch.h"
 #include "kernels/cpu/reduce.h"
 
 namespace hone {
@@ -39,7 +39,6 @@ ReducePlan plan(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
 
 // Runs the sum kernel; `scale` turns it into a mean.
 Tensor sum_kernel(const Tensor& x, const ReducePlan& p, double scale, DType out_dtype) {
-  detail::require_cpu("sum", {&x});
   Tensor in = raw::to_dtype(x, out_dtype);
   Tensor out = empty(p.keep_shape, {.dtype = out_dtype, .device = x.device()});
   kernels::cpu::ReduceArgs a{.dtype = out_dtype, .out = out.data_ptr(), .in = in.data_ptr(), .scale = scale};
@@ -53,7 +52,7 @@ Tensor sum_kernel(const Tensor& x, const ReducePlan& p, double scale, DType out_
       a.outer_out_strides.push_back(out.strides()[size_t(d)]);
     }
   }
-  if (out.numel() > 0) kernels::cpu::sum(a);
+  if (out.numel() > 0) detail::run_kernel(detail::kernel_registry().sum, x.device(), out_dtype, a);
   return raw::view(out, p.out_shape, contiguous_strides(p.out_shape), 0);
 }
 
@@ -82,7 +81,6 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
 }
 
 MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
-  detail::require_cpu("max", {&x});
   HONE_CHECK(x.dim() > 0, "max: needs at least 1-D input for a dim reduction, got a scalar");
   const int64_t d = wrap_dim(dim, x.dim(), "max");
   ReducePlan p = plan(x, {d}, keepdim, "max");
@@ -97,7 +95,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
     a.outer_in_strides.push_back(x.strides()[size_t(k)]);
     a.outer_out_strides.push_back(values.strides()[size_t(k)]);
   }
-  if (values.numel() > 0) kernels::cpu::max_dim(a);
+  if (values.numel() > 0) detail::run_kernel(detail::kernel_registry().max_dim, x.device(), x.dtype(), a);
   MaxResult r{raw::view(values, p.out_shape, contiguous_strides(p.out_shape), 0),
               raw::view(indices, p.out_shape, contiguous_strides(p.out_shape), 0)};
   autograd::record("max", {x}, {r.values}, {indices},
@@ -113,7 +111,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
       b.outer_src_strides.push_back(go.strides()[size_t(k)]);
       b.outer_dst_strides.push_back(grad.strides()[size_t(k)]);
     }
-    if (go.numel() > 0) kernels::cpu::index_add_dim(b);
+    if (go.numel() > 0) detail::run_kernel(detail::kernel_registry().index_add_dim, grad.device(), grad.dtype(), b);
     return std::vector<Tensor>{grad};
   });
   return r;

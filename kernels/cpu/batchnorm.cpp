@@ -8,7 +8,6 @@
 
 #include <cmath>
 
-#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
@@ -29,7 +28,7 @@ double lane_sum(const T* p, int64_t n, F&& term) {
 }
 
 template <typename T>
-void forward(const BatchNormForwardArgs& a) {
+void forward(const BatchNormForwardArgs& a, const Exec& exec) {
   const T* x = static_cast<const T*>(a.x);
   const T* gamma = static_cast<const T*>(a.gamma);
   const T* beta = static_cast<const T*>(a.beta);
@@ -39,7 +38,7 @@ void forward(const BatchNormForwardArgs& a) {
   T* smean = static_cast<T*>(a.save_mean);
   T* sinv = static_cast<T*>(a.save_invstd);
   const int64_t m = a.n * a.hw;
-  parallel_for(a.c, 1, [&](int64_t c0, int64_t c1) {
+  parallel_for(exec, a.c, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       double mean, var;
       if (a.use_batch_stats) {
@@ -84,7 +83,7 @@ void forward(const BatchNormForwardArgs& a) {
 }
 
 template <typename T>
-void backward(const BatchNormBackwardArgs& a) {
+void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
   const T* x = static_cast<const T*>(a.x);
   const T* gamma = static_cast<const T*>(a.gamma);
   const T* dy = static_cast<const T*>(a.dy);
@@ -94,7 +93,7 @@ void backward(const BatchNormBackwardArgs& a) {
   T* dgamma = static_cast<T*>(a.dgamma);
   T* dbeta = static_cast<T*>(a.dbeta);
   const int64_t m = a.n * a.hw;
-  parallel_for(a.c, 1, [&](int64_t c0, int64_t c1) {
+  parallel_for(exec, a.c, 1, [&](int64_t c0, int64_t c1) {
     for (int64_t c = c0; c < c1; ++c) {
       const double mean = double(smean[c]), invstd = double(sinv[c]);
       double sum_dy = 0, sum_dy_xhat = 0;
@@ -128,17 +127,17 @@ void backward(const BatchNormBackwardArgs& a) {
 
 }  // namespace
 
-void batchnorm_forward(const BatchNormForwardArgs& a) {
+void batchnorm_forward(const BatchNormForwardArgs& a, const Exec& exec) {
   HONE_CHECK(a.n >= 0 && a.c > 0 && a.hw >= 0, "batch_norm: bad sizes n=", a.n, " c=", a.c, " hw=", a.hw);
   HONE_CHECK(!a.use_batch_stats || a.n * a.hw > 0, "batch_norm: batch statistics need at least one element per channel");
   HONE_CHECK(a.use_batch_stats || (a.running_mean && a.running_var),
              "batch_norm: running statistics are needed when not using batch statistics");
   HONE_CHECK(!a.update_running || (a.running_mean && a.running_var), "batch_norm: no running statistics to update");
-  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm", [&](auto tag) { forward<decltype(tag)>(a); });
+  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm", [&](auto tag) { forward<decltype(tag)>(a, exec); });
 }
 
-void batchnorm_backward(const BatchNormBackwardArgs& a) {
-  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm backward", [&](auto tag) { backward<decltype(tag)>(a); });
+void batchnorm_backward(const BatchNormBackwardArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm backward", [&](auto tag) { backward<decltype(tag)>(a, exec); });
 }
 
 }  // namespace hone::kernels::cpu

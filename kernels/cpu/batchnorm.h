@@ -5,6 +5,7 @@
 // updated is a separate flag). Sums per channel run in a fixed order in double.
 #include <cstdint>
 
+#include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
@@ -47,7 +48,7 @@ struct BatchNormBackwardArgs {
   void* dbeta;            // nullptr: not needed
 };
 
-void batchnorm_forward(const BatchNormForwardArgs& args);
-void batchnorm_backward(const BatchNormBackwardArgs& args);
+void batchnorm_forward(const BatchNormForwardArgs& args, const Exec& exec);
+void batchnorm_backward(const BatchNormBackwardArgs& args, const Exec& exec);
 
 }  // namespace hone::kernels::cpu

@@ -1,28 +1,19 @@
-// conv2d as im2col + GEMM. For one image and one group, the columns matrix holds, for
-// every (channel, ky, kx) row, the input pixel each output position reads (0 in padding):
-//   forward:       out[co, p]   = W[co, r] x cols[r, p]           (+ bias)
-//   grad weight:   dW[co, r]   += dOut[co, p] x cols[r, p]^T       (summed over images)
-//   grad input:    dCols[r, p]  = W[co, r]^T x dOut[co, p], then col2im adds each entry
-//                                 back to the pixel it came from.
-// A 1x1, stride-1, unpadded conv reads the input as its columns directly.
+// conv2d's entry points: the one rule that picks a lowering (Auto), and the dispatch on
+// dtype. The lowerings live in conv2d_im2col.cpp and conv2d_direct.cpp; the references in
+// conv2d_reference.cpp.
 #include "kernels/cpu/conv2d.h"
 
 #include <algorithm>
 #include <climits>
-#include <cstring>
-#include <vector>
 
 #include "kernels/cpu/conv2d_direct.h"
-#include "kernels/cpu/gemm.h"
-#include "tensor/parallel.h"
+#include "kernels/cpu/conv2d_im2col.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
 
-namespace {
-
-void check(const Conv2dGeometry& g, const char* op) {
+void validate_conv2d(const Conv2dGeometry& g, const char* op) {
   HONE_CHECK(g.n >= 0 && g.c_in > 0 && g.h > 0 && g.w > 0 && g.c_out > 0 && g.kh > 0 && g.kw > 0, op,
              ": bad sizes (n=", g.n, " c_in=", g.c_in, " h=", g.h, " w=", g.w, " c_out=", g.c_out, " kernel ", g.kh,
              "x", g.kw, ")");
@@ -44,248 +35,11 @@ void check(const Conv2dGeometry& g, const char* op) {
   check_memory_budget({g.c_in / g.groups, g.kh, g.kw, g.out_h(), g.out_w()}, sizeof(double), op);
 }
 
-bool is_pointwise(const Conv2dGeometry& g) {
-  return g.kh == 1 && g.kw == 1 && g.stride_h == 1 && g.stride_w == 1 && g.pad_top == 0 && g.pad_left == 0 &&
-         g.pad_bottom == 0 && g.pad_right == 0;
+bool conv2d_direct_supported(const Conv2dGeometry& g, CpuIsa isa) {
+  if (!conv_direct::geometry_supported(g)) return false;
+  const std::vector<CpuIsa>& isas = conv_direct::isas();
+  return isa == CpuIsa::Auto ? !isas.empty() : std::find(isas.begin(), isas.end(), isa) != isas.end();
 }
-
-// C[m,n] (+)= A[m,k] B[k,n] with explicit strides, by a plain loop: the one-image-at-a-time
-// path below serves float64 (gradient checks, where exactness beats speed); float32 goes
-// through the batched SGEMM paths further down.
-template <typename T>
-void gemm(int64_t m, int64_t n, int64_t k, const T* a, int64_t ars, int64_t acs, const T* b, int64_t brs, int64_t bcs,
-          T* c, int64_t ldc, bool accumulate) {
-  parallel_for(m, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t i = i0; i < i1; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        T acc = 0;
-        for (int64_t p = 0; p < k; ++p) acc += a[i * ars + p * acs] * b[p * brs + j * bcs];
-        c[i * ldc + j] = accumulate ? c[i * ldc + j] + acc : acc;
-      }
-  });
-}
-
-// Row r = (c*kh + ky)*kw + kx of the columns matrix: out[oy*ow + ox] =
-// x[c, oy*sh - pt + ky*dh, ox*sw - pl + kx*dw], 0 outside the image.
-template <typename T>
-void im2col_row(const Conv2dGeometry& g, const T* x, int64_t r, T* row) {
-  const int64_t oh = g.out_h(), ow = g.out_w();
-  const int64_t c = r / (g.kh * g.kw), ky = (r / g.kw) % g.kh, kx = r % g.kw;
-  const T* plane = x + c * g.h * g.w;
-  // Output columns whose input column ix = ox * stride + x0 lies inside [0, w): zeros on
-  // either side, a plain (or strided) copy in between, no per-element test.
-  const int64_t x0 = kx * g.dilation_w - g.pad_left;
-  const int64_t lo = std::min<int64_t>(ow, x0 >= 0 ? 0 : (-x0 + g.stride_w - 1) / g.stride_w);
-  const int64_t hi = std::max<int64_t>(lo, std::min<int64_t>(ow, (g.w - x0 + g.stride_w - 1) / g.stride_w));
-  for (int64_t oy = 0; oy < oh; ++oy) {
-    const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-    T* out = row + oy * ow;
-    if (iy < 0 || iy >= g.h) {
-      std::fill(out, out + ow, T(0));
-      continue;
-    }
-    const T* in = plane + iy * g.w;
-    std::fill(out, out + lo, T(0));
-    if (g.stride_w == 1) {
-      std::memcpy(out + lo, in + lo + x0, size_t(hi - lo) * sizeof(T));
-    } else {
-      const T* src = in + lo * g.stride_w + x0;
-      for (int64_t ox = lo; ox < hi; ++ox, src += g.stride_w) out[ox] = *src;
-    }
-    std::fill(out + hi, out + ow, T(0));
-  }
-}
-
-// The columns matrix [channels*kh*kw, oh*ow], row-major.
-template <typename T>
-void im2col(const Conv2dGeometry& g, int64_t channels, const T* x, T* cols) {
-  const int64_t P = g.out_h() * g.out_w();
-  parallel_for(channels * g.kh * g.kw, 8, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) im2col_row(g, x, r, cols + r * P);
-  });
-}
-
-// The adjoint of im2col: dx[c, iy, ix] += dcols[r, p] for every (r, p) that read it.
-// Split over channels, so each thread writes only its own planes.
-template <typename T>
-void col2im(const Conv2dGeometry& g, int64_t channels, const T* dcols, T* dx, int64_t ld = -1) {
-  if (ld < 0) ld = g.out_h() * g.out_w();  // row stride of dcols
-  const int64_t oh = g.out_h(), ow = g.out_w();
-  parallel_for(channels, 1, [&](int64_t c0, int64_t c1) {
-    for (int64_t c = c0; c < c1; ++c) {
-      T* plane = dx + c * g.h * g.w;
-      std::fill(plane, plane + g.h * g.w, T(0));
-      for (int64_t ky = 0; ky < g.kh; ++ky)
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const T* row = dcols + ((c * g.kh + ky) * g.kw + kx) * ld;
-          for (int64_t oy = 0; oy < oh; ++oy) {
-            const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-            if (iy < 0 || iy >= g.h) continue;
-            T* line = plane + iy * g.w;
-            for (int64_t ox = 0; ox < ow; ++ox) {
-              const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-              if (ix >= 0 && ix < g.w) line[ix] += row[oy * ow + ox];
-            }
-          }
-        }
-    }
-  });
-}
-
-template <typename T>
-void add_bias(T* y, const T* bias, int64_t channels, int64_t P) {
-  for (int64_t co = 0; co < channels; ++co)
-    for (int64_t p = 0; p < P; ++p) y[co * P + p] += bias[co];
-}
-
-// ---- float32: several images per GEMM ----
-// Images are taken in chunks whose columns matrix stays under kColsBudget floats, and each
-// chunk is one GEMM with N = images x pixels. Late layers (7x7 pixels, 512 channels) then
-// pack their weights once per chunk instead of once per image, and their N is no longer a
-// sliver of a 32-wide tile. The chunk size depends only on the shapes: results are the same
-// for any thread count.
-constexpr int64_t kColsBudget = int64_t(1) << 21;  // 8 MiB of float32 columns: stays in cache
-
-int64_t images_per_chunk(const Conv2dGeometry& g) {
-  const int64_t per_image = (g.c_in / g.groups) * g.kh * g.kw * g.out_h() * g.out_w();
-  return std::clamp<int64_t>(kColsBudget / std::max<int64_t>(per_image, 1), 1, std::max<int64_t>(g.n, 1));
-}
-
-// Row r of the chunk's columns matrix: images n0 .. n0+nb side by side.
-void im2col_chunk_row(const Conv2dGeometry& g, const float* x, int64_t n0, int64_t nb, int64_t grp, int64_t r, float* row) {
-  const int64_t cig = g.c_in / g.groups, P = g.out_h() * g.out_w();
-  for (int64_t i = 0; i < nb; ++i) im2col_row(g, x + ((n0 + i) * g.c_in + grp * cig) * g.h * g.w, r, row + i * P);
-}
-
-void forward_batched(const Conv2dForwardArgs& a) {
-  const Conv2dGeometry& g = a.g;
-  const int64_t P = g.out_h() * g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
-  const float* x = static_cast<const float*>(a.input);
-  const float* w = static_cast<const float*>(a.weight);
-  const float* bias = static_cast<const float*>(a.bias);
-  float* y = static_cast<float*>(a.output);
-  const int64_t chunk = images_per_chunk(g);
-  const PackedBLayout full = packed_b_layout(R, chunk * P);
-  AlignedFloats packed(full.size());
-  std::vector<float> out(static_cast<size_t>(cog * chunk * P));
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0), cols = nb * P;
-    const PackedBLayout layout = packed_b_layout(R, cols);
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      parallel_for(R, 4, [&](int64_t r0, int64_t r1) {  // im2col into packed panels
-        std::vector<float> row(static_cast<size_t>(layout.padded_n()), 0.0f);
-        for (int64_t r = r0; r < r1; ++r) {
-          im2col_chunk_row(g, x, n0, nb, grp, r, row.data());
-          for (int64_t j = 0; j < layout.padded_n(); j += layout.nr)
-            std::memcpy(packed.data() + layout.offset(r, j), row.data() + j, size_t(layout.nr) * 4);
-        }
-      });
-      sgemm_packed_b({.m = cog, .n = cols, .k = R, .a = w + grp * cog * R, .a_row_stride = R, .a_col_stride = 1,
-                      .b = nullptr, .b_row_stride = 0, .b_col_stride = 0, .c = out.data(), .c_row_stride = cols,
-                      .c_col_stride = 1},
-                     packed.data());
-      // [cog, images x pixels] -> NCHW, adding the bias on the way.
-      parallel_for(nb * cog, 4, [&](int64_t q0, int64_t q1) {
-        for (int64_t q = q0; q < q1; ++q) {
-          const int64_t i = q / cog, co = q % cog;
-          const float* src = out.data() + co * cols + i * P;
-          float* dst = y + ((n0 + i) * g.c_out + grp * cog + co) * P;
-          const float b = bias ? bias[grp * cog + co] : 0.0f;
-          for (int64_t p = 0; p < P; ++p) dst[p] = src[p] + b;
-        }
-      });
-    }
-  }
-}
-
-// out^T[(image, pixel), co] = cols^T x W^T for a chunk of images, then transposed into
-// NCHW with the bias. The GEMM's M is images x pixels, so thin C_out wastes no tile rows.
-void forward_transposed(const Conv2dForwardArgs& a) {
-  const Conv2dGeometry& g = a.g;
-  const int64_t P = g.out_h() * g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
-  const float* x = static_cast<const float*>(a.input);
-  const float* w = static_cast<const float*>(a.weight);
-  const float* bias = static_cast<const float*>(a.bias);
-  float* y = static_cast<float*>(a.output);
-  const int64_t chunk = images_per_chunk(g);
-  std::vector<float> cols(static_cast<size_t>(R * chunk * P)), out(static_cast<size_t>(chunk * P * cog));
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0), ncols = nb * P;
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      parallel_for(R, 4, [&](int64_t r0, int64_t r1) {
-        for (int64_t r = r0; r < r1; ++r) im2col_chunk_row(g, x, n0, nb, grp, r, cols.data() + r * ncols);
-      });
-      sgemm({.m = ncols, .n = cog, .k = R, .a = cols.data(), .a_row_stride = 1, .a_col_stride = ncols,
-             .b = w + grp * cog * R, .b_row_stride = 1, .b_col_stride = R, .c = out.data(), .c_row_stride = cog,
-             .c_col_stride = 1});
-      // [(image, pixel), co] -> NCHW in 32-pixel blocks, so reads and writes both stay local.
-      parallel_for(nb * cog, 4, [&](int64_t q0, int64_t q1) {
-        for (int64_t q = q0; q < q1; ++q) {
-          const int64_t i = q / cog, co = q % cog;
-          float* dst = y + ((n0 + i) * g.c_out + grp * cog + co) * P;
-          const float* src = out.data() + i * P * cog + co;
-          const float b = bias ? bias[grp * cog + co] : 0.0f;
-          for (int64_t p = 0; p < P; ++p) dst[p] = src[p * cog] + b;
-        }
-      });
-    }
-  }
-}
-
-void backward_batched(const Conv2dBackwardArgs& a) {
-  const Conv2dGeometry& g = a.g;
-  const int64_t P = g.out_h() * g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
-  const float* x = static_cast<const float*>(a.input);
-  const float* w = static_cast<const float*>(a.weight);
-  const float* dy = static_cast<const float*>(a.grad_output);
-  float* dx = static_cast<float*>(a.grad_input);
-  float* dw = static_cast<float*>(a.grad_weight);
-  const int64_t chunk = images_per_chunk(g);
-  std::vector<float> dyt(static_cast<size_t>(cog * chunk * P)), cols(static_cast<size_t>(R * chunk * P));
-  // With few output channels, dW^T [R, cog] = cols x dY^T (accumulated over chunks, then
-  // transposed into dW): the GEMM packs cols row by row and gathers only dY^T's cog
-  // columns, where dW = dY x cols^T gathers all R x pixels of cols^T. With many output
-  // channels the direct form measured faster (512 channels at 14x14: 11 vs 32 ms).
-  const bool dw_transposed = cog <= 128;
-  std::vector<float> dwt(dw && dw_transposed ? static_cast<size_t>(g.c_out * R) : 0);
-  for (int64_t n0 = 0; n0 < g.n; n0 += chunk) {
-    const int64_t nb = std::min(chunk, g.n - n0), ncols = nb * P;
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      // dY of this chunk and group as [cog, images x pixels].
-      parallel_for(nb * cog, 4, [&](int64_t q0, int64_t q1) {
-        for (int64_t q = q0; q < q1; ++q) {
-          const int64_t i = q / cog, co = q % cog;
-          std::memcpy(dyt.data() + co * ncols + i * P, dy + ((n0 + i) * g.c_out + grp * cog + co) * P, size_t(P) * 4);
-        }
-      });
-      if (dw) {  // dW[co, r] (+)= sum over pixels dYt[co, p] cols[r, p]
-        parallel_for(R, 4, [&](int64_t r0, int64_t r1) {
-          for (int64_t r = r0; r < r1; ++r) im2col_chunk_row(g, x, n0, nb, grp, r, cols.data() + r * ncols);
-        });
-        if (dw_transposed)
-          sgemm({.m = R, .n = cog, .k = ncols, .a = cols.data(), .a_row_stride = ncols, .a_col_stride = 1,
-                 .b = dyt.data(), .b_row_stride = 1, .b_col_stride = ncols, .c = dwt.data() + grp * cog * R,
-                 .c_row_stride = cog, .c_col_stride = 1, .alpha = 1.0f, .beta = n0 == 0 ? 0.0f : 1.0f});
-        else
-          sgemm({.m = cog, .n = R, .k = ncols, .a = dyt.data(), .a_row_stride = ncols, .a_col_stride = 1,
-                 .b = cols.data(), .b_row_stride = 1, .b_col_stride = ncols, .c = dw + grp * cog * R, .c_row_stride = R,
-                 .c_col_stride = 1, .alpha = 1.0f, .beta = n0 == 0 ? 0.0f : 1.0f});
-      }
-      if (dx) {  // dcols = W^T dYt, folded back image by image
-        sgemm({.m = R, .n = ncols, .k = cog, .a = w + grp * cog * R, .a_row_stride = 1, .a_col_stride = R,
-               .b = dyt.data(), .b_row_stride = ncols, .b_col_stride = 1, .c = cols.data(), .c_row_stride = ncols,
-               .c_col_stride = 1});
-        for (int64_t i = 0; i < nb; ++i)
-          col2im(g, cig, cols.data() + i * P, dx + ((n0 + i) * g.c_in + grp * cig) * g.h * g.w, ncols);
-      }
-    }
-  }
-  if (dw && dw_transposed)
-    for (int64_t grp = 0; grp < g.groups; ++grp)
-      for (int64_t co = 0; co < cog; ++co)
-        for (int64_t r = 0; r < R; ++r) dw[(grp * cog + co) * R + r] = dwt[size_t(grp * cog * R + r * cog + co)];
-}
-
 
 // Auto's choice of the direct kernel, by measurement (bench/conv2d_bench, every distinct
 // conv of ResNet-18 at batch 8 and VGG-16 at batch 2, 2 threads; bench/README.md).
@@ -297,208 +51,72 @@ void backward_batched(const Conv2dBackwardArgs& a) {
 // a spatial kernel (layer1 forward 24.4 vs 36.6 ms, backward 55 vs 83; VGG conv1_2 70 vs
 // 239, 153 vs 365; layer2 28 vs 34, 55 vs 60), im2col with 256 and more (layer3 28 vs 20,
 // 54 vs 47; layer4 34 vs 16, 63 vs 36) and on the strided 1x1 downsamples.
-bool direct_preferred(const Conv2dGeometry& g) {
-  if (!conv2d_direct_supported(g)) return false;
-  if (conv_direct::isas().front() == GemmIsa::Avx2) return g.c_out <= 128 && g.kh * g.kw > 1;
-  return g.n * g.out_h() * g.out_w() >= 1024 && conv_direct::grid_utilisation(g) >= 0.8;
+//
+// Without the direct kernel, the forward takes pixels as the GEMM's M (Transposed) when
+// C_out is small and K deep enough (layer1 1.6x, layer2 1.1-1.45x, 2 threads); with a
+// shallow K (the 3- and 7x7x3-channel stems) the transpose costs more than it saves. The
+// backward has one im2col lowering (Columns).
+Conv2dAlgorithm conv2d_auto_algorithm(const Conv2dGeometry& g, bool backward) {
+  if (conv2d_direct_supported(g)) {
+    const bool direct = conv_direct::isas().front() == CpuIsa::Avx2
+                            ? g.c_out <= 128 && g.kh * g.kw > 1
+                            : g.n * g.out_h() * g.out_w() >= 1024 && conv_direct::grid_utilisation(g) >= 0.8;
+    if (direct) return Conv2dAlgorithm::Direct;
+  }
+  if (backward) return Conv2dAlgorithm::Columns;
+  return g.c_out / g.groups <= 128 && (g.c_in / g.groups) * g.kh * g.kw >= 256 ? Conv2dAlgorithm::Transposed
+                                                                               : Conv2dAlgorithm::Columns;
 }
 
-template <typename T>
-void forward(const Conv2dForwardArgs& a) {
-  const Conv2dGeometry& g = a.g;
-  const int64_t oh = g.out_h(), ow = g.out_w(), P = oh * ow;
-  const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups, R = cig * g.kh * g.kw;
-  const T* x = static_cast<const T*>(a.input);
-  const T* w = static_cast<const T*>(a.weight);
-  const T* bias = static_cast<const T*>(a.bias);
-  T* y = static_cast<T*>(a.output);
-  const bool pointwise = is_pointwise(g);
-  if constexpr (std::is_same_v<T, float>) {
-    Conv2dAlgorithm algo = a.algorithm;
-    // Measured on ResNet-18/VGG-16 shapes (2 threads): pixels as the GEMM's M win when
-    // C_out is small and K deep enough (layer1 1.6x, layer2 1.1-1.45x); with a shallow K
-    // (the 3- and 7x7x3-channel stems) the transpose costs more than it saves.
-    if (algo == Conv2dAlgorithm::Auto && direct_preferred(g)) algo = Conv2dAlgorithm::Direct;
-    if (algo == Conv2dAlgorithm::Direct) {
-      HONE_CHECK(conv2d_direct_supported(g, a.isa), "conv2d: the direct algorithm needs no dilation, one group, ",
-                 "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", gemm_isa_name(a.isa), ")");
-      conv_direct::forward(g, x, w, bias, y, a.isa);
-      return;
-    }
-    if (algo == Conv2dAlgorithm::Auto)
-      algo = g.c_out / g.groups <= 128 && (g.c_in / g.groups) * g.kh * g.kw >= 256 ? Conv2dAlgorithm::Transposed
-                                                                                   : Conv2dAlgorithm::Columns;
-    if (algo == Conv2dAlgorithm::Transposed) forward_transposed(a);
-    else forward_batched(a);
-    return;
-  }
-  std::vector<T> cols(pointwise ? 0 : size_t(R * P));
-  for (int64_t n = 0; n < g.n; ++n) {
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* xin = x + (n * g.c_in + grp * cig) * g.h * g.w;
-      const T* colp = xin;
-      if (!pointwise) {
-        im2col(g, cig, xin, cols.data());
-        colp = cols.data();
-      }
-      T* yout = y + (n * g.c_out + grp * cog) * P;
-      gemm<T>(cog, P, R, w + grp * cog * R, R, 1, colp, P, 1, yout, P, false);
-    }
-    if (bias) add_bias(y + n * g.c_out * P, bias, g.c_out, P);
-  }
+namespace {
+void require_direct(const Conv2dGeometry& g, CpuIsa isa, const char* op) {
+  HONE_CHECK(conv2d_direct_supported(g, isa), op, ": the direct algorithm needs no dilation, one group, ",
+             "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", cpu_isa_name(isa), ")");
 }
-
-template <typename T>
-void backward(const Conv2dBackwardArgs& a) {
-  const Conv2dGeometry& g = a.g;
-  const int64_t oh = g.out_h(), ow = g.out_w(), P = oh * ow;
-  const int64_t R = (g.c_in / g.groups) * g.kh * g.kw;
-  if (T* db = static_cast<T*>(a.grad_bias)) {  // sum over images and positions, in a fixed order
-    const T* dy = static_cast<const T*>(a.grad_output);
-    for (int64_t co = 0; co < g.c_out; ++co) {
-      double acc = 0;
-      for (int64_t n = 0; n < g.n; ++n)
-        for (int64_t p = 0; p < P; ++p) acc += double(dy[(n * g.c_out + co) * P + p]);
-      db[co] = T(acc);
-    }
-  }
-  if (T* dw = static_cast<T*>(a.grad_weight); dw && g.n == 0) std::fill(dw, dw + g.c_out * R, T(0));
-  if constexpr (std::is_same_v<T, float>) {
-    if (g.n == 0 || (!a.grad_input && !a.grad_weight)) return;
-    const bool direct = a.algorithm == Conv2dAlgorithm::Direct ||
-                        (a.algorithm == Conv2dAlgorithm::Auto && direct_preferred(g));
-    if (!direct) {
-      backward_batched(a);
-      return;
-    }
-    HONE_CHECK(conv2d_direct_supported(g, a.isa), "conv2d backward: the direct algorithm needs no dilation, one group, ",
-               "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", gemm_isa_name(a.isa), ")");
-    if (a.grad_input)
-      conv_direct::grad_input(g, static_cast<const float*>(a.weight), static_cast<const float*>(a.grad_output),
-                              static_cast<float*>(a.grad_input), a.isa);
-    if (a.grad_weight)
-      conv_direct::grad_weight(g, static_cast<const float*>(a.input), static_cast<const float*>(a.grad_output),
-                               static_cast<float*>(a.grad_weight), a.isa);
-    return;
-  }
-  const int64_t cig = g.c_in / g.groups, cog = g.c_out / g.groups;
-  const T* x = static_cast<const T*>(a.input);
-  const T* w = static_cast<const T*>(a.weight);
-  const T* dy = static_cast<const T*>(a.grad_output);
-  T* dx = static_cast<T*>(a.grad_input);
-  T* dw = static_cast<T*>(a.grad_weight);
-  const bool pointwise = is_pointwise(g);
-  std::vector<T> cols(pointwise && !dx ? 0 : size_t(R * P));
-  for (int64_t n = 0; n < g.n; ++n) {
-    for (int64_t grp = 0; grp < g.groups; ++grp) {
-      const T* dyg = dy + (n * g.c_out + grp * cog) * P;
-      const T* wg = w + grp * cog * R;
-      if (dw) {
-        const T* xin = x + (n * g.c_in + grp * cig) * g.h * g.w;
-        const T* colp = xin;
-        if (!pointwise) {
-          im2col(g, cig, xin, cols.data());
-          colp = cols.data();
-        }
-        // dW[co, r] (+)= sum_p dY[co, p] cols[r, p]: B = cols^T (row stride 1, col stride P).
-        gemm<T>(cog, R, P, dyg, P, 1, colp, 1, P, dw + grp * cog * R, R, n > 0);
-      }
-      if (dx) {
-        T* dxg = dx + (n * g.c_in + grp * cig) * g.h * g.w;
-        if (pointwise) {  // dX[ci, p] = sum_co W[co, ci] dY[co, p]
-          gemm<T>(cig, P, cog, wg, 1, R, dyg, P, 1, dxg, P, false);
-        } else {
-          gemm<T>(R, P, cog, wg, 1, R, dyg, P, 1, cols.data(), P, false);
-          col2im(g, cig, cols.data(), dxg);
-        }
-      }
-    }
-  }
-}
-
-template <typename T>
-void forward_reference(const Conv2dForwardArgs& a) {
-  const Conv2dGeometry& g = a.g;
-  const int64_t oh = g.out_h(), ow = g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups;
-  const T* x = static_cast<const T*>(a.input);
-  const T* w = static_cast<const T*>(a.weight);
-  const T* b = static_cast<const T*>(a.bias);
-  T* y = static_cast<T*>(a.output);
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t co = 0; co < g.c_out; ++co)
-      for (int64_t oy = 0; oy < oh; ++oy)
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          double acc = b ? double(b[co]) : 0.0;
-          const int64_t grp = co / cog;
-          for (int64_t ci = 0; ci < cig; ++ci)
-            for (int64_t ky = 0; ky < g.kh; ++ky)
-              for (int64_t kx = 0; kx < g.kw; ++kx) {
-                const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-                const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-                acc += double(x[((n * g.c_in + grp * cig + ci) * g.h + iy) * g.w + ix]) *
-                       double(w[((co * cig + ci) * g.kh + ky) * g.kw + kx]);
-              }
-          y[((n * g.c_out + co) * oh + oy) * ow + ox] = T(acc);
-        }
-}
-
-template <typename T>
-void backward_reference(const Conv2dBackwardArgs& a) {
-  const Conv2dGeometry& g = a.g;
-  const int64_t oh = g.out_h(), ow = g.out_w(), cig = g.c_in / g.groups, cog = g.c_out / g.groups;
-  const T* x = static_cast<const T*>(a.input);
-  const T* w = static_cast<const T*>(a.weight);
-  const T* dy = static_cast<const T*>(a.grad_output);
-  std::vector<double> dx(size_t(g.n * g.c_in * g.h * g.w), 0.0), dw(size_t(g.c_out * cig * g.kh * g.kw), 0.0),
-      db(size_t(g.c_out), 0.0);
-  for (int64_t n = 0; n < g.n; ++n)
-    for (int64_t co = 0; co < g.c_out; ++co)
-      for (int64_t oy = 0; oy < oh; ++oy)
-        for (int64_t ox = 0; ox < ow; ++ox) {
-          const double go = double(dy[((n * g.c_out + co) * oh + oy) * ow + ox]);
-          db[size_t(co)] += go;
-          const int64_t grp = co / cog;
-          for (int64_t ci = 0; ci < cig; ++ci)
-            for (int64_t ky = 0; ky < g.kh; ++ky)
-              for (int64_t kx = 0; kx < g.kw; ++kx) {
-                const int64_t iy = oy * g.stride_h - g.pad_top + ky * g.dilation_h;
-                const int64_t ix = ox * g.stride_w - g.pad_left + kx * g.dilation_w;
-                if (iy < 0 || iy >= g.h || ix < 0 || ix >= g.w) continue;
-                const size_t xi = size_t(((n * g.c_in + grp * cig + ci) * g.h + iy) * g.w + ix);
-                const size_t wi = size_t(((co * cig + ci) * g.kh + ky) * g.kw + kx);
-                dx[xi] += go * double(w[wi]);
-                dw[wi] += go * double(x[xi]);
-              }
-        }
-  if (a.grad_input) std::transform(dx.begin(), dx.end(), static_cast<T*>(a.grad_input), [](double v) { return T(v); });
-  if (a.grad_weight) std::transform(dw.begin(), dw.end(), static_cast<T*>(a.grad_weight), [](double v) { return T(v); });
-  if (a.grad_bias) std::transform(db.begin(), db.end(), static_cast<T*>(a.grad_bias), [](double v) { return T(v); });
-}
-
 }  // namespace
 
-bool conv2d_direct_supported(const Conv2dGeometry& g, GemmIsa isa) {
-  if (!conv_direct::geometry_supported(g)) return false;
-  const std::vector<GemmIsa>& isas = conv_direct::isas();
-  return isa == GemmIsa::Auto ? !isas.empty() : std::find(isas.begin(), isas.end(), isa) != isas.end();
+void conv2d_forward(const Conv2dForwardArgs& a, const Exec& exec) {
+  if (a.g.n == 0) return;
+  if (a.dtype == DType::Float64) return conv_im2col::forward_float64(a, exec);
+  HONE_CHECK(a.dtype == DType::Float32, "conv2d: dtype ", dtype_name(a.dtype), " is not supported (float32, float64 are)");
+  const Conv2dAlgorithm algo = a.algorithm == Conv2dAlgorithm::Auto ? conv2d_auto_algorithm(a.g, false) : a.algorithm;
+  switch (algo) {
+    case Conv2dAlgorithm::Direct:
+      require_direct(a.g, a.isa, "conv2d");
+      return conv_direct::forward(a.g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
+                                  static_cast<const float*>(a.bias), static_cast<float*>(a.output), exec, a.isa);
+    case Conv2dAlgorithm::Transposed: return conv_im2col::forward_transposed(a, exec);
+    default: return conv_im2col::forward_columns(a, exec);
+  }
 }
 
-void conv2d_forward(const Conv2dForwardArgs& a) {
-  check(a.g, "conv2d");
-  HONE_DISPATCH_FLOAT(a.dtype, "conv2d", [&](auto tag) { forward<decltype(tag)>(a); });
-}
-void conv2d_backward(const Conv2dBackwardArgs& a) {
-  check(a.g, "conv2d backward");
-  HONE_DISPATCH_FLOAT(a.dtype, "conv2d backward", [&](auto tag) { backward<decltype(tag)>(a); });
-}
-void conv2d_forward_reference(const Conv2dForwardArgs& a) {
-  check(a.g, "conv2d");
-  HONE_DISPATCH_FLOAT(a.dtype, "conv2d", [&](auto tag) { forward_reference<decltype(tag)>(a); });
-}
-void conv2d_backward_reference(const Conv2dBackwardArgs& a) {
-  check(a.g, "conv2d backward");
-  HONE_DISPATCH_FLOAT(a.dtype, "conv2d backward", [&](auto tag) { backward_reference<decltype(tag)>(a); });
+void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
+  const Conv2dGeometry& g = a.g;
+  const int64_t R = (g.c_in / g.groups) * g.kh * g.kw, P = g.out_h() * g.out_w();
+  HONE_DISPATCH_FLOAT(a.dtype, "conv2d backward", [&](auto tag) {
+    using T = decltype(tag);
+    if (T* db = static_cast<T*>(a.grad_bias)) {  // sum over images and positions, in a fixed order
+      const T* dy = static_cast<const T*>(a.grad_output);
+      for (int64_t co = 0; co < g.c_out; ++co) {
+        double acc = 0;
+        for (int64_t n = 0; n < g.n; ++n)
+          for (int64_t p = 0; p < P; ++p) acc += double(dy[(n * g.c_out + co) * P + p]);
+        db[co] = T(acc);
+      }
+    }
+    if (T* dw = static_cast<T*>(a.grad_weight); dw && g.n == 0) std::fill(dw, dw + g.c_out * R, T(0));
+  });
+  if (g.n == 0 || (!a.grad_input && !a.grad_weight)) return;
+  if (a.dtype == DType::Float64) return conv_im2col::backward_float64(a, exec);
+  const Conv2dAlgorithm algo = a.algorithm == Conv2dAlgorithm::Auto ? conv2d_auto_algorithm(g, true) : a.algorithm;
+  if (algo != Conv2dAlgorithm::Direct) return conv_im2col::backward_columns(a, exec);
+  require_direct(g, a.isa, "conv2d backward");
+  if (a.grad_input)
+    conv_direct::grad_input(g, static_cast<const float*>(a.weight), static_cast<const float*>(a.grad_output),
+                            static_cast<float*>(a.grad_input), exec, a.isa);
+  if (a.grad_weight)
+    conv_direct::grad_weight(g, static_cast<const float*>(a.input), static_cast<const float*>(a.grad_output),
+                             static_cast<float*>(a.grad_weight), exec, a.isa);
 }
 
 }  // namespace hone::kernels::cpu

@@ -1,11 +1,18 @@
 #pragma once
 // 2-D convolution on contiguous NCHW tensors (cross-correlation, as PyTorch and ONNX).
 // Padding is per side (ONNX `pads` may be asymmetric); groups split channels.
-// The fast path is im2col + GEMM (float32 on the packed SGEMM); `*_reference` are the
-// naive seven-loop definitions the fast path is tested against.
+// float32 runs one of three lowerings (Conv2dAlgorithm below): two im2col + GEMM forms
+// (conv2d_im2col.cpp) and a direct register-blocked kernel (conv2d_direct.h); Auto picks
+// by shape and CPU (conv2d_auto_algorithm). float64 runs im2col with plain-loop products.
+// `*_reference` are the naive seven-loop definitions every lowering is tested against
+// (conv2d_reference.cpp).
+//
+// Contract (as every op family's, docs/adding-an-op.md): the op validates the geometry
+// once (validate_conv2d) before it allocates anything; the kernels assume it valid.
 #include <cstdint>
 
-#include "kernels/cpu/gemm.h"
+#include "kernels/cpu/isa.h"
+#include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
@@ -32,9 +39,17 @@ struct Conv2dGeometry {
 //   Auto picks by shape and CPU.
 enum class Conv2dAlgorithm { Auto, Columns, Transposed, Direct };
 
+// Throws a hone::Error naming `op` unless g is a convolution the kernels can run: sizes
+// positive (n may be 0), stride/dilation >= 1, padding >= 0, all below 2^31, groups
+// dividing both channel counts, a non-empty output that fits the memory budget.
+void validate_conv2d(const Conv2dGeometry& g, const char* op);
+
+// What Auto runs for this geometry on this CPU (forward, or both gradients).
+Conv2dAlgorithm conv2d_auto_algorithm(const Conv2dGeometry& g, bool backward);
+
 // Whether `Direct` can run this geometry (float32) on this CPU, with `isa` (Auto: the
 // widest this CPU has).
-bool conv2d_direct_supported(const Conv2dGeometry& g, GemmIsa isa = GemmIsa::Auto);
+bool conv2d_direct_supported(const Conv2dGeometry& g, CpuIsa isa = CpuIsa::Auto);
 
 struct Conv2dForwardArgs {
   Conv2dGeometry g;
@@ -44,7 +59,7 @@ struct Conv2dForwardArgs {
   const void* bias;  // [c_out] or nullptr
   void* output;      // [n, c_out, out_h, out_w]
   Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;
-  GemmIsa isa = GemmIsa::Auto;  // the direct kernel's instruction set (tests run each)
+  CpuIsa isa = CpuIsa::Auto;  // the direct kernel's instruction set (tests run each)
 };
 
 struct Conv2dBackwardArgs {
@@ -56,12 +71,12 @@ struct Conv2dBackwardArgs {
   void* grad_input;   // nullptr: not needed (e.g. the first layer, or a frozen stem)
   void* grad_weight;  // nullptr: not needed (frozen weights); else overwritten
   void* grad_bias;    // nullptr: not needed; else overwritten
-  Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;  // Direct or an im2col lowering
-  GemmIsa isa = GemmIsa::Auto;  // the direct kernel's instruction set (tests run each)
+  Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;  // Direct or Columns (Transposed: Columns)
+  CpuIsa isa = CpuIsa::Auto;  // the direct kernel's instruction set (tests run each)
 };
 
-void conv2d_forward(const Conv2dForwardArgs& args);
-void conv2d_backward(const Conv2dBackwardArgs& args);
+void conv2d_forward(const Conv2dForwardArgs& args, const Exec& exec);
+void conv2d_backward(const Conv2dBackwardArgs& args, const Exec& exec);
 void conv2d_forward_reference(const Conv2dForwardArgs& args);
 void conv2d_backward_reference(const Conv2dBackwardArgs& args);
 

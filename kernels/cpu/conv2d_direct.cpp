@@ -10,15 +10,14 @@
 #include "kernels/cpu/conv2d_direct_tiles.h"
 #include "kernels/cpu/gemm.h"
 #include "tensor/error.h"
-#include "tensor/parallel.h"
 
 namespace hone::kernels::cpu::conv_direct {
 
-const std::vector<GemmIsa>& isas() {
-  static const std::vector<GemmIsa> supported = [] {  // the CPU does not change: ask once
-    std::vector<GemmIsa> out;
-    for (GemmIsa isa : {GemmIsa::Avx512, GemmIsa::Avx2})
-      if (gemm_isa_supported(isa)) out.push_back(isa);
+const std::vector<CpuIsa>& isas() {
+  static const std::vector<CpuIsa> supported = [] {  // the CPU does not change: ask once
+    std::vector<CpuIsa> out;
+    for (CpuIsa isa : {CpuIsa::Avx512, CpuIsa::Avx2})
+      if (cpu_isa_supported(isa)) out.push_back(isa);
     return out;
   }();
   return supported;
@@ -30,14 +29,14 @@ constexpr int64_t kTapDepth = 288;  // taps x input channels per weight chunk (3
 constexpr int64_t kGradDepth = 128;  // grid positions per weight-gradient pass (dY^T block stays in L1)
 constexpr int64_t kItemPositions = 384;  // grid positions per forward work item
 
-Tiles tiles_for(GemmIsa isa) {
-  if (isa == GemmIsa::Auto) {
+Tiles tiles_for(CpuIsa isa) {
+  if (isa == CpuIsa::Auto) {
     HONE_CHECK(!isas().empty(), "conv2d (direct): this CPU has neither AVX-512 nor AVX2+FMA");
     isa = isas().front();
   }
-  HONE_CHECK(isa == GemmIsa::Avx512 || isa == GemmIsa::Avx2, "conv2d (direct): no kernel for ISA ", gemm_isa_name(isa));
-  HONE_CHECK(gemm_isa_supported(isa), "conv2d (direct): this CPU cannot run ", gemm_isa_name(isa));
-  return isa == GemmIsa::Avx512 ? avx512_tiles() : avx2_tiles();
+  HONE_CHECK(isa == CpuIsa::Avx512 || isa == CpuIsa::Avx2, "conv2d (direct): no kernel for ISA ", cpu_isa_name(isa));
+  HONE_CHECK(cpu_isa_supported(isa), "conv2d (direct): this CPU cannot run ", cpu_isa_name(isa));
+  return isa == CpuIsa::Avx512 ? avx512_tiles() : avx2_tiles();
 }
 
 int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -119,8 +118,8 @@ ForwardPlan forward_plan(const Conv2dGeometry& g, int64_t nq) {
 }
 
 // x [n, c, h, w] -> grid (the phases in use), zeros everywhere else.
-void to_grid(const Grid& gr, const std::vector<bool>& phase_used, const float* x, float* out) {
-  parallel_for(gr.phases() * gr.c, 1, [&](int64_t i0, int64_t i1) {
+void to_grid(const Exec& exec, const Grid& gr, const std::vector<bool>& phase_used, const float* x, float* out) {
+  parallel_for(exec, gr.phases() * gr.c, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t phase = i / gr.c, c = i % gr.c, py = phase / gr.sw, px = phase % gr.sw;
       if (!phase_used[size_t(phase)]) continue;
@@ -151,10 +150,10 @@ void to_grid(const Grid& gr, const std::vector<bool>& phase_used, const float* x
 // chunk of input channels, [tap][channel in chunk][MR], taps in the plan's order. Rows
 // past c_out are zero. weight(o, i, index) gives W for kernel position `index`.
 template <typename Weight>
-void pack_weights(int64_t MR, int64_t c_out, int64_t c_in, const std::vector<Tap>& taps, int64_t chunk, Weight weight,
+void pack_weights(const Exec& exec, int64_t MR, int64_t c_out, int64_t c_in, const std::vector<Tap>& taps, int64_t chunk, Weight weight,
                   float* ap) {
   const int64_t blocks = round_up(c_out, MR) / MR, T = int64_t(taps.size());
-  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+  parallel_for(exec, blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t b = b0; b < b1; ++b)
       for (int64_t c0 = 0; c0 < c_in; c0 += chunk) {
         const int64_t cc = std::min(chunk, c_in - c0);
@@ -177,7 +176,7 @@ struct OutMap {
 
 // out = sum over taps and input channels of packed W x shifted grid rows, for c_out
 // channels and an out_h x out_w output on the grid (+ bias), written through `to`.
-void run_taps(const Tiles& k, const Grid& gr, const float* xg, const std::vector<Tap>& taps, int64_t c_in, int64_t c_out, const float* ap,
+void run_taps(const Exec& exec, const Tiles& k, const Grid& gr, const float* xg, const std::vector<Tap>& taps, int64_t c_in, int64_t c_out, const float* ap,
               int64_t chunk, const float* bias, int64_t out_h, int64_t out_w, const OutMap& to) {
   HONE_CHECK(out_h <= gr.rows && out_w <= gr.S, "conv2d (direct): output outside the grid");
   const int64_t T = int64_t(taps.size()), MR = k.mr, NQ = k.nq, OCp = round_up(c_out, MR);
@@ -190,11 +189,11 @@ void run_taps(const Tiles& k, const Grid& gr, const float* xg, const std::vector
   // for every thread. Each item runs all input chunks for its outputs, so every output
   // is summed in the same order whatever the split.
   const int64_t tiles = gr.Qp / NQ, per_block = std::min<int64_t>(tiles, kItemPositions / NQ), qblocks = (tiles + per_block - 1) / per_block;
-  const int64_t oblocks = OCp / MR, threads = Context::current().thread_pool()->size();
+  const int64_t oblocks = OCp / MR, threads = exec.threads();
   int64_t groups = 1;
   while (qblocks * groups < 4 * threads && groups * 2 <= oblocks) groups *= 2;
   const int64_t per_group = (oblocks + groups - 1) / groups;
-  parallel_for(qblocks * groups, 1, [&](int64_t i0, int64_t i1) {
+  parallel_for(exec, qblocks * groups, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t item = i0; item < i1; ++item) {
       const int64_t qb = item / groups, og = item % groups;
       const int64_t ob0 = og * per_group, ob1 = std::min(oblocks, ob0 + per_group);
@@ -210,7 +209,7 @@ void run_taps(const Tiles& k, const Grid& gr, const float* xg, const std::vector
     }
   });
   // Grid -> destination, adding the bias.
-  parallel_for(gr.n * c_out, 4, [&](int64_t i0, int64_t i1) {
+  parallel_for(exec, gr.n * c_out, 4, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / c_out, o = i % c_out;
       const float bv = bias ? bias[o] : 0.0f;
@@ -239,12 +238,13 @@ bool geometry_supported(const Conv2dGeometry& g) {
 }
 
 
-double grid_utilisation(const Conv2dGeometry& g, GemmIsa isa) {
+double grid_utilisation(const Conv2dGeometry& g, CpuIsa isa) {
   const Grid gr = forward_plan(g, tiles_for(isa).nq).grid;
   return double(g.out_h() * g.out_w()) / double(gr.rows * gr.S);
 }
 
-void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, GemmIsa isa) {
+void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, const Exec& exec,
+             CpuIsa isa) {
   const Tiles k = tiles_for(isa);
   const int64_t MR = k.mr;
   const ForwardPlan plan = forward_plan(g, k.nq);
@@ -252,11 +252,11 @@ void forward(const Conv2dGeometry& g, const float* x, const float* w, const floa
   const int64_t T = g.kh * g.kw, chunk = chunk_for(g.c_in, T);
   AlignedFloats grid(size_t(gr.phases() * g.c_in * gr.cs)), packed(size_t(round_up(g.c_out, MR) * g.c_in * T));
   float *xg = grid.data(), *ap = packed.data();
-  to_grid(gr, plan.phase_used, x, xg);
-  pack_weights(MR, g.c_out, g.c_in, plan.taps, chunk,
+  to_grid(exec, gr, plan.phase_used, x, xg);
+  pack_weights(exec, MR, g.c_out, g.c_in, plan.taps, chunk,
                [&](int64_t o, int64_t i, int64_t tap) { return w[(o * g.c_in + i) * T + tap]; }, ap);
   const int64_t oh = g.out_h(), ow = g.out_w();
-  run_taps(k, gr, xg, plan.taps, g.c_in, g.c_out, ap, chunk, bias, oh, ow,
+  run_taps(exec, k, gr, xg, plan.taps, g.c_in, g.c_out, ap, chunk, bias, oh, ow,
            {.base = y, .image = g.c_out * oh * ow, .channel = oh * ow, .row = ow, .col = 1});
 }
 
@@ -264,7 +264,7 @@ void forward(const Conv2dGeometry& g, const float* x, const float* w, const floa
 // (mod sh), kx likewise, of W[co, ci, ky, kx] * dY[co, y + (py + pad_top - ky)/sh, ...]:
 // for each phase of dX, a stride-1 run of the forward kernel over dY's grid with the
 // kernel's channel axes swapped. Phases no tap reaches (stride > kernel) are zero.
-void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx, GemmIsa isa) {
+void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx, const Exec& exec, CpuIsa isa) {
   const Tiles k = tiles_for(isa);
   const int64_t MR = k.mr;
   const int64_t oh = g.out_h(), ow = g.out_w(), T = g.kh * g.kw, sh = g.stride_h, sw = g.stride_w;
@@ -283,7 +283,7 @@ void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float*
   const Grid gr = make_grid(g.n, g.c_out, oh, ow, 1, 1, d, ceil_div(g.h, sh), ceil_div(g.w, sw), k.nq);
   AlignedFloats grid(size_t(g.c_out * gr.cs)), packed(size_t(round_up(g.c_in, MR) * g.c_out * T));
   float *dyg = grid.data(), *ap = packed.data();
-  to_grid(gr, {true}, dy, dyg);
+  to_grid(exec, gr, {true}, dy, dyg);
   for (int64_t py = 0; py < sh; ++py)
     for (int64_t px = 0; px < sw; ++px) {
       const int64_t ph = ceil_div(g.h - py, sh), pw = ceil_div(g.w - px, sw);
@@ -291,7 +291,7 @@ void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float*
       const OutMap to{.base = dx + py * g.w + px, .image = g.c_in * g.h * g.w, .channel = g.h * g.w, .row = sh * g.w, .col = sw};
       const std::vector<Shift>& shifts = phase_taps[size_t(py * sw + px)];
       if (shifts.empty()) {
-        parallel_for(g.n * g.c_in, 4, [&](int64_t i0, int64_t i1) {
+        parallel_for(exec, g.n * g.c_in, 4, [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i)
             for (int64_t y = 0; y < ph; ++y)
               for (int64_t x = 0; x < pw; ++x) to.base[(i / g.c_in) * to.image + (i % g.c_in) * to.channel + y * to.row + x * to.col] = 0.0f;
@@ -301,13 +301,13 @@ void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float*
       std::vector<Tap> taps;
       for (const Shift& sh_ : shifts) taps.push_back({sh_.dy * gr.S + sh_.dx, sh_.index});
       const int64_t Tp = int64_t(taps.size()), pchunk = chunk_for(g.c_out, Tp);
-      pack_weights(MR, g.c_in, g.c_out, taps, pchunk, [&](int64_t o, int64_t i, int64_t tap) { return w[(i * g.c_in + o) * T + tap]; },
+      pack_weights(exec, MR, g.c_in, g.c_out, taps, pchunk, [&](int64_t o, int64_t i, int64_t tap) { return w[(i * g.c_in + o) * T + tap]; },
                    ap);
-      run_taps(k, gr, dyg, taps, g.c_out, g.c_in, ap, pchunk, nullptr, ph, pw, to);
+      run_taps(exec, k, gr, dyg, taps, g.c_out, g.c_in, ap, pchunk, nullptr, ph, pw, to);
     }
 }
 
-void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, GemmIsa isa) {
+void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, const Exec& exec, CpuIsa isa) {
   const Tiles k = tiles_for(isa);
   const int64_t RB = k.rb, OB = k.ob;
   const ForwardPlan plan = forward_plan(g, k.nq);
@@ -315,12 +315,12 @@ void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float
   const int64_t T = g.kh * g.kw, OCp = round_up(g.c_out, OB), oh = g.out_h(), ow = g.out_w();
   AlignedFloats grid(size_t(gr.phases() * g.c_in * gr.cs)), grad_t(size_t(gr.Qp * OCp));
   float *xg = grid.data(), *dyt = grad_t.data();
-  to_grid(gr, plan.phase_used, x, xg);
+  to_grid(exec, gr, plan.phase_used, x, xg);
   // dY^T on the output grid: [position, channel], zero at positions that are no pixel.
-  parallel_for(gr.Qp, 64, [&](int64_t q0, int64_t q1) {
+  parallel_for(exec, gr.Qp, 64, [&](int64_t q0, int64_t q1) {
     std::memset(dyt + q0 * OCp, 0, size_t((q1 - q0) * OCp) * 4);
   });
-  parallel_for(g.n * oh, 1, [&](int64_t i0, int64_t i1) {
+  parallel_for(exec, g.n * oh, 1, [&](int64_t i0, int64_t i1) {
     for (int64_t i = i0; i < i1; ++i) {
       const int64_t n = i / oh, oy = i % oh;
       float* dst = dyt + (n * gr.rows * gr.S + oy * gr.S) * OCp;
@@ -340,7 +340,7 @@ void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float
   }
   AlignedFloats grad_wt(size_t(blocks * RB * OCp));
   float* dwt = grad_wt.data();
-  parallel_for(blocks, 1, [&](int64_t b0, int64_t b1) {
+  parallel_for(exec, blocks, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t q0 = 0; q0 < gr.Qp; q0 += kGradDepth) {
       const int64_t depth = std::min(kGradDepth, gr.Qp - q0);
       for (int64_t oc = 0; oc < OCp; oc += OB)
@@ -350,7 +350,7 @@ void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float
     }
   });
   // dW[co, r] = dW^T[r, co], in 16 x 64 blocks so both sides stay in cache.
-  parallel_for((g.c_out + 15) / 16, 1, [&](int64_t b0, int64_t b1) {
+  parallel_for(exec, (g.c_out + 15) / 16, 1, [&](int64_t b0, int64_t b1) {
     for (int64_t o0 = b0 * 16; o0 < std::min(g.c_out, b1 * 16); o0 += 16)
       for (int64_t r0 = 0; r0 < R; r0 += 64)
         for (int64_t o = o0; o < std::min(g.c_out, o0 + 16); ++o)

@@ -36,13 +36,15 @@ namespace hone::kernels::cpu::conv_direct {
 bool geometry_supported(const Conv2dGeometry& g);
 // The ISAs this CPU can run the kernel with, widest first (AVX-512, AVX2); Auto below
 // means the first of them. An ISA the CPU lacks is a hone::Error.
-const std::vector<GemmIsa>& isas();
+const std::vector<CpuIsa>& isas();
 // Share of the forward grid's positions that are output pixels.
-double grid_utilisation(const Conv2dGeometry& g, GemmIsa isa = GemmIsa::Auto);
+double grid_utilisation(const Conv2dGeometry& g, CpuIsa isa = CpuIsa::Auto);
 
-void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y,
-             GemmIsa isa = GemmIsa::Auto);
-void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx, GemmIsa isa = GemmIsa::Auto);
-void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, GemmIsa isa = GemmIsa::Auto);
+void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, const Exec& exec,
+             CpuIsa isa = CpuIsa::Auto);
+void grad_input(const Conv2dGeometry& g, const float* w, const float* dy, float* dx, const Exec& exec,
+                CpuIsa isa = CpuIsa::Auto);
+void grad_weight(const Conv2dGeometry& g, const float* x, const float* dy, float* dw, const Exec& exec,
+                 CpuIsa isa = CpuIsa::Auto);
 
 }  // namespace hone::kernels::cpu::conv_direct

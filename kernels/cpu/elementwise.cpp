@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "tensor/parallel.h"
 #include "tensor/strided_loop.h"
 
 namespace hone::kernels::cpu {
@@ -11,10 +10,10 @@ namespace {
 
 // Rows of the coalesced layout split over threads; a row is the innermost dimension.
 template <size_t N, typename F>
-void for_rows(const StridedLayout<N>& layout, F&& row_fn) {
+void for_rows(const Exec& exec, const StridedLayout<N>& layout, F&& row_fn) {
   const int64_t rows = layout.num_rows();
   const int64_t grain = std::max<int64_t>(1, (1 << 15) / std::max<int64_t>(layout.inner_size(), 1));
-  parallel_for(rows, grain, [&](int64_t r0, int64_t r1) { layout.for_each_row(r0, r1, row_fn); });
+  parallel_for(exec, rows, grain, [&](int64_t r0, int64_t r1) { layout.for_each_row(r0, r1, row_fn); });
 }
 
 template <typename T>
@@ -88,8 +87,8 @@ bool binary_floats_only(BinaryOp op) {
 // The op is chosen once per call: each case instantiates the row loop with its own
 // functor, so the inner loop has no switch and the compiler can vectorise it.
 template <typename T, typename F>
-void unary_rows(const StridedLayout<2>& layout, T* out, const T* in, F f) {
-  for_rows(layout, [&](const auto& off, int64_t n, const auto& st) {
+void unary_rows(const Exec& exec, const StridedLayout<2>& layout, T* out, const T* in, F f) {
+  for_rows(exec, layout, [&](const auto& off, int64_t n, const auto& st) {
     T* o = out + off[0];
     const T* x = in + off[1];
     if (st[0] == 1 && st[1] == 1) {
@@ -101,8 +100,8 @@ void unary_rows(const StridedLayout<2>& layout, T* out, const T* in, F f) {
 }
 
 template <typename T, typename F>
-void binary_rows(const StridedLayout<3>& layout, T* out, const T* a, const T* b, F f) {
-  for_rows(layout, [&](const auto& off, int64_t n, const auto& st) {
+void binary_rows(const Exec& exec, const StridedLayout<3>& layout, T* out, const T* a, const T* b, F f) {
+  for_rows(exec, layout, [&](const auto& off, int64_t n, const auto& st) {
     T* o = out + off[0];
     const T* x = a + off[1];
     const T* y = b + off[2];
@@ -117,7 +116,7 @@ void binary_rows(const StridedLayout<3>& layout, T* out, const T* a, const T* b,
   });
 }
 
-void unary(const UnaryArgs& args) {
+void unary(const UnaryArgs& args, const Exec& exec) {
   HONE_CHECK(unary_supports(args.op, args.dtype), "unary kernel: op ", int(args.op), " does not support dtype ",
              dtype_name(args.dtype));
   StridedLayout<2> layout(args.sizes, {args.out_strides, args.in_strides});
@@ -127,21 +126,21 @@ void unary(const UnaryArgs& args) {
     const T* in = static_cast<const T*>(args.in);
     const double s = args.scalar;
     switch (args.op) {
-      case UnaryOp::Neg: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Neg, x, 0); });
-      case UnaryOp::Abs: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Abs, x, 0); });
-      case UnaryOp::Relu: return unary_rows(layout, out, in, [](T x) { return x > T(0) ? x : T(0); });
-      case UnaryOp::Sign: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sign, x, 0); });
-      case UnaryOp::Exp: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Exp, x, 0); });
-      case UnaryOp::Log: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Log, x, 0); });
-      case UnaryOp::Sqrt: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sqrt, x, 0); });
-      case UnaryOp::Sigmoid: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sigmoid, x, 0); });
-      case UnaryOp::Tanh: return unary_rows(layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Tanh, x, 0); });
-      case UnaryOp::PowScalar: return unary_rows(layout, out, in, [s](T x) { return apply_unary<T>(UnaryOp::PowScalar, x, s); });
+      case UnaryOp::Neg: return unary_rows(exec, layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Neg, x, 0); });
+      case UnaryOp::Abs: return unary_rows(exec, layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Abs, x, 0); });
+      case UnaryOp::Relu: return unary_rows(exec, layout, out, in, [](T x) { return x > T(0) ? x : T(0); });
+      case UnaryOp::Sign: return unary_rows(exec, layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sign, x, 0); });
+      case UnaryOp::Exp: return unary_rows(exec, layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Exp, x, 0); });
+      case UnaryOp::Log: return unary_rows(exec, layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Log, x, 0); });
+      case UnaryOp::Sqrt: return unary_rows(exec, layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sqrt, x, 0); });
+      case UnaryOp::Sigmoid: return unary_rows(exec, layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Sigmoid, x, 0); });
+      case UnaryOp::Tanh: return unary_rows(exec, layout, out, in, [](T x) { return apply_unary<T>(UnaryOp::Tanh, x, 0); });
+      case UnaryOp::PowScalar: return unary_rows(exec, layout, out, in, [s](T x) { return apply_unary<T>(UnaryOp::PowScalar, x, s); });
     }
   });
 }
 
-void binary(const BinaryArgs& args) {
+void binary(const BinaryArgs& args, const Exec& exec) {
   HONE_CHECK(!binary_floats_only(args.op) || args.dtype == DType::Float32 || args.dtype == DType::Float64,
              "binary kernel: op ", int(args.op), " needs float32/float64, got ", dtype_name(args.dtype));
   StridedLayout<3> layout(args.sizes, {args.out_strides, args.a_strides, args.b_strides});
@@ -153,15 +152,15 @@ void binary(const BinaryArgs& args) {
     const T alpha = T(args.alpha);
     switch (args.op) {
       case BinaryOp::Add:
-        if (alpha == T(1)) return binary_rows(layout, out, a, b, [](T x, T y) { return T(x + y); });
-        return binary_rows(layout, out, a, b, [alpha](T x, T y) { return T(x + alpha * y); });
+        if (alpha == T(1)) return binary_rows(exec, layout, out, a, b, [](T x, T y) { return T(x + y); });
+        return binary_rows(exec, layout, out, a, b, [alpha](T x, T y) { return T(x + alpha * y); });
       case BinaryOp::Sub:
-        if (alpha == T(1)) return binary_rows(layout, out, a, b, [](T x, T y) { return T(x - y); });
-        return binary_rows(layout, out, a, b, [alpha](T x, T y) { return T(x - alpha * y); });
-      case BinaryOp::Mul: return binary_rows(layout, out, a, b, [](T x, T y) { return T(x * y); });
+        if (alpha == T(1)) return binary_rows(exec, layout, out, a, b, [](T x, T y) { return T(x - y); });
+        return binary_rows(exec, layout, out, a, b, [alpha](T x, T y) { return T(x - alpha * y); });
+      case BinaryOp::Mul: return binary_rows(exec, layout, out, a, b, [](T x, T y) { return T(x * y); });
       default: {
         const BinaryOp op = args.op;  // the rest: less hot, one generic loop
-        return binary_rows(layout, out, a, b, [op, alpha](T x, T y) { return apply_binary<T>(op, x, y, alpha); });
+        return binary_rows(exec, layout, out, a, b, [op, alpha](T x, T y) { return apply_binary<T>(op, x, y, alpha); });
       }
     }
   });

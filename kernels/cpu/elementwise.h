@@ -14,7 +14,7 @@ using kernels::BinaryOp;
 using kernels::UnaryArgs;
 using kernels::UnaryOp;
 
-void unary(const UnaryArgs& args);    // float32/float64; Neg/Abs/Relu/Sign also integers
-void binary(const BinaryArgs& args);  // float32/float64 and integers (Pow and *Backward: floats only)
+void unary(const UnaryArgs& args, const Exec& exec);    // float32/float64; Neg/Abs/Relu/Sign also integers
+void binary(const BinaryArgs& args, const Exec& exec);  // float32/float64 and integers (Pow and *Backward: floats only)
 
 }  // namespace hone::kernels::cpu

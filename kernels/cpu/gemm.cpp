@@ -15,7 +15,6 @@
 
 #include "kernels/cpu/gemm_microkernel.h"
 #include "tensor/allocator.h"
-#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
@@ -149,11 +148,21 @@ inline void run_tile(const GemmArgs& g, const MicroKernel& uk, int64_t kc, const
     }
 }
 
+// Calls fn(t) for t in [0, n): on the pool, or on the caller when there is none.
+template <typename F>
+void run_tasks(ThreadPool* pool, int64_t n, F&& fn) {
+  if (!pool || n <= 1) {
+    for (int64_t t = 0; t < n; ++t) fn(t);
+    return;
+  }
+  pool->run(n, fn);
+}
+
 // The loop nest. For each (NC, KC) slice the threads first pack B together (each a share of
 // its NR panels), then each computes its own rows of C (or, when C has too few rows to go
 // round, its own NR panels) packing its own A blocks. Every C element is computed by one
 // thread, in the same k order whatever the thread count.
-void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool& pool, int64_t threads,
+void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool* pool, int64_t threads,
                    const float* prepacked_b = nullptr) {
   static thread_local AlignedBuffer b_buf;
   const int mr = uk.mr, nr = uk.nr;
@@ -173,13 +182,13 @@ void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool& pool, i
         b_slice = prepacked_b + pc * padded_n + (jc / nr) * kc * nr;
       } else {
         const int64_t pack_tasks = std::min(threads, panels);
-        pool.run(pack_tasks, [&](int64_t t) {
+        run_tasks(pool, pack_tasks, [&](int64_t t) {
           const int64_t p0 = panels * t / pack_tasks, p1 = panels * (t + 1) / pack_tasks;
           pack_b(g, pc, kc, jc + p0 * nr, std::min(nc, p1 * nr) - p0 * nr, nr, bp + p0 * nr * kc);
         });
       }
       const int64_t tasks = std::min(threads, split_rows ? row_units : panels);
-      pool.run(tasks, [&](int64_t t) {
+      run_tasks(pool, tasks, [&](int64_t t) {
         static thread_local AlignedBuffer a_buf;
         float* ap = a_buf.get(size_t(KC * mc_max));
         int64_t i_begin = 0, i_end = g.m, q0 = 0, q1 = panels;
@@ -205,76 +214,48 @@ void gemm_threaded(const GemmArgs& g, const MicroKernel& uk, ThreadPool& pool, i
   }
 }
 
-MicroKernel kernel_for(GemmIsa isa) {
+MicroKernel kernel_for(CpuIsa isa) {
   switch (isa) {
-    case GemmIsa::Avx512: return gemm_detail::avx512_kernel();
-    case GemmIsa::Avx2: return gemm_detail::avx2_kernel();
+    case CpuIsa::Avx512: return gemm_detail::avx512_kernel();
+    case CpuIsa::Avx2: return gemm_detail::avx2_kernel();
     default: return gemm_detail::portable_kernel();
   }
 }
 
 }  // namespace
 
-bool gemm_isa_supported(GemmIsa isa) {
-  switch (isa) {
-    case GemmIsa::Auto:
-    case GemmIsa::Portable: return true;
-    case GemmIsa::Avx2: return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-    case GemmIsa::Avx512: return __builtin_cpu_supports("avx512f");
-  }
-  return false;
-}
-
-GemmIsa best_gemm_isa() {
-  static const GemmIsa best = gemm_isa_supported(GemmIsa::Avx512) ? GemmIsa::Avx512
-                              : gemm_isa_supported(GemmIsa::Avx2) ? GemmIsa::Avx2
-                                                                  : GemmIsa::Portable;
-  return best;
-}
-
-const char* gemm_isa_name(GemmIsa isa) {
-  switch (isa) {
-    case GemmIsa::Auto: return "auto";
-    case GemmIsa::Avx512: return "avx512";
-    case GemmIsa::Avx2: return "avx2";
-    case GemmIsa::Portable: return "portable";
-  }
-  return "?";
-}
-
 AlignedFloats::AlignedFloats(size_t n)
     : data_(static_cast<float*>(cpu_alloc(std::max<size_t>(n, 16) * sizeof(float)))), n_(std::max<size_t>(n, 16)) {}
 AlignedFloats::~AlignedFloats() { cpu_free(data_, n_ * sizeof(float)); }
 
-PackedBLayout packed_b_layout(int64_t k, int64_t n, GemmIsa isa) {
-  if (isa == GemmIsa::Auto) isa = best_gemm_isa();
+PackedBLayout packed_b_layout(int64_t k, int64_t n, CpuIsa isa) {
+  if (isa == CpuIsa::Auto) isa = best_cpu_isa();
   return {k, n, KC, kernel_for(isa).nr};
 }
 
 // The checks and trivial cases every entry point shares. Returns false when there is no
 // product to compute (C is already done); otherwise resolves `isa` to a runnable one.
-static bool prepare(const GemmArgs& g, GemmIsa& isa) {
+static bool prepare(const GemmArgs& g, CpuIsa& isa) {
   HONE_CHECK(g.m >= 0 && g.n >= 0 && g.k >= 0, "sgemm: negative size m=", g.m, " n=", g.n, " k=", g.k);
   if (g.m == 0 || g.n == 0) return false;
   if (g.k == 0 || g.alpha == 0.0f) {
     scale_c(g);
     return false;
   }
-  if (isa == GemmIsa::Auto) isa = best_gemm_isa();
-  HONE_CHECK(gemm_isa_supported(isa), "sgemm: this CPU cannot run the ", gemm_isa_name(isa), " micro-kernel");
+  if (isa == CpuIsa::Auto) isa = best_cpu_isa();
+  HONE_CHECK(cpu_isa_supported(isa), "sgemm: this CPU cannot run the ", cpu_isa_name(isa), " micro-kernel");
   return true;
 }
 
 // The packed loop nest on the context's threads (one thread for tiny products).
-static void run_threaded(const GemmArgs& g, GemmIsa isa, const float* packed_b) {
-  const std::shared_ptr<ThreadPool> pool = Context::current().thread_pool();
+static void run_threaded(const GemmArgs& g, const Exec& exec, CpuIsa isa, const float* packed_b) {
   const double flops = 2.0 * double(g.m) * double(g.n) * double(g.k);
-  gemm_threaded(g, kernel_for(isa), *pool, flops < 2e6 ? 1 : pool->size(), packed_b);
+  gemm_threaded(g, kernel_for(isa), exec.pool, flops < 2e6 ? 1 : exec.threads(), packed_b);
 }
 
-void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {
+void sgemm_packed_b(const GemmArgs& g, const float* packed_b, const Exec& exec, CpuIsa isa) {
   HONE_CHECK(reinterpret_cast<uintptr_t>(packed_b) % 64 == 0, "sgemm_packed_b: packed B must be 64-byte aligned");
-  if (prepare(g, isa)) run_threaded(g, isa, packed_b);
+  if (prepare(g, isa)) run_threaded(g, exec, isa, packed_b);
 }
 
 // Few rows of A and B's columns contiguous (x W^T in a linear layer with a small batch):
@@ -282,7 +263,7 @@ void sgemm_packed_b(const GemmArgs& g, const float* packed_b, GemmIsa isa) {
 // padding, so take dot products straight from W's rows instead, split over columns.
 constexpr int64_t kSkinnyRows = 16;
 
-static void sgemm_skinny(const GemmArgs& g, GemmIsa isa) {
+static void sgemm_skinny(const GemmArgs& g, const Exec& exec, CpuIsa isa) {
   std::vector<float> a_rows;
   const float* a = g.a;
   int64_t lda = g.a_row_stride;
@@ -293,26 +274,26 @@ static void sgemm_skinny(const GemmArgs& g, GemmIsa isa) {
     a = a_rows.data();
     lda = g.k;
   }
-  const gemm_detail::DotFn dot = isa == GemmIsa::Avx512 ? gemm_detail::avx512_dot : gemm_detail::portable_dot;
-  parallel_for(g.n, std::max<int64_t>(2, 65536 / std::max<int64_t>(1, g.k * g.m)) / 2 * 2, [&](int64_t j0, int64_t j1) {
+  const gemm_detail::DotFn dot = isa == CpuIsa::Avx512 ? gemm_detail::avx512_dot : gemm_detail::portable_dot;
+  parallel_for(exec, g.n, std::max<int64_t>(2, 65536 / std::max<int64_t>(1, g.k * g.m)) / 2 * 2, [&](int64_t j0, int64_t j1) {
     dot(g.m, j0, j1, g.k, a, lda, g.b, g.b_col_stride, g.c, g.c_row_stride, g.c_col_stride, g.alpha, g.beta);
   });
 }
 
 // Few rows of A and B's rows contiguous (dY W in a linear backward at small batch).
-static void sgemm_skinny_rows(const GemmArgs& g, GemmIsa isa) {
-  const gemm_detail::RowsFn rows = isa == GemmIsa::Avx512 ? gemm_detail::avx512_rows : gemm_detail::rows_times_matrix<>;
-  parallel_for((g.n + 511) / 512, 1, [&](int64_t q0, int64_t q1) {
+static void sgemm_skinny_rows(const GemmArgs& g, const Exec& exec, CpuIsa isa) {
+  const gemm_detail::RowsFn rows = isa == CpuIsa::Avx512 ? gemm_detail::avx512_rows : gemm_detail::rows_times_matrix<>;
+  parallel_for(exec, (g.n + 511) / 512, 1, [&](int64_t q0, int64_t q1) {
     rows(g.m, q0 * 512, std::min(g.n, q1 * 512), g.k, g.a, g.a_row_stride, g.a_col_stride, g.b, g.b_row_stride, g.c,
          g.c_row_stride, g.c_col_stride, g.alpha, g.beta);
   });
 }
 
-void sgemm(const GemmArgs& g, GemmIsa isa) {
+void sgemm(const GemmArgs& g, const Exec& exec, CpuIsa isa) {
   if (!prepare(g, isa)) return;
-  if (g.m <= kSkinnyRows && g.b_row_stride == 1 && g.k >= 64) return sgemm_skinny(g, isa);
-  if (g.m <= kSkinnyRows && g.b_col_stride == 1 && g.n >= 64 && g.k >= 64) return sgemm_skinny_rows(g, isa);
-  run_threaded(g, isa, nullptr);
+  if (g.m <= kSkinnyRows && g.b_row_stride == 1 && g.k >= 64) return sgemm_skinny(g, exec, isa);
+  if (g.m <= kSkinnyRows && g.b_col_stride == 1 && g.n >= 64 && g.k >= 64) return sgemm_skinny_rows(g, exec, isa);
+  run_threaded(g, exec, isa, nullptr);
 }
 
 }  // namespace hone::kernels::cpu

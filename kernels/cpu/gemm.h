@@ -7,6 +7,9 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "kernels/cpu/isa.h"
+#include "kernels/exec.h"
+
 namespace hone::kernels::cpu {
 
 struct GemmArgs {
@@ -21,11 +24,9 @@ struct GemmArgs {
   float beta = 0.0f;  // 0: C is written without being read (it may hold garbage)
 };
 
-enum class GemmIsa { Auto, Avx512, Avx2, Portable };
-
-// Runs on the current context's threads. Each element of C is computed by one thread in a
-// fixed k order, so results do not depend on the thread count.
-void sgemm(const GemmArgs& args, GemmIsa isa = GemmIsa::Auto);
+// Runs on exec's threads. Each element of C is computed by one thread in a fixed k order,
+// so results do not depend on the thread count.
+void sgemm(const GemmArgs& args, const Exec& exec, CpuIsa isa = CpuIsa::Auto);
 
 // For callers that produce B themselves (conv's im2col writes its columns straight into
 // it, saving a pass over memory): B [k, n] laid out as the driver packs it. K is cut into
@@ -40,7 +41,7 @@ struct PackedBLayout {
     return slice * kc * padded_n() + (j / nr) * depth * nr + (p - slice * kc) * nr + j % nr;
   }
 };
-PackedBLayout packed_b_layout(int64_t k, int64_t n, GemmIsa isa = GemmIsa::Auto);
+PackedBLayout packed_b_layout(int64_t k, int64_t n, CpuIsa isa = CpuIsa::Auto);
 
 // A 64-byte aligned float buffer (from cpu_alloc, so large ones are reused from call to
 // call): packed panels are read with aligned vector loads. Contents start undefined.
@@ -73,10 +74,7 @@ struct AlignedBuffer {
 
 // sgemm with B given in packed form (args.b and its strides are ignored), 64-byte
 // aligned. `isa` must be the one the layout was made for.
-void sgemm_packed_b(const GemmArgs& args, const float* packed_b, GemmIsa isa = GemmIsa::Auto);
+void sgemm_packed_b(const GemmArgs& args, const float* packed_b, const Exec& exec, CpuIsa isa = CpuIsa::Auto);
 
-GemmIsa best_gemm_isa();              // what Auto picks on this CPU
-bool gemm_isa_supported(GemmIsa isa);  // can this CPU run that micro-kernel?
-const char* gemm_isa_name(GemmIsa isa);
 
 }  // namespace hone::kernels::cpu

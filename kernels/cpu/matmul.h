@@ -4,6 +4,7 @@
 // (kernels/cpu/gemm.h); float64 and the reference use a plain loop, accumulating in double.
 #include <cstdint>
 
+#include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
@@ -19,7 +20,7 @@ struct MatmulArgs {
   int64_t c_batch_stride, c_row_stride, c_col_stride;  // C is m x n (overwritten)
 };
 
-void matmul(const MatmulArgs& args);
+void matmul(const MatmulArgs& args, const Exec& exec);
 void matmul_reference(const MatmulArgs& args);  // the plain loop, any dtype it supports
 
 }  // namespace hone::kernels::cpu

@@ -13,7 +13,6 @@
 #include <limits>
 #include <vector>
 
-#include "tensor/parallel.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
 
@@ -60,16 +59,6 @@ std::vector<AvgWindow> avg_windows(int64_t out, int64_t k, int64_t stride, int64
   return r;
 }
 
-void require_no_dilation(const Pool2dGeometry& g, const char* op) {
-  HONE_CHECK(g.dilation_h == 1 && g.dilation_w == 1, op, ": dilation is not supported (got ", g.dilation_h, "x",
-             g.dilation_w, "); only max_pool2d takes a dilation");
-}
-
-void validate_adaptive(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh, int64_t ow, const char* op) {
-  HONE_CHECK(n >= 0 && c >= 0 && h > 0 && w > 0, op, ": bad input sizes (n=", n, " c=", c, " h=", h, " w=", w, ")");
-  HONE_CHECK(oh > 0 && ow > 0, op, ": output size must be positive, got ", oh, "x", ow);
-}
-
 // Adaptive windows: output i of `out` covers [floor(i*in/out), ceil((i+1)*in/out)).
 int64_t adaptive_begin(int64_t i, int64_t in, int64_t out) { return i * in / out; }
 int64_t adaptive_end(int64_t i, int64_t in, int64_t out) { return ((i + 1) * in + out - 1) / out; }
@@ -91,14 +80,14 @@ inline T select_bits(int64_t take, T a, T b) {
 }
 
 template <typename T>
-void max_forward(const MaxPool2dForwardArgs& a) {
+void max_forward(const MaxPool2dForwardArgs& a, const Exec& exec) {
   const Pool2dGeometry& g = a.g;
   const int64_t oh = g.out_h(), ow = g.out_w();
   const auto rows = tap_ranges(oh, g.kh, g.stride_h, g.pad_top, g.dilation_h, g.h);
   const auto cols = tap_ranges(ow, g.kw, g.stride_w, g.pad_left, g.dilation_w, g.w);
   const T* x = static_cast<const T*>(a.input);
   T* y = static_cast<T*>(a.output);
-  parallel_for(g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
+  parallel_for(exec, g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* plane = x + (r / oh) * g.h * g.w;
       const TapRange ry = rows[size_t(r % oh)];
@@ -161,12 +150,12 @@ void max_forward(const MaxPool2dForwardArgs& a) {
 }
 
 template <typename T>
-void max_backward(const MaxPool2dBackwardArgs& a) {
+void max_backward(const MaxPool2dBackwardArgs& a, const Exec& exec) {
   const Pool2dGeometry& g = a.g;
   const int64_t hw = g.h * g.w, ohw = g.out_h() * g.out_w();
   const T* dy = static_cast<const T*>(a.grad_output);
   T* dx = static_cast<T*>(a.grad_input);
-  parallel_for(g.n * g.c, grain_for(hw + ohw), [&](int64_t p0, int64_t p1) {
+  parallel_for(exec, g.n * g.c, grain_for(hw + ohw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* plane = dx + p * hw;
       std::fill(plane, plane + hw, T(0));
@@ -210,14 +199,14 @@ void max_reference(const MaxPool2dForwardArgs& a) {
 // ---- average pool ----
 
 template <typename T>
-void avg_forward(const AvgPool2dForwardArgs& a) {
+void avg_forward(const AvgPool2dForwardArgs& a, const Exec& exec) {
   const Pool2dGeometry& g = a.g;
   const int64_t oh = g.out_h(), ow = g.out_w();
   const auto rows = avg_windows(oh, g.kh, g.stride_h, g.pad_top, g.pad_bottom, g.h);
   const auto cols = avg_windows(ow, g.kw, g.stride_w, g.pad_left, g.pad_right, g.w);
   const T* x = static_cast<const T*>(a.input);
   T* y = static_cast<T*>(a.output);
-  parallel_for(g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
+  parallel_for(exec, g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* plane = x + (r / oh) * g.h * g.w;
       const AvgWindow wy = rows[size_t(r % oh)];
@@ -239,14 +228,14 @@ void avg_forward(const AvgPool2dForwardArgs& a) {
 }
 
 template <typename T>
-void avg_backward(const AvgPool2dBackwardArgs& a) {
+void avg_backward(const AvgPool2dBackwardArgs& a, const Exec& exec) {
   const Pool2dGeometry& g = a.g;
   const int64_t oh = g.out_h(), ow = g.out_w(), hw = g.h * g.w;
   const auto rows = avg_windows(oh, g.kh, g.stride_h, g.pad_top, g.pad_bottom, g.h);
   const auto cols = avg_windows(ow, g.kw, g.stride_w, g.pad_left, g.pad_right, g.w);
   const T* dy = static_cast<const T*>(a.grad_output);
   T* dx = static_cast<T*>(a.grad_input);
-  parallel_for(g.n * g.c, grain_for(hw + oh * ow * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
+  parallel_for(exec, g.n * g.c, grain_for(hw + oh * ow * g.kh * g.kw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* plane = dx + p * hw;
       std::fill(plane, plane + hw, T(0));
@@ -298,11 +287,11 @@ void avg_reference(const AvgPool2dForwardArgs& a) {
 // ---- adaptive average pool ----
 
 template <typename T>
-void adaptive_forward(const AdaptiveAvgPool2dForwardArgs& a) {
+void adaptive_forward(const AdaptiveAvgPool2dForwardArgs& a, const Exec& exec) {
   const T* x = static_cast<const T*>(a.input);
   T* y = static_cast<T*>(a.output);
   const int64_t kh_max = (a.h + a.out_h - 1) / a.out_h + 1, kw_max = (a.w + a.out_w - 1) / a.out_w + 1;
-  parallel_for(a.n * a.c * a.out_h, grain_for(a.out_w * kh_max * kw_max), [&](int64_t r0, int64_t r1) {
+  parallel_for(exec, a.n * a.c * a.out_h, grain_for(a.out_w * kh_max * kw_max), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* plane = x + (r / a.out_h) * a.h * a.w;
       const int64_t oy = r % a.out_h;
@@ -319,11 +308,11 @@ void adaptive_forward(const AdaptiveAvgPool2dForwardArgs& a) {
 }
 
 template <typename T>
-void adaptive_backward(const AdaptiveAvgPool2dBackwardArgs& a) {
+void adaptive_backward(const AdaptiveAvgPool2dBackwardArgs& a, const Exec& exec) {
   const int64_t hw = a.h * a.w, ohw = a.out_h * a.out_w;
   const T* dy = static_cast<const T*>(a.grad_output);
   T* dx = static_cast<T*>(a.grad_input);
-  parallel_for(a.n * a.c, grain_for(2 * hw + ohw), [&](int64_t p0, int64_t p1) {
+  parallel_for(exec, a.n * a.c, grain_for(2 * hw + ohw), [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       T* plane = dx + p * hw;
       std::fill(plane, plane + hw, T(0));
@@ -420,45 +409,33 @@ void validate_pool2d(const Pool2dGeometry& g, const char* op) {
   }
 }
 
-void max_pool2d_forward(const MaxPool2dForwardArgs& a) {
-  validate_pool2d(a.g, "max_pool2d");
-  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d", [&](auto tag) { max_forward<decltype(tag)>(a); });
+void max_pool2d_forward(const MaxPool2dForwardArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d", [&](auto tag) { max_forward<decltype(tag)>(a, exec); });
 }
-void max_pool2d_backward(const MaxPool2dBackwardArgs& a) {
-  validate_pool2d(a.g, "max_pool2d backward");
-  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d backward", [&](auto tag) { max_backward<decltype(tag)>(a); });
+void max_pool2d_backward(const MaxPool2dBackwardArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d backward", [&](auto tag) { max_backward<decltype(tag)>(a, exec); });
 }
 void max_pool2d_reference(const MaxPool2dForwardArgs& a) {
-  validate_pool2d(a.g, "max_pool2d");
   HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d", [&](auto tag) { max_reference<decltype(tag)>(a); });
 }
 
-void avg_pool2d_forward(const AvgPool2dForwardArgs& a) {
-  require_no_dilation(a.g, "avg_pool2d");
-  validate_pool2d(a.g, "avg_pool2d");
-  HONE_DISPATCH_FLOAT(a.dtype, "avg_pool2d", [&](auto tag) { avg_forward<decltype(tag)>(a); });
+void avg_pool2d_forward(const AvgPool2dForwardArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "avg_pool2d", [&](auto tag) { avg_forward<decltype(tag)>(a, exec); });
 }
-void avg_pool2d_backward(const AvgPool2dBackwardArgs& a) {
-  require_no_dilation(a.g, "avg_pool2d backward");
-  validate_pool2d(a.g, "avg_pool2d backward");
-  HONE_DISPATCH_FLOAT(a.dtype, "avg_pool2d backward", [&](auto tag) { avg_backward<decltype(tag)>(a); });
+void avg_pool2d_backward(const AvgPool2dBackwardArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "avg_pool2d backward", [&](auto tag) { avg_backward<decltype(tag)>(a, exec); });
 }
 void avg_pool2d_reference(const AvgPool2dForwardArgs& a) {
-  require_no_dilation(a.g, "avg_pool2d");
-  validate_pool2d(a.g, "avg_pool2d");
   HONE_DISPATCH_FLOAT(a.dtype, "avg_pool2d", [&](auto tag) { avg_reference<decltype(tag)>(a); });
 }
 
-void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dForwardArgs& a) {
-  validate_adaptive(a.n, a.c, a.h, a.w, a.out_h, a.out_w, "adaptive_avg_pool2d");
-  HONE_DISPATCH_FLOAT(a.dtype, "adaptive_avg_pool2d", [&](auto tag) { adaptive_forward<decltype(tag)>(a); });
+void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dForwardArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "adaptive_avg_pool2d", [&](auto tag) { adaptive_forward<decltype(tag)>(a, exec); });
 }
-void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardArgs& a) {
-  validate_adaptive(a.n, a.c, a.h, a.w, a.out_h, a.out_w, "adaptive_avg_pool2d backward");
-  HONE_DISPATCH_FLOAT(a.dtype, "adaptive_avg_pool2d backward", [&](auto tag) { adaptive_backward<decltype(tag)>(a); });
+void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "adaptive_avg_pool2d backward", [&](auto tag) { adaptive_backward<decltype(tag)>(a, exec); });
 }
 void adaptive_avg_pool2d_reference(const AdaptiveAvgPool2dForwardArgs& a) {
-  validate_adaptive(a.n, a.c, a.h, a.w, a.out_h, a.out_w, "adaptive_avg_pool2d");
   HONE_DISPATCH_FLOAT(a.dtype, "adaptive_avg_pool2d", [&](auto tag) { adaptive_reference<decltype(tag)>(a); });
 }
 

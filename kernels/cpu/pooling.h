@@ -4,8 +4,10 @@
 // Padding is per side, as ONNX `pads` may be asymmetric. Sizes, divisors and tie-breaking
 // follow PyTorch exactly, so pretrained models and their test vectors carry over.
 // `*_reference` are naive loops straight from the definitions, for the tests.
+// The op validates the geometry once (validate_pool2d); the kernels assume it valid.
 #include <cstdint>
 
+#include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
@@ -80,12 +82,12 @@ struct AdaptiveAvgPool2dBackwardArgs {
   void* grad_input;  // overwritten
 };
 
-void max_pool2d_forward(const MaxPool2dForwardArgs& args);
-void max_pool2d_backward(const MaxPool2dBackwardArgs& args);
-void avg_pool2d_forward(const AvgPool2dForwardArgs& args);
-void avg_pool2d_backward(const AvgPool2dBackwardArgs& args);
-void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dForwardArgs& args);
-void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardArgs& args);
+void max_pool2d_forward(const MaxPool2dForwardArgs& args, const Exec& exec);
+void max_pool2d_backward(const MaxPool2dBackwardArgs& args, const Exec& exec);
+void avg_pool2d_forward(const AvgPool2dForwardArgs& args, const Exec& exec);
+void avg_pool2d_backward(const AvgPool2dBackwardArgs& args, const Exec& exec);
+void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dForwardArgs& args, const Exec& exec);
+void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardArgs& args, const Exec& exec);
 
 void max_pool2d_reference(const MaxPool2dForwardArgs& args);
 void avg_pool2d_reference(const AvgPool2dForwardArgs& args);

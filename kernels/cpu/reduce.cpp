@@ -2,7 +2,6 @@
 
 #include <cmath>
 
-#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
@@ -45,7 +44,7 @@ int64_t product(const std::vector<int64_t>& v) {
 }
 }  // namespace
 
-void sum(const ReduceArgs& a) {
+void sum(const ReduceArgs& a, const Exec& exec) {
   const int64_t outer = product(a.outer_sizes);
   const std::vector<int64_t> inner = offsets(a.inner_sizes, a.inner_in_strides);
   auto run = [&](auto tag, auto acc_tag) {
@@ -53,7 +52,7 @@ void sum(const ReduceArgs& a) {
     using Acc = decltype(acc_tag);
     T* out = static_cast<T*>(a.out);
     const T* in = static_cast<const T*>(a.in);
-    parallel_for(outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, int64_t(inner.size()))), [&](int64_t b, int64_t e) {
+    parallel_for(exec, outer, std::max<int64_t>(1, 4096 / std::max<int64_t>(1, int64_t(inner.size()))), [&](int64_t b, int64_t e) {
       for_outer(a.outer_sizes, a.outer_in_strides, a.outer_out_strides, b, e, [&](int64_t, int64_t io, int64_t oo) {
         Acc acc = 0;
         for (int64_t off : inner) acc += Acc(in[io + off]);
@@ -71,14 +70,14 @@ void sum(const ReduceArgs& a) {
   }
 }
 
-void max_dim(const MaxDimArgs& a) {
+void max_dim(const MaxDimArgs& a, const Exec& exec) {
   HONE_CHECK(a.dim_size > 0, "max: cannot reduce a dimension of size 0");
   const int64_t outer = product(a.outer_sizes);
   HONE_DISPATCH_MATH(a.dtype, "max", [&](auto tag) {
     using T = decltype(tag);
     T* values = static_cast<T*>(a.values);
     const T* in = static_cast<const T*>(a.in);
-    parallel_for(outer, 1024, [&](int64_t b, int64_t e) {
+    parallel_for(exec, outer, 1024, [&](int64_t b, int64_t e) {
       for_outer(a.outer_sizes, a.outer_in_strides, a.outer_out_strides, b, e, [&](int64_t, int64_t io, int64_t oo) {
         T best = in[io];
         int64_t arg = 0;
@@ -98,14 +97,14 @@ void max_dim(const MaxDimArgs& a) {
   });
 }
 
-void index_add_dim(const IndexAddDimArgs& a) {
+void index_add_dim(const IndexAddDimArgs& a, const Exec& exec) {
   const int64_t outer = product(a.outer_sizes);
   HONE_DISPATCH_FLOAT(a.dtype, "max backward", [&](auto tag) {
     using T = decltype(tag);
     T* dst = static_cast<T*>(a.dst);
     const T* src = static_cast<const T*>(a.src);
     // Each outer position writes only its own slice of dst: safe to split over threads.
-    parallel_for(outer, 1024, [&](int64_t b, int64_t e) {
+    parallel_for(exec, outer, 1024, [&](int64_t b, int64_t e) {
       for_outer(a.outer_sizes, a.outer_src_strides, a.outer_dst_strides, b, e, [&](int64_t, int64_t so, int64_t dofs) {
         int64_t idx = a.indices[so];
         HONE_CHECK(idx >= 0 && idx < a.dim_size, "index_add_dim: index ", idx, " out of range [0,", a.dim_size, ")");

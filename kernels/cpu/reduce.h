@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
@@ -18,7 +19,7 @@ struct ReduceArgs {
   double scale = 1.0;  // multiplies each result (mean = sum with scale 1/n)
 };
 
-void sum(const ReduceArgs& args);  // float32/float64/int64/int32 (ints accumulate in int64)
+void sum(const ReduceArgs& args, const Exec& exec);  // float32/float64/int64/int32 (ints accumulate in int64)
 
 // Max over one dim: values and the index (along that dim) of the first maximum.
 struct MaxDimArgs {
@@ -29,7 +30,7 @@ struct MaxDimArgs {
   int64_t* indices;  // same strides as values
   const void* in;
 };
-void max_dim(const MaxDimArgs& args);  // NaN counts as the maximum, as in PyTorch
+void max_dim(const MaxDimArgs& args, const Exec& exec);  // NaN counts as the maximum, as in PyTorch
 
 // Max backward: grad_in[..., indices[o], ...] += grad_out[o] for every outer position o.
 struct IndexAddDimArgs {
@@ -40,6 +41,6 @@ struct IndexAddDimArgs {
   const void* src;
   const int64_t* indices;  // strides as src
 };
-void index_add_dim(const IndexAddDimArgs& args);
+void index_add_dim(const IndexAddDimArgs& args, const Exec& exec);
 
 }  // namespace hone::kernels::cpu

@@ -5,7 +5,6 @@
 
 #include <cmath>
 
-#include "tensor/parallel.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cpu {
@@ -13,10 +12,10 @@ namespace hone::kernels::cpu {
 namespace {
 
 template <typename T>
-void forward(const SoftmaxArgs& a) {
+void forward(const SoftmaxArgs& a, const Exec& exec) {
   const T* x = static_cast<const T*>(a.x);
   T* y = static_cast<T*>(a.out);
-  parallel_for(a.outer * a.inner, 16, [&](int64_t r0, int64_t r1) {
+  parallel_for(exec, a.outer * a.inner, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t o = r / a.inner, i = r % a.inner;
       const T* px = x + o * a.dim * a.inner + i;
@@ -35,11 +34,11 @@ void forward(const SoftmaxArgs& a) {
 }
 
 template <typename T>
-void backward(const SoftmaxArgs& a) {
+void backward(const SoftmaxArgs& a, const Exec& exec) {
   const T* y = static_cast<const T*>(a.y);
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.out);
-  parallel_for(a.outer * a.inner, 16, [&](int64_t r0, int64_t r1) {
+  parallel_for(exec, a.outer * a.inner, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const int64_t base = (r / a.inner) * a.dim * a.inner + r % a.inner;
       double s = 0;
@@ -56,8 +55,8 @@ void backward(const SoftmaxArgs& a) {
 }
 
 template <typename T>
-void ce_forward(const CrossEntropyArgs& a) {
-  forward<T>({.dtype = a.dtype, .outer = a.n, .dim = a.c, .inner = 1, .log = true, .x = a.logits, .out = a.log_prob});
+void ce_forward(const CrossEntropyArgs& a, const Exec& exec) {
+  forward<T>({.dtype = a.dtype, .outer = a.n, .dim = a.c, .inner = 1, .log = true, .x = a.logits, .out = a.log_prob}, exec);
   const T* lp = static_cast<const T*>(a.log_prob);
   T* loss = static_cast<T*>(a.losses);
   for (int64_t i = 0; i < a.n; ++i) {
@@ -78,11 +77,11 @@ void ce_forward(const CrossEntropyArgs& a) {
 }
 
 template <typename T>
-void ce_backward(const CrossEntropyBackwardArgs& a) {
+void ce_backward(const CrossEntropyBackwardArgs& a, const Exec& exec) {
   const T* lp = static_cast<const T*>(a.log_prob);
   const T* scale = static_cast<const T*>(a.row_scale);
   T* d = static_cast<T*>(a.dlogits);
-  parallel_for(a.n, 16, [&](int64_t r0, int64_t r1) {
+  parallel_for(exec, a.n, 16, [&](int64_t r0, int64_t r1) {
     for (int64_t i = r0; i < r1; ++i) {
       const int64_t t = a.target[i];
       T* row = d + i * a.c;
@@ -101,18 +100,18 @@ void ce_backward(const CrossEntropyBackwardArgs& a) {
 
 }  // namespace
 
-void softmax_forward(const SoftmaxArgs& a) {
-  HONE_DISPATCH_FLOAT(a.dtype, a.log ? "log_softmax" : "softmax", [&](auto tag) { forward<decltype(tag)>(a); });
+void softmax_forward(const SoftmaxArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, a.log ? "log_softmax" : "softmax", [&](auto tag) { forward<decltype(tag)>(a, exec); });
 }
-void softmax_backward(const SoftmaxArgs& a) {
+void softmax_backward(const SoftmaxArgs& a, const Exec& exec) {
   HONE_DISPATCH_FLOAT(a.dtype, a.log ? "log_softmax backward" : "softmax backward",
-                      [&](auto tag) { backward<decltype(tag)>(a); });
+                      [&](auto tag) { backward<decltype(tag)>(a, exec); });
 }
-void cross_entropy_forward(const CrossEntropyArgs& a) {
-  HONE_DISPATCH_FLOAT(a.dtype, "cross_entropy", [&](auto tag) { ce_forward<decltype(tag)>(a); });
+void cross_entropy_forward(const CrossEntropyArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "cross_entropy", [&](auto tag) { ce_forward<decltype(tag)>(a, exec); });
 }
-void cross_entropy_backward(const CrossEntropyBackwardArgs& a) {
-  HONE_DISPATCH_FLOAT(a.dtype, "cross_entropy backward", [&](auto tag) { ce_backward<decltype(tag)>(a); });
+void cross_entropy_backward(const CrossEntropyBackwardArgs& a, const Exec& exec) {
+  HONE_DISPATCH_FLOAT(a.dtype, "cross_entropy backward", [&](auto tag) { ce_backward<decltype(tag)>(a, exec); });
 }
 
 }  // namespace hone::kernels::cpu

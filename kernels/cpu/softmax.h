@@ -3,6 +3,7 @@
 // and cross-entropy on [N, C] logits with integer targets and label smoothing.
 #include <cstdint>
 
+#include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
@@ -16,8 +17,8 @@ struct SoftmaxArgs {
   const void* dy;  // backward: gradient of the output
   void* out;       // forward: y; backward: dx
 };
-void softmax_forward(const SoftmaxArgs& args);
-void softmax_backward(const SoftmaxArgs& args);
+void softmax_forward(const SoftmaxArgs& args, const Exec& exec);
+void softmax_backward(const SoftmaxArgs& args, const Exec& exec);
 
 // Per-row loss_i = -(1 - eps) * log p[i, t_i] - eps / C * sum_c log p[i, c] (PyTorch's
 // label smoothing); rows whose target is ignore_index get 0 and count for nothing.
@@ -31,7 +32,7 @@ struct CrossEntropyArgs {
   void* losses;    // forward: [n] per-row loss
   void* log_prob;  // forward: [n, c] log_softmax(logits), kept for backward
 };
-void cross_entropy_forward(const CrossEntropyArgs& args);
+void cross_entropy_forward(const CrossEntropyArgs& args, const Exec& exec);
 // dlogits[i, :] = row_scale[i] * (softmax(logits)[i, :] - q_i), q_i the smoothed target.
 struct CrossEntropyBackwardArgs {
   DType dtype;
@@ -43,6 +44,6 @@ struct CrossEntropyBackwardArgs {
   const void* row_scale;  // [n]: the loss gradient per row (already divided for a mean)
   void* dlogits;
 };
-void cross_entropy_backward(const CrossEntropyBackwardArgs& args);
+void cross_entropy_backward(const CrossEntropyBackwardArgs& args, const Exec& exec);
 
 }  // namespace hone::kernels::cpu

@@ -109,10 +109,10 @@ void check_launch(const char* what) {
 
 }  // namespace
 
-void unary(const UnaryArgs& a) {
+void unary(const UnaryArgs& a, const Exec& exec) {
   auto g = make_geometry<2>(a.sizes, {a.out_strides, a.in_strides});
   if (g.numel == 0) return;
-  auto stream = static_cast<cudaStream_t>(a.stream);
+  auto stream = static_cast<cudaStream_t>(exec.stream);
   HONE_DISPATCH_FLOAT(a.dtype, "cuda unary", [&](auto tag) {
     using T = decltype(tag);
     unary_kernel<T><<<blocks_for(g.numel), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),
@@ -121,10 +121,10 @@ void unary(const UnaryArgs& a) {
   check_launch("cuda unary");
 }
 
-void binary(const BinaryArgs& a) {
+void binary(const BinaryArgs& a, const Exec& exec) {
   auto g = make_geometry<3>(a.sizes, {a.out_strides, a.a_strides, a.b_strides});
   if (g.numel == 0) return;
-  auto stream = static_cast<cudaStream_t>(a.stream);
+  auto stream = static_cast<cudaStream_t>(exec.stream);
   HONE_DISPATCH_FLOAT(a.dtype, "cuda binary", [&](auto tag) {
     using T = decltype(tag);
     binary_kernel<T><<<blocks_for(g.numel), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),

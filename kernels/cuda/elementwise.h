@@ -1,6 +1,6 @@
 #pragma once
 // CUDA twins of kernels/cpu/elementwise.h: the same ops over strided operands (up to 8
-// dims), float32/float64, launched on the given stream (a cudaStream_t; nullptr = default).
+// dims), float32/float64, launched on exec.stream (a cudaStream_t; nullptr = default).
 // Compiled only when hone is built with CUDA (HONE_HAS_CUDA).
 #include <cstdint>
 #include <vector>
@@ -17,7 +17,7 @@ using kernels::BinaryOp;
 using kernels::UnaryArgs;
 using kernels::UnaryOp;
 
-void unary(const UnaryArgs& args);
-void binary(const BinaryArgs& args);
+void unary(const UnaryArgs& args, const Exec& exec);
+void binary(const BinaryArgs& args, const Exec& exec);
 
 }  // namespace hone::kernels::cuda

@@ -1,5 +1,6 @@
 // Slow: the whole ResNet-18 stem conv at its real size (batch 2, 3x224x224 -> 64x112x112),
 // every output point and all three gradients against the naive seven-loop reference.
+#include "kernels/context_exec.h"
 #include "kernels/cpu/conv2d.h"
 #include "test_util.h"
 
@@ -17,7 +18,7 @@ TEST(SlowConv2d, ResNet18StemFullSizeForwardAndBackward) {
   std::vector<float> y(static_cast<size_t>(ny)), yr(static_cast<size_t>(ny));
   kernels::cpu::Conv2dForwardArgs f{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                     .bias = b.data(), .output = y.data()};
-  kernels::cpu::conv2d_forward(f);
+  kernels::cpu::conv2d_forward(f, kernels::ContextExec());
   f.output = yr.data();
   kernels::cpu::conv2d_forward_reference(f);
   for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], yr[i], 2e-3) << i;
@@ -25,7 +26,7 @@ TEST(SlowConv2d, ResNet18StemFullSizeForwardAndBackward) {
   kernels::cpu::Conv2dBackwardArgs bw{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                       .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
                                       .grad_bias = db.data()};
-  kernels::cpu::conv2d_backward(bw);
+  kernels::cpu::conv2d_backward(bw, kernels::ContextExec());
   bw.grad_input = dxr.data();
   bw.grad_weight = dwr.data();
   bw.grad_bias = dbr.data();

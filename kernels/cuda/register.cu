@@ -1,0 +1,15 @@
+// Every CUDA kernel, registered under its op family (kernels/registry.h). Issue 13 adds the
+// rest of the training step here; until then ops without a CUDA kernel report that they
+// have none for cuda, naming the op.
+#include "kernels/cuda/elementwise.h"
+#include "kernels/registry.h"
+
+namespace hone::kernels::cuda {
+
+void register_kernels(KernelRegistry& r) {
+  constexpr DeviceType kCuda = DeviceType::CUDA;
+  r.unary.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", unary);
+  r.binary.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", binary);
+}
+
+}  // namespace hone::kernels::cuda

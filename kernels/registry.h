@@ -1,0 +1,120 @@
+#pragma once
+// The kernel registry: for every op family, which kernels exist, keyed by (device, dtype,
+// backend). The op layer reaches every kernel through it (autograd/ops/dispatch.h), so the
+// choice of kernel is made in one place: the tensors' device and dtype, and the backend the
+// context asks for that op (tensor/context.h). A kernel joins by one line in its device's
+// registration function (kernels/cpu/register.cpp, kernels/cuda/register.cu); the op
+// harness (tests/op_harness_test.cpp) runs every registered kernel against the reference.
+#include <initializer_list>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/pooling.h"
+#include "kernels/cpu/reduce.h"
+#include "kernels/cpu/softmax.h"
+#include "kernels/elementwise_ops.h"
+#include "kernels/exec.h"
+#include "tensor/device.h"
+#include "tensor/dtype.h"
+
+namespace hone::kernels {
+
+// The kernels of one op family in one direction ("conv2d" forward), e.g.
+// KernelTable<Conv2dForwardArgs>. Every kernel has the signature fn(args, exec).
+template <typename Args>
+class KernelTable {
+ public:
+  using Fn = void (*)(const Args&, const Exec&);
+  struct Entry {
+    DeviceType device;
+    DType dtype;
+    Backend backend;   // Native or Vendor
+    const char* impl;  // what it is, for messages and the harness: "cpu", "cuda", "cudnn"
+    Fn fn;
+  };
+
+  // `family` is the name the context's per-op backend uses ("conv2d"); `direction` tells
+  // the tables of one family apart in messages ("forward", "backward").
+  KernelTable(const char* family, const char* direction) : family_(family), direction_(direction) {}
+
+  void add(DeviceType device, std::initializer_list<DType> dtypes, Backend backend, const char* impl, Fn fn) {
+    HONE_CHECK(backend != Backend::Auto, name(), ": a kernel is Native or Vendor, not Auto");
+    for (DType t : dtypes) {
+      HONE_CHECK(!find(device, t, backend), name(), ": a ", backend_name(backend), " kernel for ",
+                 device_type_name(device), " ", dtype_name(t), " is already registered");
+      entries_.push_back({device, t, backend, impl, fn});
+    }
+  }
+
+  // The kernel for exactly this key, or nullptr.
+  const Entry* find(DeviceType device, DType dtype, Backend backend) const {
+    for (const Entry& e : entries_)
+      if (e.device == device && e.dtype == dtype && e.backend == backend) return &e;
+    return nullptr;
+  }
+
+  // The kernel to run: for Auto ours where it exists, else the vendor's. Throws naming the
+  // op, the key and what is registered when there is none: never a silent fallback.
+  const Entry& resolve(DeviceType device, DType dtype, Backend requested) const {
+    const Entry* e = requested == Backend::Auto ? find(device, dtype, Backend::Native) : find(device, dtype, requested);
+    if (!e && requested == Backend::Auto) e = find(device, dtype, Backend::Vendor);
+    if (e) return *e;
+    std::string have;
+    for (const Entry& k : entries_)
+      have += std::string(have.empty() ? "" : ", ") + backend_name(k.backend) + " " + device_type_name(k.device) +
+              " " + dtype_name(k.dtype);
+    fail(name(), ": no ", requested == Backend::Auto ? "" : backend_name(requested),
+         requested == Backend::Auto ? "" : " ", "kernel for ", device_type_name(device), " ", dtype_name(dtype),
+         " (registered: ", have.empty() ? "none" : have, ")",
+         requested == Backend::Auto ? "" : "; the context's backend for this op can be set back to Auto");
+  }
+
+  const char* family() const { return family_; }
+  std::string name() const { return std::string(family_) + " " + direction_; }
+  const std::vector<Entry>& entries() const { return entries_; }
+
+ private:
+  const char* family_;
+  const char* direction_;
+  std::vector<Entry> entries_;
+};
+
+// Every op family's tables. The family names are what Context::set_backend takes.
+struct KernelRegistry {
+  KernelTable<UnaryArgs> unary{"unary", "forward"};
+  KernelTable<BinaryArgs> binary{"binary", "forward"};
+  KernelTable<cpu::MatmulArgs> matmul{"matmul", "forward"};
+  KernelTable<cpu::Conv2dForwardArgs> conv2d_forward{"conv2d", "forward"};
+  KernelTable<cpu::Conv2dBackwardArgs> conv2d_backward{"conv2d", "backward"};
+  KernelTable<cpu::BatchNormForwardArgs> batch_norm_forward{"batch_norm", "forward"};
+  KernelTable<cpu::BatchNormBackwardArgs> batch_norm_backward{"batch_norm", "backward"};
+  KernelTable<cpu::MaxPool2dForwardArgs> max_pool2d_forward{"max_pool2d", "forward"};
+  KernelTable<cpu::MaxPool2dBackwardArgs> max_pool2d_backward{"max_pool2d", "backward"};
+  KernelTable<cpu::AvgPool2dForwardArgs> avg_pool2d_forward{"avg_pool2d", "forward"};
+  KernelTable<cpu::AvgPool2dBackwardArgs> avg_pool2d_backward{"avg_pool2d", "backward"};
+  KernelTable<cpu::AdaptiveAvgPool2dForwardArgs> adaptive_avg_pool2d_forward{"adaptive_avg_pool2d", "forward"};
+  KernelTable<cpu::AdaptiveAvgPool2dBackwardArgs> adaptive_avg_pool2d_backward{"adaptive_avg_pool2d", "backward"};
+  KernelTable<cpu::SoftmaxArgs> softmax_forward{"softmax", "forward"};
+  KernelTable<cpu::SoftmaxArgs> softmax_backward{"softmax", "backward"};
+  KernelTable<cpu::CrossEntropyArgs> cross_entropy_forward{"cross_entropy", "forward"};
+  KernelTable<cpu::CrossEntropyBackwardArgs> cross_entropy_backward{"cross_entropy", "backward"};
+  KernelTable<cpu::ReduceArgs> sum{"sum", "forward"};
+  KernelTable<cpu::MaxDimArgs> max_dim{"max", "forward"};
+  KernelTable<cpu::IndexAddDimArgs> index_add_dim{"max", "backward"};
+};
+
+// The process's registry: the CPU kernels, and the CUDA ones in a CUDA build, registered
+// on first use and never changed afterwards (so lookups need no lock).
+const KernelRegistry& kernel_registry();
+
+namespace cpu {
+void register_kernels(KernelRegistry& registry);  // kernels/cpu/register.cpp
+}
+namespace cuda {
+void register_kernels(KernelRegistry& registry);  // kernels/cuda/register.cu
+}
+
+}  // namespace hone::kernels
