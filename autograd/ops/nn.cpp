@@ -182,13 +182,13 @@ Tensor softmax_impl(const Tensor& input, int64_t dim, bool log) {
   Tensor y = empty(x.shape(), {.dtype = x.dtype()});
   if (x.numel() > 0)
     kernels::cpu::softmax_forward({.dtype = x.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
-                                   .x = x.data_ptr(), .out = y.data_ptr()});
+                                   .x = x.data_ptr(), .y = y.data_ptr()});
   autograd::record(name, {input}, {y}, {y}, [outer, n, inner, log](const auto& g, const auto& s, const auto&) {
     const Tensor dy = raw::contiguous(g[0]);
     Tensor dx = empty(dy.shape(), {.dtype = dy.dtype()});
     if (dx.numel() > 0)
       kernels::cpu::softmax_backward({.dtype = dy.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
-                                      .y = s[0].data_ptr(), .dy = dy.data_ptr(), .out = dx.data_ptr()});
+                                      .y = s[0].data_ptr(), .dy = dy.data_ptr(), .dx = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
   return y;

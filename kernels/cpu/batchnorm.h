@@ -3,6 +3,7 @@
 // trailing dims). Two statistics modes: batch statistics (training) or the running
 // statistics (inference, and "frozen" BN in fine-tuning; whether running statistics are
 // updated is a separate flag). Sums per channel run in a fixed order in double.
+// `*_reference` are the textbook formulas, one element at a time, for the tests.
 #include <cstdint>
 
 #include "tensor/dtype.h"
@@ -49,5 +50,7 @@ struct BatchNormBackwardArgs {
 
 void batchnorm_forward(const BatchNormForwardArgs& args);
 void batchnorm_backward(const BatchNormBackwardArgs& args);
+void batchnorm_forward_reference(const BatchNormForwardArgs& args);
+void batchnorm_backward_reference(const BatchNormBackwardArgs& args);
 
 }  // namespace hone::kernels::cpu
