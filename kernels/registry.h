@@ -97,8 +97,8 @@ struct KernelRegistry {
   KernelTable<cpu::AvgPool2dBackwardArgs> avg_pool2d_backward{"avg_pool2d", "backward"};
   KernelTable<cpu::AdaptiveAvgPool2dForwardArgs> adaptive_avg_pool2d_forward{"adaptive_avg_pool2d", "forward"};
   KernelTable<cpu::AdaptiveAvgPool2dBackwardArgs> adaptive_avg_pool2d_backward{"adaptive_avg_pool2d", "backward"};
-  KernelTable<cpu::SoftmaxArgs> softmax_forward{"softmax", "forward"};
-  KernelTable<cpu::SoftmaxArgs> softmax_backward{"softmax", "backward"};
+  KernelTable<cpu::SoftmaxForwardArgs> softmax_forward{"softmax", "forward"};
+  KernelTable<cpu::SoftmaxBackwardArgs> softmax_backward{"softmax", "backward"};
   KernelTable<cpu::CrossEntropyArgs> cross_entropy_forward{"cross_entropy", "forward"};
   KernelTable<cpu::CrossEntropyBackwardArgs> cross_entropy_backward{"cross_entropy", "backward"};
   KernelTable<cpu::ReduceArgs> sum{"sum", "forward"};

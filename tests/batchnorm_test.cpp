@@ -1,10 +1,15 @@
 // batch_norm in training, inference and frozen use, both running-statistics conventions:
-// hand-computed values, a naive reference on random data, and float64 gradchecks.
+// hand-computed values, the kernels against their naive references on random data, the
+// references against hand-computed values and finite differences, and float64 gradchecks.
 #include "autograd/ops/nn.h"
+#include "kernels/context_exec.h"
+#include "kernels/cpu/batchnorm.h"
 #include "test_util.h"
 
 namespace hone {
 namespace {
+
+namespace k = kernels::cpu;
 
 TEST(BatchNorm, TrainingForwardHandComputed) {
   // One channel, values 1..4: mean 2.5, biased var 1.25.
@@ -32,24 +37,14 @@ TEST(BatchNorm, MatchesNaiveReferenceOnRandomData) {
   Tensor x = uniform({3, 5, 4, 3}, -2, 3, {}, &g), w = uniform({5}, 0.5, 1.5, {}, &g), b = uniform({5}, -1, 1, {}, &g);
   Tensor rm = zeros({5}), rv = ones({5});
   Tensor y = batch_norm(x, w, b, rm, rv, {.eps = 1e-5});
-  std::vector<double> xv = x.to_vector<double>(), yv = y.to_vector<double>(), wv = w.to_vector<double>(),
-                      bv = b.to_vector<double>();
-  for (int c = 0; c < 5; ++c) {
-    double sum = 0, sq = 0;
-    for (int n = 0; n < 3; ++n)
-      for (int k = 0; k < 12; ++k) sum += xv[size_t((n * 5 + c) * 12 + k)];
-    const double mean = sum / 36;
-    for (int n = 0; n < 3; ++n)
-      for (int k = 0; k < 12; ++k) sq += std::pow(xv[size_t((n * 5 + c) * 12 + k)] - mean, 2);
-    const double var = sq / 36;
-    for (int n = 0; n < 3; ++n)
-      for (int k = 0; k < 12; ++k) {
-        const size_t i = size_t((n * 5 + c) * 12 + k);
-        EXPECT_NEAR(yv[i], (xv[i] - mean) / std::sqrt(var + 1e-5) * wv[size_t(c)] + bv[size_t(c)], 1e-5);
-      }
-    EXPECT_NEAR(rm.at<double>({c}), 0.1 * mean, 1e-6);
-    EXPECT_NEAR(rv.at<double>({c}), 0.9 + 0.1 * sq / 35, 1e-6);
-  }
+  std::vector<float> yr(60 * 3), rmr(5, 0.0f), rvr(5, 1.0f), sm(5), si(5);
+  k::batchnorm_forward_reference({.dtype = DType::Float32, .n = 3, .c = 5, .hw = 12, .x = x.data_ptr(), .gamma = w.data_ptr(),
+                                  .beta = b.data_ptr(), .running_mean = rmr.data(), .running_var = rvr.data(),
+                                  .use_batch_stats = true, .update_running = true, .y = yr.data(), .save_mean = sm.data(),
+                                  .save_invstd = si.data()});
+  test::expect_all_close(y.to_vector<float>(), yr, 1e-5, 1e-5, "y");
+  test::expect_all_close(rm.to_vector<float>(), rmr, 1e-6, 1e-6, "running_mean");
+  test::expect_all_close(rv.to_vector<float>(), rvr, 1e-6, 1e-6, "running_var");
 }
 
 TEST(BatchNorm, RunningStatisticsModeUsesThemAndNeverUpdates) {
@@ -104,6 +99,204 @@ TEST(BatchNorm, ErrorsNameTheProblem) {
     FAIL() << "expected an error";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("more than one value per channel"), std::string::npos) << e.what();
+  }
+}
+
+// ---- kernels against the references ----
+
+struct BnShape {
+  int64_t n, c, hw;
+};
+// Odd sizes, size-1 dims, one element per channel, and hw wider than the kernel's 8 lanes.
+const std::vector<BnShape> kBnShapes = {{1, 1, 1}, {1, 3, 1}, {2, 1, 7}, {3, 5, 12}, {4, 3, 33}, {2, 16, 49}};
+
+// The buffers of one forward call, with outputs pre-filled with NaN (the kernel must write them).
+template <typename T>
+struct BnForward {
+  std::vector<T> x, gamma, beta, running_mean, running_var, y, save_mean, save_invstd;
+  BnForward(const BnShape& s, uint64_t seed)
+      : x(test::random_vector<T>(s.n * s.c * s.hw, seed, -2, 3)), gamma(test::random_vector<T>(s.c, seed + 1, 0.5, 1.5)),
+        beta(test::random_vector<T>(s.c, seed + 2)), running_mean(test::random_vector<T>(s.c, seed + 3)),
+        running_var(test::random_vector<T>(s.c, seed + 4, 0.5, 2)), y(test::unwritten<T>(s.n * s.c * s.hw)),
+        save_mean(test::unwritten<T>(s.c)), save_invstd(test::unwritten<T>(s.c)) {}
+  k::BatchNormForwardArgs args(const BnShape& s, bool affine, bool batch_stats, bool update, k::BatchNormConvention conv) {
+    return {.dtype = dtype_of<T>(), .n = s.n, .c = s.c, .hw = s.hw, .x = x.data(), .gamma = affine ? gamma.data() : nullptr,
+            .beta = affine ? beta.data() : nullptr, .running_mean = running_mean.data(), .running_var = running_var.data(),
+            .use_batch_stats = batch_stats, .update_running = update, .momentum = 0.3, .eps = 1e-5, .convention = conv,
+            .y = y.data(), .save_mean = save_mean.data(), .save_invstd = save_invstd.data()};
+  }
+};
+
+// Tolerances: float64 agrees to rounding (1e-12); float32 to 1e-5 (the statistics are rounded
+// to float32). The fast kernel forms y as x * scale + shift in T, which cancels: its error
+// grows with |x| * scale (scale = gamma * invstd reaches ~500 when a channel has one value,
+// var 0, eps 1e-5), so y's absolute tolerance is scaled by that.
+template <typename T>
+double bn_tol() {
+  return sizeof(T) == 8 ? 1e-12 : 1e-5;
+}
+
+template <typename T>
+double y_scale(const BnShape& s, const BnForward<T>& f, bool affine) {
+  double x_max = 0, scale_max = 0;
+  for (T v : f.x) x_max = std::max(x_max, std::abs(double(v)));
+  for (int64_t c = 0; c < s.c; ++c)
+    scale_max = std::max(scale_max, (affine ? std::abs(double(f.gamma[size_t(c)])) : 1.0) * double(f.save_invstd[size_t(c)]));
+  return std::max(1.0, x_max * scale_max);
+}
+
+template <typename T>
+void compare_bn_forward() {
+  uint64_t seed = 100;
+  for (const BnShape& s : kBnShapes)
+    for (bool affine : {false, true})
+      for (auto [batch_stats, update] : std::initializer_list<std::pair<bool, bool>>{{true, true}, {true, false}, {false, false}})
+        for (auto conv : {k::BatchNormConvention::PyTorch, k::BatchNormConvention::Onnx}) {
+          SCOPED_TRACE(::testing::Message() << "n=" << s.n << " c=" << s.c << " hw=" << s.hw << " affine=" << affine
+                                            << " batch_stats=" << batch_stats << " update=" << update
+                                            << " onnx=" << (conv == k::BatchNormConvention::Onnx) << " "
+                                            << dtype_name(dtype_of<T>()));
+          BnForward<T> fast(s, seed), ref(s, seed);
+          seed += 10;
+          k::batchnorm_forward(fast.args(s, affine, batch_stats, update, conv), kernels::ContextExec());
+          k::batchnorm_forward_reference(ref.args(s, affine, batch_stats, update, conv));
+          const double tol = bn_tol<T>();
+          test::expect_all_close(fast.y, ref.y, tol * y_scale(s, fast, affine), tol, "y");
+          test::expect_all_close(fast.save_mean, ref.save_mean, tol, tol, "save_mean");
+          test::expect_all_close(fast.save_invstd, ref.save_invstd, tol, tol, "save_invstd");
+          test::expect_all_close(fast.running_mean, ref.running_mean, tol, tol, "running_mean");
+          test::expect_all_close(fast.running_var, ref.running_var, tol, tol, "running_var");
+        }
+}
+
+TEST(BatchNormKernel, ForwardMatchesReferenceEveryModeAndConvention) {
+  compare_bn_forward<float>();
+  compare_bn_forward<double>();
+}
+
+template <typename T>
+void compare_bn_backward() {
+  uint64_t seed = 500;
+  for (const BnShape& s : kBnShapes)
+    for (bool affine : {false, true})
+      for (bool batch_stats : {true, false})
+        for (bool want_dx : {true, false}) {
+          SCOPED_TRACE(::testing::Message() << "n=" << s.n << " c=" << s.c << " hw=" << s.hw << " affine=" << affine
+                                            << " batch_stats=" << batch_stats << " dx=" << want_dx << " "
+                                            << dtype_name(dtype_of<T>()));
+          BnForward<T> f(s, seed);
+          k::batchnorm_forward_reference(f.args(s, affine, batch_stats, false, k::BatchNormConvention::PyTorch));
+          const std::vector<T> dy = test::random_vector<T>(s.n * s.c * s.hw, seed + 5);
+          seed += 10;
+          std::vector<T> dx[2] = {test::unwritten<T>(s.n * s.c * s.hw), test::unwritten<T>(s.n * s.c * s.hw)};
+          std::vector<T> dgamma[2] = {test::unwritten<T>(s.c), test::unwritten<T>(s.c)};
+          std::vector<T> dbeta[2] = {test::unwritten<T>(s.c), test::unwritten<T>(s.c)};
+          for (int r = 0; r < 2; ++r) {
+            const k::BatchNormBackwardArgs a{.dtype = dtype_of<T>(), .n = s.n, .c = s.c, .hw = s.hw, .x = f.x.data(),
+                                             .gamma = affine ? f.gamma.data() : nullptr, .dy = dy.data(),
+                                             .save_mean = f.save_mean.data(), .save_invstd = f.save_invstd.data(),
+                                             .used_batch_stats = batch_stats, .dx = want_dx ? dx[r].data() : nullptr,
+                                             .dgamma = dgamma[r].data(), .dbeta = dbeta[r].data()};
+            r == 0 ? k::batchnorm_backward(a, kernels::ContextExec()) : k::batchnorm_backward_reference(a);
+          }
+          // float32: sums over up to 196 elements in double, then one rounding each.
+          const double tol = sizeof(T) == 8 ? 1e-11 : 1e-5;
+          if (want_dx) test::expect_all_close(dx[0], dx[1], tol, tol, "dx");
+          else EXPECT_TRUE(std::isnan(double(dx[0][0])));  // nullptr: nothing written
+          test::expect_all_close(dgamma[0], dgamma[1], tol, tol, "dgamma");
+          test::expect_all_close(dbeta[0], dbeta[1], tol, tol, "dbeta");
+        }
+}
+
+TEST(BatchNormKernel, BackwardMatchesReferenceBothStatistics) {
+  compare_bn_backward<float>();
+  compare_bn_backward<double>();
+}
+
+// ---- the references themselves ----
+
+TEST(BatchNormReference, HandComputedForwardBothConventions) {
+  // One channel, x = 0, 3, 6: mean 3, biased var 6, unbiased var 9.
+  std::vector<double> x = {0, 3, 6}, y(3), gamma = {2}, beta = {1}, mean(1), invstd(1);
+  for (auto conv : {k::BatchNormConvention::PyTorch, k::BatchNormConvention::Onnx}) {
+    std::vector<double> rm = {1}, rv = {1};
+    k::batchnorm_forward_reference({.dtype = DType::Float64, .n = 3, .c = 1, .hw = 1, .x = x.data(), .gamma = gamma.data(),
+                                    .beta = beta.data(), .running_mean = rm.data(), .running_var = rv.data(),
+                                    .use_batch_stats = true, .update_running = true, .momentum = 0.25, .eps = 0,
+                                    .convention = conv, .y = y.data(), .save_mean = mean.data(), .save_invstd = invstd.data()});
+    const double r6 = std::sqrt(6.0);
+    test::expect_all_close(y, {1 - 6 / r6, 1, 1 + 6 / r6}, 1e-15, 1e-15, "y");
+    EXPECT_DOUBLE_EQ(mean[0], 3);
+    EXPECT_DOUBLE_EQ(invstd[0], 1 / r6);
+    if (conv == k::BatchNormConvention::PyTorch) {  // 0.75 old + 0.25 batch, unbiased variance
+      EXPECT_DOUBLE_EQ(rm[0], 0.75 + 0.25 * 3);
+      EXPECT_DOUBLE_EQ(rv[0], 0.75 + 0.25 * 9);
+    } else {  // 0.25 old + 0.75 batch, biased variance
+      EXPECT_DOUBLE_EQ(rm[0], 0.25 + 0.75 * 3);
+      EXPECT_DOUBLE_EQ(rv[0], 0.25 + 0.75 * 6);
+    }
+  }
+  // Running statistics: (x - 1) / sqrt(4), no update.
+  std::vector<double> rm = {1}, rv = {4};
+  k::batchnorm_forward_reference({.dtype = DType::Float64, .n = 1, .c = 1, .hw = 3, .x = x.data(), .gamma = nullptr,
+                                  .beta = nullptr, .running_mean = rm.data(), .running_var = rv.data(),
+                                  .use_batch_stats = false, .update_running = false, .eps = 0, .y = y.data(),
+                                  .save_mean = mean.data(), .save_invstd = invstd.data()});
+  test::expect_all_close(y, {-0.5, 1, 2.5}, 1e-15, 0, "y");
+  EXPECT_EQ(rm[0], 1);
+  EXPECT_EQ(rv[0], 4);
+}
+
+TEST(BatchNormReference, HandComputedBackward) {
+  // x = 0, 3, 6 (mean 3, invstd 1/sqrt(6), xhat = -3, 0, 3 over sqrt(6)), gamma 1, dy = 1, 0, 0:
+  // sum(dy) = 1, sum(dy xhat) = -3/sqrt(6), dx = invstd / 3 * (3 dy - 1 - xhat * sum(dy xhat))
+  //                                            = (0.5, -1, 0.5) / (3 sqrt(6)).
+  const double r6 = std::sqrt(6.0);
+  std::vector<double> x = {0, 3, 6}, dy = {1, 0, 0}, mean = {3}, invstd = {1 / r6}, dx(3), dgamma(1), dbeta(1);
+  k::BatchNormBackwardArgs a{.dtype = DType::Float64, .n = 3, .c = 1, .hw = 1, .x = x.data(), .gamma = nullptr,
+                             .dy = dy.data(), .save_mean = mean.data(), .save_invstd = invstd.data(),
+                             .used_batch_stats = true, .dx = dx.data(), .dgamma = dgamma.data(), .dbeta = dbeta.data()};
+  k::batchnorm_backward_reference(a);
+  test::expect_all_close(dx, {0.5 / (3 * r6), -1 / (3 * r6), 0.5 / (3 * r6)}, 1e-15, 1e-14, "dx");
+  EXPECT_NEAR(dgamma[0], -3 / r6, 1e-15);
+  EXPECT_EQ(dbeta[0], 1);
+  a.used_batch_stats = false;  // constants: dx = invstd * dy
+  k::batchnorm_backward_reference(a);
+  test::expect_all_close(dx, {1 / r6, 0, 0}, 1e-15, 0, "dx");
+}
+
+// The backward reference is the derivative of the forward reference: central differences of
+// L = sum(w * y(x, gamma, beta)) on random data, in float64, to 1e-6.
+TEST(BatchNormReference, BackwardIsTheForwardsDerivative) {
+  const BnShape s{2, 3, 5};
+  for (bool batch_stats : {true, false}) {
+    SCOPED_TRACE(batch_stats ? "batch statistics" : "running statistics");
+    BnForward<double> f(s, 77);
+    const std::vector<double> w = test::random_vector<double>(s.n * s.c * s.hw, 78);
+    auto loss = [&](BnForward<double>& g) {
+      k::batchnorm_forward_reference(g.args(s, true, batch_stats, false, k::BatchNormConvention::PyTorch));
+      double l = 0;
+      for (size_t i = 0; i < w.size(); ++i) l += w[i] * g.y[i];
+      return l;
+    };
+    loss(f);
+    std::vector<double> dx(f.x.size()), dgamma(3), dbeta(3);
+    k::batchnorm_backward_reference({.dtype = DType::Float64, .n = s.n, .c = s.c, .hw = s.hw, .x = f.x.data(),
+                                     .gamma = f.gamma.data(), .dy = w.data(), .save_mean = f.save_mean.data(),
+                                     .save_invstd = f.save_invstd.data(), .used_batch_stats = batch_stats,
+                                     .dx = dx.data(), .dgamma = dgamma.data(), .dbeta = dbeta.data()});
+    const double h = 1e-6;
+    auto numeric = [&](std::vector<double> BnForward<double>::*field, size_t i) {
+      BnForward<double> up = f, down = f;
+      (up.*field)[i] += h;
+      (down.*field)[i] -= h;
+      return (loss(up) - loss(down)) / (2 * h);
+    };
+    for (size_t i = 0; i < dx.size(); ++i) EXPECT_NEAR(dx[i], numeric(&BnForward<double>::x, i), 1e-6) << "dx " << i;
+    for (size_t c = 0; c < 3; ++c) {
+      EXPECT_NEAR(dgamma[c], numeric(&BnForward<double>::gamma, c), 1e-6) << "dgamma " << c;
+      EXPECT_NEAR(dbeta[c], numeric(&BnForward<double>::beta, c), 1e-6) << "dbeta " << c;
+    }
   }
 }
 

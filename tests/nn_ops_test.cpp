@@ -1,9 +1,14 @@
-// linear, add_relu, dropout, softmax, log_softmax, cross_entropy, topk_accuracy.
+// linear, add_relu, dropout, softmax, log_softmax, cross_entropy, topk_accuracy; the softmax
+// and cross-entropy kernels against their naive references, and the references by hand.
 #include "autograd/ops/nn.h"
+#include "kernels/context_exec.h"
+#include "kernels/cpu/softmax.h"
 #include "test_util.h"
 
 namespace hone {
 namespace {
+
+namespace k = kernels::cpu;
 
 TEST(Linear, HandComputedAndMatchesMatmul) {
   Tensor x = from_vector<float>({1, 2, 3, 4, 5, 6}, {2, 3});
@@ -124,6 +129,140 @@ TEST(TopkAccuracy, HandComputed) {
   EXPECT_DOUBLE_EQ(topk_accuracy(logits, target, 1), 1.0 / 3);  // row 1 only
   EXPECT_DOUBLE_EQ(topk_accuracy(logits, target, 2), 2.0 / 3);  // row 2's target ties class 0: counted as a miss
   EXPECT_DOUBLE_EQ(topk_accuracy(logits, target, 3), 1.0);
+}
+
+// ---- softmax and cross-entropy kernels against their references ----
+
+// Tolerances: both sides compute in double and round once, so float32 agrees to an ulp or two
+// (rtol 1e-6) and float64 to 1e-12; gradients can cancel to near zero, hence the atol.
+template <typename T>
+double sm_tol() {
+  return sizeof(T) == 8 ? 1e-12 : 1e-6;
+}
+
+template <typename T>
+void compare_softmax() {
+  struct Case {
+    int64_t outer, dim, inner;
+  };
+  const std::vector<Case> cases = {{1, 1, 1}, {3, 7, 1}, {2, 5, 3}, {1, 33, 4}, {4, 1, 5}, {2, 1000, 1}, {3, 2, 17}};
+  uint64_t seed = 40;
+  for (const Case& c : cases)
+    for (bool log : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "outer=" << c.outer << " dim=" << c.dim << " inner=" << c.inner
+                                        << (log ? " log_softmax " : " softmax ") << dtype_name(dtype_of<T>()));
+      const int64_t n = c.outer * c.dim * c.inner;
+      const std::vector<T> x = test::random_vector<T>(n, seed++, -8, 8), dy = test::random_vector<T>(n, seed++);
+      std::vector<T> y = test::unwritten<T>(n), y_ref = test::unwritten<T>(n);
+      k::SoftmaxForwardArgs f{.dtype = dtype_of<T>(), .outer = c.outer, .dim = c.dim, .inner = c.inner, .log = log,
+                              .x = x.data(), .y = y.data()};
+      k::softmax_forward(f, kernels::ContextExec());
+      f.y = y_ref.data();
+      k::softmax_forward_reference(f);
+      test::expect_all_close(y, y_ref, sm_tol<T>() * 0.1, sm_tol<T>(), "y");
+      std::vector<T> dx = test::unwritten<T>(n), dx_ref = test::unwritten<T>(n);
+      k::SoftmaxBackwardArgs b{.dtype = dtype_of<T>(), .outer = c.outer, .dim = c.dim, .inner = c.inner, .log = log,
+                               .y = y_ref.data(), .dy = dy.data(), .dx = dx.data()};
+      k::softmax_backward(b, kernels::ContextExec());
+      b.dx = dx_ref.data();
+      k::softmax_backward_reference(b);
+      test::expect_all_close(dx, dx_ref, sm_tol<T>(), sm_tol<T>(), "dx");
+    }
+}
+
+TEST(SoftmaxKernel, ForwardAndBackwardMatchReference) {
+  compare_softmax<float>();
+  compare_softmax<double>();
+}
+
+template <typename T>
+void compare_cross_entropy() {
+  const std::vector<std::pair<int64_t, int64_t>> cases = {{1, 1}, {2, 2}, {3, 7}, {5, 10}, {8, 1000}};
+  uint64_t seed = 70;
+  for (auto [n, c] : cases)
+    for (int64_t ignore_index : {int64_t(-100), int64_t(0)})  // PyTorch lets it name a real class
+      for (double eps : {0.0, 0.1, 1.0}) {
+        SCOPED_TRACE(::testing::Message() << "n=" << n << " c=" << c << " ignore_index=" << ignore_index
+                                          << " label_smoothing=" << eps << " " << dtype_name(dtype_of<T>()));
+        const std::vector<T> logits = test::random_vector<T>(n * c, seed++, -5, 5);
+        const std::vector<T> scale = test::random_vector<T>(n, seed++, 0.1, 2);
+        std::vector<int64_t> target = test::random_vector<int64_t>(n, seed++, 0, double(c - 1));
+        if (n > 1) target[1] = ignore_index;
+        std::vector<T> losses[2] = {test::unwritten<T>(n), test::unwritten<T>(n)};
+        std::vector<T> lp[2] = {test::unwritten<T>(n * c), test::unwritten<T>(n * c)};
+        std::vector<T> d[2] = {test::unwritten<T>(n * c), test::unwritten<T>(n * c)};
+        for (int r = 0; r < 2; ++r) {
+          const k::CrossEntropyArgs f{.dtype = dtype_of<T>(), .n = n, .c = c, .logits = logits.data(),
+                                      .target = target.data(), .ignore_index = ignore_index, .label_smoothing = eps,
+                                      .losses = losses[r].data(), .log_prob = lp[r].data()};
+          r == 0 ? k::cross_entropy_forward(f, kernels::ContextExec()) : k::cross_entropy_forward_reference(f);
+        }
+        for (int r = 0; r < 2; ++r) {  // both from the reference's log_prob
+          const k::CrossEntropyBackwardArgs b{.dtype = dtype_of<T>(), .n = n, .c = c, .log_prob = lp[1].data(),
+                                              .target = target.data(), .ignore_index = ignore_index,
+                                              .label_smoothing = eps, .row_scale = scale.data(), .dlogits = d[r].data()};
+          r == 0 ? k::cross_entropy_backward(b, kernels::ContextExec()) : k::cross_entropy_backward_reference(b);
+        }
+        test::expect_all_close(lp[0], lp[1], sm_tol<T>(), sm_tol<T>(), "log_prob");
+        test::expect_all_close(losses[0], losses[1], sm_tol<T>(), sm_tol<T>(), "losses");
+        test::expect_all_close(d[0], d[1], sm_tol<T>(), sm_tol<T>(), "dlogits");
+      }
+}
+
+TEST(CrossEntropyKernel, ForwardAndBackwardMatchReference) {
+  compare_cross_entropy<float>();
+  compare_cross_entropy<double>();
+}
+
+TEST(SoftmaxReference, HandComputed) {
+  // [outer=1, dim=2, inner=2]: column 0 holds (0, ln 3) -> (1/4, 3/4); column 1 (0, 0) -> halves.
+  std::vector<double> x = {0, 0, std::log(3.0), 0}, y(4), dx(4);
+  k::SoftmaxForwardArgs f{.dtype = DType::Float64, .outer = 1, .dim = 2, .inner = 2, .log = false, .x = x.data(), .y = y.data()};
+  k::softmax_forward_reference(f);
+  test::expect_all_close(y, {0.25, 0.5, 0.75, 0.5}, 1e-15, 0, "softmax");
+  // dy = (1, 0) in each column: dx = y * (dy - sum(dy * y)) = (1/4 * 3/4, -3/4 * 1/4) and (1/4, -1/4).
+  std::vector<double> dy = {1, 1, 0, 0};
+  k::softmax_backward_reference({.dtype = DType::Float64, .outer = 1, .dim = 2, .inner = 2, .log = false, .y = y.data(),
+                                 .dy = dy.data(), .dx = dx.data()});
+  test::expect_all_close(dx, {3.0 / 16, 0.25, -3.0 / 16, -0.25}, 1e-15, 0, "softmax dx");
+  f.log = true;
+  k::softmax_forward_reference(f);
+  test::expect_all_close(y, {std::log(0.25), std::log(0.5), std::log(0.75), std::log(0.5)}, 1e-15, 0, "log_softmax");
+  // log_softmax: dx = dy - p * sum(dy) = (1 - 1/4, -3/4) and (1/2, -1/2).
+  k::softmax_backward_reference({.dtype = DType::Float64, .outer = 1, .dim = 2, .inner = 2, .log = true, .y = y.data(),
+                                 .dy = dy.data(), .dx = dx.data()});
+  test::expect_all_close(dx, {0.75, 0.5, -0.75, -0.5}, 1e-15, 0, "log_softmax dx");
+  // Large logits stay finite: (1000, 1000, 1000) -> thirds.
+  std::vector<float> big = {1000, 1000, 1000}, p(3);
+  k::softmax_forward_reference({.dtype = DType::Float32, .outer = 1, .dim = 3, .inner = 1, .log = false, .x = big.data(), .y = p.data()});
+  test::expect_all_close(p, {1 / 3.0f, 1 / 3.0f, 1 / 3.0f}, 1e-7, 0, "softmax of large logits");
+}
+
+TEST(CrossEntropyReference, HandComputed) {
+  // Row 0: logits (0, 0), target 0: p = halves. Row 1: (ln 3, 0), target 1: p = (3/4, 1/4).
+  // Row 2: ignored (loss and gradient 0).
+  std::vector<double> logits = {0, 0, std::log(3.0), 0, 5, -5}, losses(3), lp(6), d(6), scale = {1, 2, 1};
+  std::vector<int64_t> target = {0, 1, -100};
+  for (double eps : {0.0, 0.2}) {
+    SCOPED_TRACE(eps);
+    k::cross_entropy_forward_reference({.dtype = DType::Float64, .n = 3, .c = 2, .logits = logits.data(),
+                                        .target = target.data(), .label_smoothing = eps, .losses = losses.data(),
+                                        .log_prob = lp.data()});
+    // q = (1 - eps) onehot + eps / 2; loss = -sum q log p.
+    const double q_hit = 1 - eps / 2, q_miss = eps / 2;
+    test::expect_all_close(losses, {std::log(2.0), -(q_miss * std::log(0.75) + q_hit * std::log(0.25)), 0}, 1e-15, 1e-15, "losses");
+    test::expect_all_close(std::vector<double>(lp.begin(), lp.begin() + 4), {std::log(0.5), std::log(0.5), std::log(0.75), std::log(0.25)},
+                           1e-15, 0, "log_prob");
+    // dlogits = scale * (p - q).
+    k::cross_entropy_backward_reference({.dtype = DType::Float64, .n = 3, .c = 2, .log_prob = lp.data(), .target = target.data(),
+                                         .label_smoothing = eps, .row_scale = scale.data(), .dlogits = d.data()});
+    test::expect_all_close(d, {0.5 - q_hit, 0.5 - q_miss, 2 * (0.75 - q_miss), 2 * (0.25 - q_hit), 0, 0}, 1e-15, 0, "dlogits");
+  }
+  target[0] = 2;
+  test::expect_error([&] {
+    k::cross_entropy_forward_reference({.dtype = DType::Float64, .n = 3, .c = 2, .logits = logits.data(), .target = target.data(),
+                                        .losses = losses.data(), .log_prob = lp.data()});
+  }, "target 2 at row 0");
 }
 
 }  // namespace

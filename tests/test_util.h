@@ -6,6 +6,8 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <limits>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -51,6 +53,42 @@ struct TempDir {
 // Asserts every element of `actual` is within atol + rtol*|expected| of `expected`.
 void expect_close(const Tensor& actual, const std::vector<double>& expected, double atol = 1e-6, double rtol = 1e-5);
 void expect_close(const Tensor& actual, const Tensor& expected, double atol = 1e-6, double rtol = 1e-5);
+
+// n values uniform in [low, high] from the given seed (integers: whole numbers in it), for
+// the kernel-against-reference tests.
+template <typename T>
+std::vector<T> random_vector(int64_t n, uint64_t seed, double low = -1.0, double high = 1.0) {
+  std::mt19937_64 rng(seed);
+  std::vector<T> v(static_cast<size_t>(n));
+  for (T& e : v) {
+    if constexpr (std::is_floating_point_v<T>) e = T(std::uniform_real_distribution<double>(low, high)(rng));
+    else e = T(std::uniform_int_distribution<int64_t>(int64_t(low), int64_t(high))(rng));
+  }
+  return v;
+}
+
+// An output buffer a kernel must overwrite: NaN (integers: the lowest value).
+template <typename T>
+std::vector<T> unwritten(int64_t n) {
+  return std::vector<T>(static_cast<size_t>(n), std::numeric_limits<T>::has_quiet_NaN ? std::numeric_limits<T>::quiet_NaN()
+                                                                                   : std::numeric_limits<T>::lowest());
+}
+
+// Expects |actual - expected| <= atol + rtol * |expected| everywhere (NaN only where expected
+// is NaN); reports the first element that is not, by name and index.
+template <typename T>
+void expect_all_close(const std::vector<T>& actual, const std::vector<T>& expected, double atol, double rtol,
+                      const std::string& what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (size_t i = 0; i < actual.size(); ++i) {
+    const double a = double(actual[i]), e = double(expected[i]);
+    const bool ok = std::isnan(e) ? std::isnan(a) : std::abs(a - e) <= atol + rtol * std::abs(e);
+    if (!ok) {
+      ADD_FAILURE() << what << "[" << i << "] = " << a << ", expected " << e << " (atol " << atol << ", rtol " << rtol << ")";
+      return;
+    }
+  }
+}
 
 // A float64 leaf with values from the given seed, requiring grad (for gradcheck).
 Tensor random_leaf(const Shape& shape, uint64_t seed, double low = -1.0, double high = 1.0);

@@ -176,15 +176,15 @@ Tensor softmax_impl(const Tensor& input, int64_t dim, bool log) {
   Tensor y = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
   if (x.numel() > 0)
     detail::run_kernel(detail::kernel_registry().softmax_forward, x.device(), x.dtype(),
-                       {.dtype = x.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
-                                   .x = x.data_ptr(), .out = y.data_ptr()});
+                       {.dtype = x.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log, .x = x.data_ptr(),
+                        .y = y.data_ptr()});
   autograd::record(name, {input}, {y}, {y}, [outer, n, inner, log](const auto& g, const auto& s, const auto&) {
     const Tensor dy = raw::contiguous(g[0]);
     Tensor dx = empty(dy.shape(), {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
       detail::run_kernel(detail::kernel_registry().softmax_backward, dy.device(), dy.dtype(),
                          {.dtype = dy.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
-                                      .y = s[0].data_ptr(), .dy = dy.data_ptr(), .out = dx.data_ptr()});
+                          .y = s[0].data_ptr(), .dy = dy.data_ptr(), .dx = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
   return y;

@@ -125,19 +125,106 @@ void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
   });
 }
 
-}  // namespace
+// ---- references: per channel, plain double sums over (n, k) ----
 
-void batchnorm_forward(const BatchNormForwardArgs& a, const Exec& exec) {
+template <typename T>
+void forward_reference(const BatchNormForwardArgs& a) {
+  const T* x = static_cast<const T*>(a.x);
+  const T* gamma = static_cast<const T*>(a.gamma);
+  const T* beta = static_cast<const T*>(a.beta);
+  T* rm = static_cast<T*>(a.running_mean);
+  T* rv = static_cast<T*>(a.running_var);
+  T* y = static_cast<T*>(a.y);
+  const double m = double(a.n * a.hw);
+  auto index = [&](int64_t i, int64_t c, int64_t k) { return (i * a.c + c) * a.hw + k; };
+  for (int64_t c = 0; c < a.c; ++c) {
+    double mean = 0, var = 0;
+    if (a.use_batch_stats) {
+      for (int64_t i = 0; i < a.n; ++i)
+        for (int64_t k = 0; k < a.hw; ++k) mean += double(x[index(i, c, k)]);
+      mean /= m;
+      for (int64_t i = 0; i < a.n; ++i)
+        for (int64_t k = 0; k < a.hw; ++k) var += std::pow(double(x[index(i, c, k)]) - mean, 2);
+      var /= m;  // biased: what normalises
+      if (a.update_running) {
+        const double unbiased = m > 1 ? var * m / (m - 1) : var;
+        const double old_mean = double(rm[c]), old_var = double(rv[c]);
+        if (a.convention == BatchNormConvention::PyTorch) {
+          rm[c] = T((1 - a.momentum) * old_mean + a.momentum * mean);
+          rv[c] = T((1 - a.momentum) * old_var + a.momentum * unbiased);
+        } else {
+          rm[c] = T(a.momentum * old_mean + (1 - a.momentum) * mean);
+          rv[c] = T(a.momentum * old_var + (1 - a.momentum) * var);
+        }
+      }
+    } else {
+      mean = double(rm[c]);
+      var = double(rv[c]);
+    }
+    const double invstd = 1.0 / std::sqrt(var + a.eps);
+    static_cast<T*>(a.save_mean)[c] = T(mean);
+    static_cast<T*>(a.save_invstd)[c] = T(invstd);
+    const double g = gamma ? double(gamma[c]) : 1.0, b = beta ? double(beta[c]) : 0.0;
+    for (int64_t i = 0; i < a.n; ++i)
+      for (int64_t k = 0; k < a.hw; ++k) y[index(i, c, k)] = T(g * (double(x[index(i, c, k)]) - mean) * invstd + b);
+  }
+}
+
+template <typename T>
+void backward_reference(const BatchNormBackwardArgs& a) {
+  const T* x = static_cast<const T*>(a.x);
+  const T* gamma = static_cast<const T*>(a.gamma);
+  const T* dy = static_cast<const T*>(a.dy);
+  const double m = double(a.n * a.hw);
+  auto index = [&](int64_t i, int64_t c, int64_t k) { return (i * a.c + c) * a.hw + k; };
+  for (int64_t c = 0; c < a.c; ++c) {
+    const double mean = double(static_cast<const T*>(a.save_mean)[c]);
+    const double invstd = double(static_cast<const T*>(a.save_invstd)[c]);
+    const double g = gamma ? double(gamma[c]) : 1.0;
+    auto xhat = [&](int64_t i, int64_t k) { return (double(x[index(i, c, k)]) - mean) * invstd; };
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t i = 0; i < a.n; ++i)
+      for (int64_t k = 0; k < a.hw; ++k) {
+        sum_dy += double(dy[index(i, c, k)]);
+        sum_dy_xhat += double(dy[index(i, c, k)]) * xhat(i, k);
+      }
+    if (a.dgamma) static_cast<T*>(a.dgamma)[c] = T(sum_dy_xhat);
+    if (a.dbeta) static_cast<T*>(a.dbeta)[c] = T(sum_dy);
+    if (!a.dx) continue;
+    for (int64_t i = 0; i < a.n; ++i)
+      for (int64_t k = 0; k < a.hw; ++k) {
+        const double d = double(dy[index(i, c, k)]);
+        static_cast<T*>(a.dx)[index(i, c, k)] =
+            a.used_batch_stats ? T(g * invstd / m * (m * d - sum_dy - xhat(i, k) * sum_dy_xhat)) : T(g * invstd * d);
+      }
+  }
+}
+
+void validate(const BatchNormForwardArgs& a) {
   HONE_CHECK(a.n >= 0 && a.c > 0 && a.hw >= 0, "batch_norm: bad sizes n=", a.n, " c=", a.c, " hw=", a.hw);
   HONE_CHECK(!a.use_batch_stats || a.n * a.hw > 0, "batch_norm: batch statistics need at least one element per channel");
   HONE_CHECK(a.use_batch_stats || (a.running_mean && a.running_var),
              "batch_norm: running statistics are needed when not using batch statistics");
   HONE_CHECK(!a.update_running || (a.running_mean && a.running_var), "batch_norm: no running statistics to update");
+}
+
+}  // namespace
+
+void batchnorm_forward(const BatchNormForwardArgs& a, const Exec& exec) {
+  validate(a);
   HONE_DISPATCH_FLOAT(a.dtype, "batch_norm", [&](auto tag) { forward<decltype(tag)>(a, exec); });
 }
 
 void batchnorm_backward(const BatchNormBackwardArgs& a, const Exec& exec) {
   HONE_DISPATCH_FLOAT(a.dtype, "batch_norm backward", [&](auto tag) { backward<decltype(tag)>(a, exec); });
+}
+
+void batchnorm_forward_reference(const BatchNormForwardArgs& a) {
+  validate(a);
+  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm", [&](auto tag) { forward_reference<decltype(tag)>(a); });
+}
+void batchnorm_backward_reference(const BatchNormBackwardArgs& a) {
+  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm backward", [&](auto tag) { backward_reference<decltype(tag)>(a); });
 }
 
 }  // namespace hone::kernels::cpu

@@ -42,6 +42,44 @@ int64_t product(const std::vector<int64_t>& v) {
   for (int64_t x : v) p *= x;
   return p;
 }
+
+// Position `flat` of a row-major index space with these sizes, as one index per dim.
+std::vector<int64_t> unravel(int64_t flat, const std::vector<int64_t>& sizes) {
+  std::vector<int64_t> idx(sizes.size());
+  for (size_t d = sizes.size(); d-- > 0;) {
+    idx[d] = flat % sizes[d];
+    flat /= sizes[d];
+  }
+  return idx;
+}
+
+int64_t offset_of(const std::vector<int64_t>& idx, const std::vector<int64_t>& strides) {
+  int64_t off = 0;
+  for (size_t d = 0; d < idx.size(); ++d) off += idx[d] * strides[d];
+  return off;
+}
+
+// out[o] = scale * sum over every inner index i of in[o, i].
+template <typename T, typename Acc>
+void sum_reference_typed(const ReduceArgs& a) {
+  const T* in = static_cast<const T*>(a.in);
+  T* out = static_cast<T*>(a.out);
+  for (int64_t o = 0; o < product(a.outer_sizes); ++o) {
+    const std::vector<int64_t> oi = unravel(o, a.outer_sizes);
+    Acc acc = 0;
+    for (int64_t i = 0; i < product(a.inner_sizes); ++i)
+      acc += Acc(in[offset_of(oi, a.outer_in_strides) + offset_of(unravel(i, a.inner_sizes), a.inner_in_strides)]);
+    T& r = out[offset_of(oi, a.outer_out_strides)];
+    if constexpr (std::is_floating_point_v<T>) r = T(acc * a.scale);
+    else r = T(a.scale == 1.0 ? acc : Acc(std::llround(double(acc) * a.scale)));
+  }
+}
+
+template <typename T>
+bool is_nan(T v) {
+  if constexpr (std::is_floating_point_v<T>) return std::isnan(v);
+  else return false;
+}
 }  // namespace
 
 void sum(const ReduceArgs& a, const Exec& exec) {
@@ -111,6 +149,51 @@ void index_add_dim(const IndexAddDimArgs& a, const Exec& exec) {
         dst[dofs + idx * a.dim_stride] += src[so];
       });
     });
+  });
+}
+
+void sum_reference(const ReduceArgs& a) {
+  switch (a.dtype) {
+    case DType::Float32: return sum_reference_typed<float, double>(a);
+    case DType::Float64: return sum_reference_typed<double, double>(a);
+    case DType::Int64: return sum_reference_typed<int64_t, int64_t>(a);
+    case DType::Int32: return sum_reference_typed<int32_t, int64_t>(a);
+    default: fail("sum: dtype ", dtype_name(a.dtype), " is not supported (float32, float64, int64, int32 are)");
+  }
+}
+
+// The first NaN along the dim if there is one, else the first of the largest values.
+void max_dim_reference(const MaxDimArgs& a) {
+  HONE_CHECK(a.dim_size > 0, "max: cannot reduce a dimension of size 0");
+  HONE_DISPATCH_MATH(a.dtype, "max", [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = static_cast<const T*>(a.in);
+    for (int64_t o = 0; o < product(a.outer_sizes); ++o) {
+      const std::vector<int64_t> oi = unravel(o, a.outer_sizes);
+      auto value = [&](int64_t i) { return in[offset_of(oi, a.outer_in_strides) + i * a.dim_stride]; };
+      int64_t arg = 0;
+      for (int64_t i = 0; i < a.dim_size; ++i) {
+        if (is_nan(value(i))) {
+          arg = i;
+          break;
+        }
+        if (value(i) > value(arg)) arg = i;
+      }
+      static_cast<T*>(a.values)[offset_of(oi, a.outer_out_strides)] = value(arg);
+      a.indices[offset_of(oi, a.outer_out_strides)] = arg;
+    }
+  });
+}
+
+void index_add_dim_reference(const IndexAddDimArgs& a) {
+  HONE_DISPATCH_FLOAT(a.dtype, "max backward", [&](auto tag) {
+    using T = decltype(tag);
+    for (int64_t o = 0; o < product(a.outer_sizes); ++o) {
+      const std::vector<int64_t> oi = unravel(o, a.outer_sizes);
+      const int64_t s = offset_of(oi, a.outer_src_strides), idx = a.indices[s];
+      HONE_CHECK(idx >= 0 && idx < a.dim_size, "index_add_dim: index ", idx, " out of range [0,", a.dim_size, ")");
+      static_cast<T*>(a.dst)[offset_of(oi, a.outer_dst_strides) + idx * a.dim_stride] += static_cast<const T*>(a.src)[s];
+    }
   });
 }
 

@@ -2,6 +2,7 @@
 // Reductions. The op layer splits the input's dims into kept ("outer") and reduced
 // ("inner") dims; each output element is the reduction of its inner block, summed in a
 // fixed row-major order (float accumulation in double), so results never depend on threads.
+// `*_reference` walk every index one at a time, straight from the definitions, for the tests.
 #include <cstdint>
 #include <vector>
 
@@ -20,6 +21,7 @@ struct ReduceArgs {
 };
 
 void sum(const ReduceArgs& args, const Exec& exec);  // float32/float64/int64/int32 (ints accumulate in int64)
+void sum_reference(const ReduceArgs& args);
 
 // Max over one dim: values and the index (along that dim) of the first maximum.
 struct MaxDimArgs {
@@ -31,6 +33,7 @@ struct MaxDimArgs {
   const void* in;
 };
 void max_dim(const MaxDimArgs& args, const Exec& exec);  // NaN counts as the maximum, as in PyTorch
+void max_dim_reference(const MaxDimArgs& args);
 
 // Max backward: grad_in[..., indices[o], ...] += grad_out[o] for every outer position o.
 struct IndexAddDimArgs {
@@ -42,5 +45,6 @@ struct IndexAddDimArgs {
   const int64_t* indices;  // strides as src
 };
 void index_add_dim(const IndexAddDimArgs& args, const Exec& exec);
+void index_add_dim_reference(const IndexAddDimArgs& args);
 
 }  // namespace hone::kernels::cpu

@@ -1,6 +1,7 @@
 #pragma once
 // softmax / log_softmax along one dim of a contiguous tensor seen as [outer, dim, inner],
 // and cross-entropy on [N, C] logits with integer targets and label smoothing.
+// `*_reference` are the textbook definitions (full Jacobians, double sums), for the tests.
 #include <cstdint>
 
 #include "kernels/exec.h"
@@ -8,17 +9,25 @@
 
 namespace hone::kernels::cpu {
 
-struct SoftmaxArgs {
+struct SoftmaxForwardArgs {
+  DType dtype;  // float32/float64
+  int64_t outer, dim, inner;
+  bool log;  // log_softmax instead of softmax
+  const void* x;
+  void* y;
+};
+struct SoftmaxBackwardArgs {
   DType dtype;
   int64_t outer, dim, inner;
-  bool log;        // log_softmax instead of softmax
-  const void* x;   // forward input; unused by backward
-  const void* y;   // backward: the forward output
-  const void* dy;  // backward: gradient of the output
-  void* out;       // forward: y; backward: dx
+  bool log;
+  const void* y;   // the forward output
+  const void* dy;  // gradient of the output
+  void* dx;
 };
-void softmax_forward(const SoftmaxArgs& args, const Exec& exec);
-void softmax_backward(const SoftmaxArgs& args, const Exec& exec);
+void softmax_forward(const SoftmaxForwardArgs& args, const Exec& exec);
+void softmax_backward(const SoftmaxBackwardArgs& args, const Exec& exec);
+void softmax_forward_reference(const SoftmaxForwardArgs& args);
+void softmax_backward_reference(const SoftmaxBackwardArgs& args);
 
 // Per-row loss_i = -(1 - eps) * log p[i, t_i] - eps / C * sum_c log p[i, c] (PyTorch's
 // label smoothing); rows whose target is ignore_index get 0 and count for nothing.
@@ -45,5 +54,7 @@ struct CrossEntropyBackwardArgs {
   void* dlogits;
 };
 void cross_entropy_backward(const CrossEntropyBackwardArgs& args, const Exec& exec);
+void cross_entropy_forward_reference(const CrossEntropyArgs& args);
+void cross_entropy_backward_reference(const CrossEntropyBackwardArgs& args);
 
 }  // namespace hone::kernels::cpu
