@@ -11,7 +11,7 @@
 
 namespace {
 
-using hone::kernels::cpu::Conv2dGeometry;
+using hone::kernels::Conv2dGeometry;
 
 struct Layer {
   const char* name;
@@ -53,7 +53,7 @@ void counters(benchmark::State& state, double f, int64_t batch) {
   state.counters["img/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-using hone::kernels::cpu::Conv2dAlgorithm;
+using hone::kernels::Conv2dAlgorithm;
 
 void BM_conv2d_forward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
   const Conv2dGeometry g = geometry(l);

@@ -53,7 +53,7 @@ void BM_batchnorm_backward_train(benchmark::State& state) {
 }
 
 void BM_maxpool_stem(benchmark::State& state) {  // 64 x 112 x 112 -> 56 x 56, k3 s2 p1
-  const hone::kernels::cpu::Pool2dGeometry g{.n = kBatch, .c = 64, .h = 112, .w = 112, .kh = 3, .kw = 3, .stride_h = 2,
+  const hone::kernels::Pool2dGeometry g{.n = kBatch, .c = 64, .h = 112, .w = 112, .kh = 3, .kw = 3, .stride_h = 2,
                                              .stride_w = 2, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
   const int64_t nin = g.n * g.c * g.h * g.w, nout = g.n * g.c * g.out_h() * g.out_w();
   auto x = random(nin);

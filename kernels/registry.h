@@ -15,7 +15,7 @@
 #include "kernels/cpu/pooling.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax.h"
-#include "kernels/elementwise_ops.h"
+#include "kernels/elementwise.h"
 #include "kernels/exec.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
@@ -86,24 +86,24 @@ class KernelTable {
 struct KernelRegistry {
   KernelTable<UnaryArgs> unary{"unary", "forward"};
   KernelTable<BinaryArgs> binary{"binary", "forward"};
-  KernelTable<cpu::MatmulArgs> matmul{"matmul", "forward"};
-  KernelTable<cpu::Conv2dForwardArgs> conv2d_forward{"conv2d", "forward"};
-  KernelTable<cpu::Conv2dBackwardArgs> conv2d_backward{"conv2d", "backward"};
-  KernelTable<cpu::BatchNormForwardArgs> batch_norm_forward{"batch_norm", "forward"};
-  KernelTable<cpu::BatchNormBackwardArgs> batch_norm_backward{"batch_norm", "backward"};
-  KernelTable<cpu::MaxPool2dForwardArgs> max_pool2d_forward{"max_pool2d", "forward"};
-  KernelTable<cpu::MaxPool2dBackwardArgs> max_pool2d_backward{"max_pool2d", "backward"};
-  KernelTable<cpu::AvgPool2dForwardArgs> avg_pool2d_forward{"avg_pool2d", "forward"};
-  KernelTable<cpu::AvgPool2dBackwardArgs> avg_pool2d_backward{"avg_pool2d", "backward"};
-  KernelTable<cpu::AdaptiveAvgPool2dForwardArgs> adaptive_avg_pool2d_forward{"adaptive_avg_pool2d", "forward"};
-  KernelTable<cpu::AdaptiveAvgPool2dBackwardArgs> adaptive_avg_pool2d_backward{"adaptive_avg_pool2d", "backward"};
-  KernelTable<cpu::SoftmaxForwardArgs> softmax_forward{"softmax", "forward"};
-  KernelTable<cpu::SoftmaxBackwardArgs> softmax_backward{"softmax", "backward"};
-  KernelTable<cpu::CrossEntropyArgs> cross_entropy_forward{"cross_entropy", "forward"};
-  KernelTable<cpu::CrossEntropyBackwardArgs> cross_entropy_backward{"cross_entropy", "backward"};
-  KernelTable<cpu::ReduceArgs> sum{"sum", "forward"};
-  KernelTable<cpu::MaxDimArgs> max_dim{"max", "forward"};
-  KernelTable<cpu::IndexAddDimArgs> index_add_dim{"max", "backward"};
+  KernelTable<MatmulArgs> matmul{"matmul", "forward"};
+  KernelTable<Conv2dForwardArgs> conv2d_forward{"conv2d", "forward"};
+  KernelTable<Conv2dBackwardArgs> conv2d_backward{"conv2d", "backward"};
+  KernelTable<BatchNormForwardArgs> batch_norm_forward{"batch_norm", "forward"};
+  KernelTable<BatchNormBackwardArgs> batch_norm_backward{"batch_norm", "backward"};
+  KernelTable<MaxPool2dForwardArgs> max_pool2d_forward{"max_pool2d", "forward"};
+  KernelTable<MaxPool2dBackwardArgs> max_pool2d_backward{"max_pool2d", "backward"};
+  KernelTable<AvgPool2dForwardArgs> avg_pool2d_forward{"avg_pool2d", "forward"};
+  KernelTable<AvgPool2dBackwardArgs> avg_pool2d_backward{"avg_pool2d", "backward"};
+  KernelTable<AdaptiveAvgPool2dForwardArgs> adaptive_avg_pool2d_forward{"adaptive_avg_pool2d", "forward"};
+  KernelTable<AdaptiveAvgPool2dBackwardArgs> adaptive_avg_pool2d_backward{"adaptive_avg_pool2d", "backward"};
+  KernelTable<SoftmaxForwardArgs> softmax_forward{"softmax", "forward"};
+  KernelTable<SoftmaxBackwardArgs> softmax_backward{"softmax", "backward"};
+  KernelTable<CrossEntropyArgs> cross_entropy_forward{"cross_entropy", "forward"};
+  KernelTable<CrossEntropyBackwardArgs> cross_entropy_backward{"cross_entropy", "backward"};
+  KernelTable<ReduceArgs> sum{"sum", "forward"};
+  KernelTable<MaxDimArgs> max_dim{"max", "forward"};
+  KernelTable<IndexAddDimArgs> index_add_dim{"max", "backward"};
 };
 
 // The process's registry: the CPU kernels, and the CUDA ones in a CUDA build, registered

@@ -119,7 +119,7 @@ struct BnForward {
         beta(test::random_vector<T>(s.c, seed + 2)), running_mean(test::random_vector<T>(s.c, seed + 3)),
         running_var(test::random_vector<T>(s.c, seed + 4, 0.5, 2)), y(test::unwritten<T>(s.n * s.c * s.hw)),
         save_mean(test::unwritten<T>(s.c)), save_invstd(test::unwritten<T>(s.c)) {}
-  k::BatchNormForwardArgs args(const BnShape& s, bool affine, bool batch_stats, bool update, k::BatchNormConvention conv) {
+  kernels::BatchNormForwardArgs args(const BnShape& s, bool affine, bool batch_stats, bool update, kernels::BatchNormConvention conv) {
     return {.dtype = dtype_of<T>(), .n = s.n, .c = s.c, .hw = s.hw, .x = x.data(), .gamma = affine ? gamma.data() : nullptr,
             .beta = affine ? beta.data() : nullptr, .running_mean = running_mean.data(), .running_var = running_var.data(),
             .use_batch_stats = batch_stats, .update_running = update, .momentum = 0.3, .eps = 1e-5, .convention = conv,
@@ -151,10 +151,10 @@ void compare_bn_forward() {
   for (const BnShape& s : kBnShapes)
     for (bool affine : {false, true})
       for (auto [batch_stats, update] : std::initializer_list<std::pair<bool, bool>>{{true, true}, {true, false}, {false, false}})
-        for (auto conv : {k::BatchNormConvention::PyTorch, k::BatchNormConvention::Onnx}) {
+        for (auto conv : {kernels::BatchNormConvention::PyTorch, kernels::BatchNormConvention::Onnx}) {
           SCOPED_TRACE(::testing::Message() << "n=" << s.n << " c=" << s.c << " hw=" << s.hw << " affine=" << affine
                                             << " batch_stats=" << batch_stats << " update=" << update
-                                            << " onnx=" << (conv == k::BatchNormConvention::Onnx) << " "
+                                            << " onnx=" << (conv == kernels::BatchNormConvention::Onnx) << " "
                                             << dtype_name(dtype_of<T>()));
           BnForward<T> fast(s, seed), ref(s, seed);
           seed += 10;
@@ -185,14 +185,14 @@ void compare_bn_backward() {
                                             << " batch_stats=" << batch_stats << " dx=" << want_dx << " "
                                             << dtype_name(dtype_of<T>()));
           BnForward<T> f(s, seed);
-          k::batchnorm_forward_reference(f.args(s, affine, batch_stats, false, k::BatchNormConvention::PyTorch));
+          k::batchnorm_forward_reference(f.args(s, affine, batch_stats, false, kernels::BatchNormConvention::PyTorch));
           const std::vector<T> dy = test::random_vector<T>(s.n * s.c * s.hw, seed + 5);
           seed += 10;
           std::vector<T> dx[2] = {test::unwritten<T>(s.n * s.c * s.hw), test::unwritten<T>(s.n * s.c * s.hw)};
           std::vector<T> dgamma[2] = {test::unwritten<T>(s.c), test::unwritten<T>(s.c)};
           std::vector<T> dbeta[2] = {test::unwritten<T>(s.c), test::unwritten<T>(s.c)};
           for (int r = 0; r < 2; ++r) {
-            const k::BatchNormBackwardArgs a{.dtype = dtype_of<T>(), .n = s.n, .c = s.c, .hw = s.hw, .x = f.x.data(),
+            const kernels::BatchNormBackwardArgs a{.dtype = dtype_of<T>(), .n = s.n, .c = s.c, .hw = s.hw, .x = f.x.data(),
                                              .gamma = affine ? f.gamma.data() : nullptr, .dy = dy.data(),
                                              .save_mean = f.save_mean.data(), .save_invstd = f.save_invstd.data(),
                                              .used_batch_stats = batch_stats, .dx = want_dx ? dx[r].data() : nullptr,
@@ -218,7 +218,7 @@ TEST(BatchNormKernel, BackwardMatchesReferenceBothStatistics) {
 TEST(BatchNormReference, HandComputedForwardBothConventions) {
   // One channel, x = 0, 3, 6: mean 3, biased var 6, unbiased var 9.
   std::vector<double> x = {0, 3, 6}, y(3), gamma = {2}, beta = {1}, mean(1), invstd(1);
-  for (auto conv : {k::BatchNormConvention::PyTorch, k::BatchNormConvention::Onnx}) {
+  for (auto conv : {kernels::BatchNormConvention::PyTorch, kernels::BatchNormConvention::Onnx}) {
     std::vector<double> rm = {1}, rv = {1};
     k::batchnorm_forward_reference({.dtype = DType::Float64, .n = 3, .c = 1, .hw = 1, .x = x.data(), .gamma = gamma.data(),
                                     .beta = beta.data(), .running_mean = rm.data(), .running_var = rv.data(),
@@ -228,7 +228,7 @@ TEST(BatchNormReference, HandComputedForwardBothConventions) {
     test::expect_all_close(y, {1 - 6 / r6, 1, 1 + 6 / r6}, 1e-15, 1e-15, "y");
     EXPECT_DOUBLE_EQ(mean[0], 3);
     EXPECT_DOUBLE_EQ(invstd[0], 1 / r6);
-    if (conv == k::BatchNormConvention::PyTorch) {  // 0.75 old + 0.25 batch, unbiased variance
+    if (conv == kernels::BatchNormConvention::PyTorch) {  // 0.75 old + 0.25 batch, unbiased variance
       EXPECT_DOUBLE_EQ(rm[0], 0.75 + 0.25 * 3);
       EXPECT_DOUBLE_EQ(rv[0], 0.75 + 0.25 * 9);
     } else {  // 0.25 old + 0.75 batch, biased variance
@@ -253,7 +253,7 @@ TEST(BatchNormReference, HandComputedBackward) {
   //                                            = (0.5, -1, 0.5) / (3 sqrt(6)).
   const double r6 = std::sqrt(6.0);
   std::vector<double> x = {0, 3, 6}, dy = {1, 0, 0}, mean = {3}, invstd = {1 / r6}, dx(3), dgamma(1), dbeta(1);
-  k::BatchNormBackwardArgs a{.dtype = DType::Float64, .n = 3, .c = 1, .hw = 1, .x = x.data(), .gamma = nullptr,
+  kernels::BatchNormBackwardArgs a{.dtype = DType::Float64, .n = 3, .c = 1, .hw = 1, .x = x.data(), .gamma = nullptr,
                              .dy = dy.data(), .save_mean = mean.data(), .save_invstd = invstd.data(),
                              .used_batch_stats = true, .dx = dx.data(), .dgamma = dgamma.data(), .dbeta = dbeta.data()};
   k::batchnorm_backward_reference(a);
@@ -274,7 +274,7 @@ TEST(BatchNormReference, BackwardIsTheForwardsDerivative) {
     BnForward<double> f(s, 77);
     const std::vector<double> w = test::random_vector<double>(s.n * s.c * s.hw, 78);
     auto loss = [&](BnForward<double>& g) {
-      k::batchnorm_forward_reference(g.args(s, true, batch_stats, false, k::BatchNormConvention::PyTorch));
+      k::batchnorm_forward_reference(g.args(s, true, batch_stats, false, kernels::BatchNormConvention::PyTorch));
       double l = 0;
       for (size_t i = 0; i < w.size(); ++i) l += w[i] * g.y[i];
       return l;

@@ -9,7 +9,7 @@
 namespace hone {
 namespace {
 
-using kernels::cpu::Conv2dGeometry;
+using kernels::Conv2dGeometry;
 
 std::vector<float> random_floats(int64_t n, uint64_t seed) {
   Generator g(seed);
@@ -20,15 +20,15 @@ std::vector<float> random_floats(int64_t n, uint64_t seed) {
 // set the CPU has (AVX-512 and AVX2 on an AVX-512 machine; DirectConvolutionEdges says
 // when there is none).
 struct Variant {
-  kernels::cpu::Conv2dAlgorithm algorithm;
+  kernels::Conv2dAlgorithm algorithm;
   kernels::cpu::CpuIsa isa = kernels::cpu::CpuIsa::Auto;
 };
 std::vector<Variant> algorithms_for(const Conv2dGeometry& g) {
-  std::vector<Variant> algos = {{kernels::cpu::Conv2dAlgorithm::Auto},
-                                {kernels::cpu::Conv2dAlgorithm::Columns},
-                                {kernels::cpu::Conv2dAlgorithm::Transposed}};
+  std::vector<Variant> algos = {{kernels::Conv2dAlgorithm::Auto},
+                                {kernels::Conv2dAlgorithm::Columns},
+                                {kernels::Conv2dAlgorithm::Transposed}};
   if (kernels::cpu::conv2d_direct_supported(g))
-    for (auto isa : kernels::cpu::conv_direct::isas()) algos.push_back({kernels::cpu::Conv2dAlgorithm::Direct, isa});
+    for (auto isa : kernels::cpu::conv_direct::isas()) algos.push_back({kernels::Conv2dAlgorithm::Direct, isa});
   return algos;
 }
 
@@ -44,7 +44,7 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
   std::vector<float> x = random_floats(nx, 1), w = random_floats(nw, 2), b = random_floats(g.c_out, 3),
                      dy = random_floats(ny, 4);
   std::vector<float> y(static_cast<size_t>(ny)), y_ref(static_cast<size_t>(ny));
-  kernels::cpu::Conv2dForwardArgs f{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+  kernels::Conv2dForwardArgs f{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                     .bias = with_bias ? b.data() : nullptr, .output = y.data()};
   kernels::cpu::conv2d_forward_reference({.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                           .bias = with_bias ? b.data() : nullptr, .output = y_ref.data()});
@@ -60,17 +60,17 @@ void compare_with_reference(const Conv2dGeometry& g, bool with_bias = true) {
 
   std::vector<float> dx(static_cast<size_t>(nx)), dw(static_cast<size_t>(nw)), db(static_cast<size_t>(g.c_out));
   std::vector<float> dx_ref(static_cast<size_t>(nx)), dw_ref(static_cast<size_t>(nw)), db_ref(static_cast<size_t>(g.c_out));
-  kernels::cpu::Conv2dBackwardArgs bw{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+  kernels::Conv2dBackwardArgs bw{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                       .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
                                       .grad_bias = db.data()};
-  kernels::cpu::Conv2dBackwardArgs ref = bw;
+  kernels::Conv2dBackwardArgs ref = bw;
   ref.grad_input = dx_ref.data();
   ref.grad_weight = dw_ref.data();
   ref.grad_bias = db_ref.data();
   kernels::cpu::conv2d_backward_reference(ref);
   const double tol_w = 1e-4 * std::sqrt(double(g.n * oh * ow));
   for (auto [algo, isa] : algorithms_for(g)) {
-    if (algo == kernels::cpu::Conv2dAlgorithm::Transposed) continue;  // a forward-only choice
+    if (algo == kernels::Conv2dAlgorithm::Transposed) continue;  // a forward-only choice
     for (auto* v : {&dx, &dw, &db}) std::fill(v->begin(), v->end(), std::nanf(""));
     bw.algorithm = algo;
     bw.isa = isa;
@@ -247,7 +247,7 @@ TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
   test::expect_error(
       [&] {
         kernels::cpu::conv2d_forward({.g = dilated, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
-                                      .bias = nullptr, .output = y.data(), .algorithm = kernels::cpu::Conv2dAlgorithm::Direct}, kernels::ContextExec());
+                                      .bias = nullptr, .output = y.data(), .algorithm = kernels::Conv2dAlgorithm::Direct}, kernels::ContextExec());
       },
       {"conv2d", "direct", "dilation"});
   const Conv2dGeometry grouped{.n = 1, .c_in = 4, .h = 6, .w = 6, .c_out = 4, .kh = 3, .kw = 3, .groups = 2};
@@ -261,7 +261,7 @@ TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
   test::expect_error(
       [&] {
         kernels::cpu::conv2d_forward({.g = plain, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
-                                      .bias = nullptr, .output = y16.data(), .algorithm = kernels::cpu::Conv2dAlgorithm::Direct,
+                                      .bias = nullptr, .output = y16.data(), .algorithm = kernels::Conv2dAlgorithm::Direct,
                                       .isa = kernels::cpu::CpuIsa::Portable}, kernels::ContextExec());
       },
       {"conv2d", "direct", "portable"});
@@ -272,7 +272,7 @@ TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
 TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
   const Conv2dGeometry g{.n = 2, .c_in = 29, .h = 17, .w = 15, .c_out = 21, .kh = 3, .kw = 3, .stride_h = 2,
                          .stride_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
-  auto run = [](const Conv2dGeometry& g, int threads, kernels::cpu::Conv2dAlgorithm algo) {
+  auto run = [](const Conv2dGeometry& g, int threads, kernels::Conv2dAlgorithm algo) {
     const int64_t ny = g.n * g.c_out * g.out_h() * g.out_w();
     std::vector<float> x = random_floats(g.n * g.c_in * g.h * g.w, 1), w = random_floats(g.c_out * g.c_in * 9, 2),
                        dy = random_floats(ny, 3);
@@ -293,10 +293,10 @@ TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
   // The direct kernel on a stride-1 shape whose grid spans many tiles and both channel splits.
   const Conv2dGeometry d{.n = 3, .c_in = 70, .h = 19, .w = 21, .c_out = 72, .kh = 3, .kw = 3, .pad_top = 1,
                          .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
-  std::vector<std::pair<Conv2dGeometry, kernels::cpu::Conv2dAlgorithm>> runs = {
-      {g, kernels::cpu::Conv2dAlgorithm::Columns}, {g, kernels::cpu::Conv2dAlgorithm::Transposed},
-      {d, kernels::cpu::Conv2dAlgorithm::Columns}};
-  if (kernels::cpu::conv2d_direct_supported(d)) runs.push_back({d, kernels::cpu::Conv2dAlgorithm::Direct});
+  std::vector<std::pair<Conv2dGeometry, kernels::Conv2dAlgorithm>> runs = {
+      {g, kernels::Conv2dAlgorithm::Columns}, {g, kernels::Conv2dAlgorithm::Transposed},
+      {d, kernels::Conv2dAlgorithm::Columns}};
+  if (kernels::cpu::conv2d_direct_supported(d)) runs.push_back({d, kernels::Conv2dAlgorithm::Direct});
   for (const auto& [geom, algo] : runs) {
     const std::vector<float> one = run(geom, 1, algo);
     for (int t : {2, 3}) {

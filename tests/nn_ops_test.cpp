@@ -154,14 +154,14 @@ void compare_softmax() {
       const int64_t n = c.outer * c.dim * c.inner;
       const std::vector<T> x = test::random_vector<T>(n, seed++, -8, 8), dy = test::random_vector<T>(n, seed++);
       std::vector<T> y = test::unwritten<T>(n), y_ref = test::unwritten<T>(n);
-      k::SoftmaxForwardArgs f{.dtype = dtype_of<T>(), .outer = c.outer, .dim = c.dim, .inner = c.inner, .log = log,
+      kernels::SoftmaxForwardArgs f{.dtype = dtype_of<T>(), .outer = c.outer, .dim = c.dim, .inner = c.inner, .log = log,
                               .x = x.data(), .y = y.data()};
       k::softmax_forward(f, kernels::ContextExec());
       f.y = y_ref.data();
       k::softmax_forward_reference(f);
       test::expect_all_close(y, y_ref, sm_tol<T>() * 0.1, sm_tol<T>(), "y");
       std::vector<T> dx = test::unwritten<T>(n), dx_ref = test::unwritten<T>(n);
-      k::SoftmaxBackwardArgs b{.dtype = dtype_of<T>(), .outer = c.outer, .dim = c.dim, .inner = c.inner, .log = log,
+      kernels::SoftmaxBackwardArgs b{.dtype = dtype_of<T>(), .outer = c.outer, .dim = c.dim, .inner = c.inner, .log = log,
                                .y = y_ref.data(), .dy = dy.data(), .dx = dx.data()};
       k::softmax_backward(b, kernels::ContextExec());
       b.dx = dx_ref.data();
@@ -192,13 +192,13 @@ void compare_cross_entropy() {
         std::vector<T> lp[2] = {test::unwritten<T>(n * c), test::unwritten<T>(n * c)};
         std::vector<T> d[2] = {test::unwritten<T>(n * c), test::unwritten<T>(n * c)};
         for (int r = 0; r < 2; ++r) {
-          const k::CrossEntropyArgs f{.dtype = dtype_of<T>(), .n = n, .c = c, .logits = logits.data(),
+          const kernels::CrossEntropyArgs f{.dtype = dtype_of<T>(), .n = n, .c = c, .logits = logits.data(),
                                       .target = target.data(), .ignore_index = ignore_index, .label_smoothing = eps,
                                       .losses = losses[r].data(), .log_prob = lp[r].data()};
           r == 0 ? k::cross_entropy_forward(f, kernels::ContextExec()) : k::cross_entropy_forward_reference(f);
         }
         for (int r = 0; r < 2; ++r) {  // both from the reference's log_prob
-          const k::CrossEntropyBackwardArgs b{.dtype = dtype_of<T>(), .n = n, .c = c, .log_prob = lp[1].data(),
+          const kernels::CrossEntropyBackwardArgs b{.dtype = dtype_of<T>(), .n = n, .c = c, .log_prob = lp[1].data(),
                                               .target = target.data(), .ignore_index = ignore_index,
                                               .label_smoothing = eps, .row_scale = scale.data(), .dlogits = d[r].data()};
           r == 0 ? k::cross_entropy_backward(b, kernels::ContextExec()) : k::cross_entropy_backward_reference(b);
@@ -217,7 +217,7 @@ TEST(CrossEntropyKernel, ForwardAndBackwardMatchReference) {
 TEST(SoftmaxReference, HandComputed) {
   // [outer=1, dim=2, inner=2]: column 0 holds (0, ln 3) -> (1/4, 3/4); column 1 (0, 0) -> halves.
   std::vector<double> x = {0, 0, std::log(3.0), 0}, y(4), dx(4);
-  k::SoftmaxForwardArgs f{.dtype = DType::Float64, .outer = 1, .dim = 2, .inner = 2, .log = false, .x = x.data(), .y = y.data()};
+  kernels::SoftmaxForwardArgs f{.dtype = DType::Float64, .outer = 1, .dim = 2, .inner = 2, .log = false, .x = x.data(), .y = y.data()};
   k::softmax_forward_reference(f);
   test::expect_all_close(y, {0.25, 0.5, 0.75, 0.5}, 1e-15, 0, "softmax");
   // dy = (1, 0) in each column: dx = y * (dy - sum(dy * y)) = (1/4 * 3/4, -3/4 * 1/4) and (1/4, -1/4).

@@ -18,7 +18,7 @@ namespace hone {
 namespace {
 
 namespace k = kernels::cpu;
-using k::Pool2dGeometry;
+using kernels::Pool2dGeometry;
 
 template <typename T>
 std::vector<T> random_values(int64_t n, uint64_t seed) {
@@ -51,7 +51,7 @@ void compare_max_pool(const Pool2dGeometry& g) {
   const std::vector<T> x = random_values<T>(nx, 1), dy = random_values<T>(ny, 2);
   std::vector<T> y(static_cast<size_t>(ny)), y_ref(static_cast<size_t>(ny));
   std::vector<int64_t> idx(static_cast<size_t>(ny)), idx_ref(static_cast<size_t>(ny));
-  k::MaxPool2dForwardArgs f{.g = g, .dtype = dtype_of<T>(), .input = x.data(), .output = y.data(), .indices = idx.data()};
+  kernels::MaxPool2dForwardArgs f{.g = g, .dtype = dtype_of<T>(), .input = x.data(), .output = y.data(), .indices = idx.data()};
   k::max_pool2d_forward(f, kernels::ContextExec());
   f.output = y_ref.data();
   f.indices = idx_ref.data();
@@ -77,7 +77,7 @@ void compare_avg_pool(const Pool2dGeometry& g, bool count_include_pad) {
   const int64_t nx = g.n * g.c * g.h * g.w, ny = g.n * g.c * g.out_h() * g.out_w();
   const std::vector<T> x = random_values<T>(nx, 3), dy = random_values<T>(ny, 4);
   std::vector<T> y(static_cast<size_t>(ny)), y_ref(static_cast<size_t>(ny)), dx(static_cast<size_t>(nx), T(7));
-  k::AvgPool2dForwardArgs f{.g = g, .dtype = dtype_of<T>(), .count_include_pad = count_include_pad,
+  kernels::AvgPool2dForwardArgs f{.g = g, .dtype = dtype_of<T>(), .count_include_pad = count_include_pad,
                             .input = x.data(), .output = y.data()};
   k::avg_pool2d_forward(f, kernels::ContextExec());
   f.output = y_ref.data();
@@ -95,7 +95,7 @@ void compare_adaptive(int64_t n, int64_t c, int64_t h, int64_t w, int64_t oh, in
   const int64_t nx = n * c * h * w, ny = n * c * oh * ow;
   const std::vector<T> x = random_values<T>(nx, 5), dy = random_values<T>(ny, 6);
   std::vector<T> y(static_cast<size_t>(ny)), y_ref(static_cast<size_t>(ny)), dx(static_cast<size_t>(nx), T(7));
-  k::AdaptiveAvgPool2dForwardArgs f{.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow, .dtype = dtype_of<T>(),
+  kernels::AdaptiveAvgPool2dForwardArgs f{.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow, .dtype = dtype_of<T>(),
                                     .input = x.data(), .output = y.data()};
   k::adaptive_avg_pool2d_forward(f, kernels::ContextExec());
   f.output = y_ref.data();
@@ -136,19 +136,19 @@ std::vector<Pool2dGeometry> awkward_geometries() {
 
 TEST(PoolingKernel, OutputSizesFollowPyTorch) {
   // (in, kernel, stride, pad_before, pad_after, dilation, ceil) -> out, checked by hand.
-  EXPECT_EQ(k::pool_output_size(5, 2, 2, 0, 0, 1, false), 2);
-  EXPECT_EQ(k::pool_output_size(5, 2, 2, 0, 0, 1, true), 3);
-  EXPECT_EQ(k::pool_output_size(4, 2, 2, 1, 1, 1, true), 3);   // windows start at -1, 1, 3
-  EXPECT_EQ(k::pool_output_size(4, 2, 2, 1, 1, 1, false), 3);
-  EXPECT_EQ(k::pool_output_size(5, 2, 2, 1, 1, 1, true), 3);   // ceil alone gives 4; that window starts in the pad
-  EXPECT_EQ(k::pool_output_size(3, 2, 2, 1, 1, 1, true), 2);   // likewise 3 -> 2
-  EXPECT_EQ(k::pool_output_size(112, 3, 2, 1, 1, 1, false), 56);  // ResNet-18 stem pool
-  EXPECT_EQ(k::pool_output_size(14, 2, 2, 0, 0, 1, false), 7);    // VGG's last pool
-  EXPECT_EQ(k::pool_output_size(9, 3, 1, 1, 1, 2, false), 7);     // dilation 2: effective kernel 5
-  EXPECT_EQ(k::pool_output_size(3, 4, 2, 0, 0, 1, true), 1);      // a window larger than the input, with ceil
-  EXPECT_EQ(k::pool_output_size(3, 4, 2, 0, 0, 1, false), 0);     // ... and without: empty
-  EXPECT_EQ(k::pool_output_size(4, 2, 2, 1, 0, 1, true), 3);      // asymmetric: left pad only
-  EXPECT_EQ(k::pool_output_size(4, 2, 2, 0, 1, 1, true), 2);      // right pad only: a 3rd window would start in it
+  EXPECT_EQ(kernels::pool_output_size(5, 2, 2, 0, 0, 1, false), 2);
+  EXPECT_EQ(kernels::pool_output_size(5, 2, 2, 0, 0, 1, true), 3);
+  EXPECT_EQ(kernels::pool_output_size(4, 2, 2, 1, 1, 1, true), 3);   // windows start at -1, 1, 3
+  EXPECT_EQ(kernels::pool_output_size(4, 2, 2, 1, 1, 1, false), 3);
+  EXPECT_EQ(kernels::pool_output_size(5, 2, 2, 1, 1, 1, true), 3);   // ceil alone gives 4; that window starts in the pad
+  EXPECT_EQ(kernels::pool_output_size(3, 2, 2, 1, 1, 1, true), 2);   // likewise 3 -> 2
+  EXPECT_EQ(kernels::pool_output_size(112, 3, 2, 1, 1, 1, false), 56);  // ResNet-18 stem pool
+  EXPECT_EQ(kernels::pool_output_size(14, 2, 2, 0, 0, 1, false), 7);    // VGG's last pool
+  EXPECT_EQ(kernels::pool_output_size(9, 3, 1, 1, 1, 2, false), 7);     // dilation 2: effective kernel 5
+  EXPECT_EQ(kernels::pool_output_size(3, 4, 2, 0, 0, 1, true), 1);      // a window larger than the input, with ceil
+  EXPECT_EQ(kernels::pool_output_size(3, 4, 2, 0, 0, 1, false), 0);     // ... and without: empty
+  EXPECT_EQ(kernels::pool_output_size(4, 2, 2, 1, 0, 1, true), 3);      // asymmetric: left pad only
+  EXPECT_EQ(kernels::pool_output_size(4, 2, 2, 0, 1, 1, true), 2);      // right pad only: a 3rd window would start in it
 }
 
 TEST(PoolingKernel, MaxPoolMatchesReference) {
@@ -391,9 +391,9 @@ TEST(PoolingKernel, ErrorsNameTheProblem) {
   Pool2dGeometry g = geo(1, 1, 8, 8, 2, 2, 0, 2);  // zero stride
   // The op validates the geometry once, with the kernels' validate_pool2d; the kernels
   // assume it valid.
-  expect_error([&] { k::validate_pool2d(g, "max_pool2d"); }, "max_pool2d: stride must be positive, got 0x2");
+  expect_error([&] { kernels::validate_pool2d(g, "max_pool2d"); }, "max_pool2d: stride must be positive, got 0x2");
   g = geo(1, 1, 8, 8, 2, 2, 2, 2, {0, 0, 2, 0});
-  expect_error([&] { k::validate_pool2d(g, "avg_pool2d"); }, "avg_pool2d: padding must be below the kernel size");
+  expect_error([&] { kernels::validate_pool2d(g, "avg_pool2d"); }, "avg_pool2d: padding must be below the kernel size");
   g = geo(1, 1, 8, 8, 2, 2, 2, 2);
   expect_error([&] { k::max_pool2d_forward({.g = g, .dtype = DType::Int64, .input = x.data(), .output = y.data(),
                                             .indices = idx.data()}, kernels::ContextExec()); },

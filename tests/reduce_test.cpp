@@ -53,8 +53,8 @@ std::string describe(const View& v) {
 }
 
 // The kernel's arguments for a reduction of `v` into a contiguous output over the kept dims.
-k::ReduceArgs reduce_args(const View& v, DType t, void* out, const void* in, double scale) {
-  k::ReduceArgs a{.dtype = t, .out = out, .in = in, .scale = scale};
+kernels::ReduceArgs reduce_args(const View& v, DType t, void* out, const void* in, double scale) {
+  kernels::ReduceArgs a{.dtype = t, .out = out, .in = in, .scale = scale};
   std::vector<int64_t> kept;
   for (size_t d = 0; d < v.sizes.size(); ++d)
     if (!v.reduced[d]) kept.push_back(v.sizes[d]);
@@ -114,12 +114,12 @@ void compare_max_dim() {
       View outer = v;
       outer.reduced.assign(v.sizes.size(), false);
       outer.reduced[dim] = true;
-      const k::ReduceArgs r = reduce_args(outer, dtype_of<T>(), nullptr, in.data(), 1);
+      const kernels::ReduceArgs r = reduce_args(outer, dtype_of<T>(), nullptr, in.data(), 1);
       const int64_t out_n = product(r.outer_sizes);
       std::vector<T> values[2] = {test::unwritten<T>(out_n), test::unwritten<T>(out_n)};
       std::vector<int64_t> indices[2] = {test::unwritten<int64_t>(out_n), test::unwritten<int64_t>(out_n)};
       for (int which = 0; which < 2; ++which) {
-        const k::MaxDimArgs a{.dtype = dtype_of<T>(), .outer_sizes = r.outer_sizes, .outer_in_strides = r.outer_in_strides,
+        const kernels::MaxDimArgs a{.dtype = dtype_of<T>(), .outer_sizes = r.outer_sizes, .outer_in_strides = r.outer_in_strides,
                               .outer_out_strides = r.outer_out_strides, .dim_size = v.sizes[dim],
                               .dim_stride = v.strides[dim], .values = values[which].data(),
                               .indices = indices[which].data(), .in = in.data()};
@@ -155,7 +155,7 @@ void compare_index_add_dim() {
     SCOPED_TRACE("dst " + shape_str(c.dst_sizes) + " dim " + std::to_string(c.dim) +
                  (c.transposed_src ? " transposed src " : " ") + dtype_name(dtype_of<T>()));
     const std::vector<int64_t> dst_strides = contiguous_strides(c.dst_sizes);
-    k::IndexAddDimArgs a{.dtype = dtype_of<T>(), .dim_size = c.dst_sizes[c.dim], .dim_stride = dst_strides[c.dim]};
+    kernels::IndexAddDimArgs a{.dtype = dtype_of<T>(), .dim_size = c.dst_sizes[c.dim], .dim_stride = dst_strides[c.dim]};
     for (size_t d = 0; d < c.dst_sizes.size(); ++d)
       if (d != c.dim) {
         a.outer_sizes.push_back(c.dst_sizes[d]);
@@ -222,7 +222,7 @@ TEST(ReduceReference, MaxDimHandComputed) {
   const std::vector<double> x = {1, 5, 3, 7, 2, 7};
   std::vector<double> v(2);
   std::vector<int64_t> idx(2);
-  k::MaxDimArgs a{.dtype = DType::Float64, .outer_sizes = {2}, .outer_in_strides = {3}, .outer_out_strides = {1},
+  kernels::MaxDimArgs a{.dtype = DType::Float64, .outer_sizes = {2}, .outer_in_strides = {3}, .outer_out_strides = {1},
                   .dim_size = 3, .dim_stride = 1, .values = v.data(), .indices = idx.data(), .in = x.data()};
   k::max_dim_reference(a);
   EXPECT_EQ(v, (std::vector<double>{5, 7}));
@@ -255,7 +255,7 @@ TEST(ReduceReference, IndexAddDimHandComputed) {
   std::vector<float> dst(6, 1.0f);
   const std::vector<float> src = {10, 100};
   const std::vector<int64_t> indices = {2, 0};
-  k::IndexAddDimArgs a{.dtype = DType::Float32, .outer_sizes = {2}, .outer_src_strides = {1}, .outer_dst_strides = {3},
+  kernels::IndexAddDimArgs a{.dtype = DType::Float32, .outer_sizes = {2}, .outer_src_strides = {1}, .outer_dst_strides = {3},
                        .dim_size = 3, .dim_stride = 1, .dst = dst.data(), .src = src.data(), .indices = indices.data()};
   k::index_add_dim_reference(a);
   EXPECT_EQ(dst, (std::vector<float>{1, 1, 11, 101, 1, 1}));

@@ -19,13 +19,13 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   HONE_CHECK(is_floating(input.dtype()) && input.dtype() == weight.dtype() && (!bias.defined() || bias.dtype() == input.dtype()),
              "conv2d: input, weight and bias must share one floating dtype, got ", dtype_name(input.dtype()), ", ",
              dtype_name(weight.dtype()), bias.defined() ? std::string(", ") + dtype_name(bias.dtype()) : std::string());
-  kernels::cpu::Conv2dGeometry g{.n = input.size(0), .c_in = input.size(1), .h = input.size(2), .w = input.size(3),
+  kernels::Conv2dGeometry g{.n = input.size(0), .c_in = input.size(1), .h = input.size(2), .w = input.size(3),
                                  .c_out = weight.size(0), .kh = weight.size(2), .kw = weight.size(3),
                                  .stride_h = o.stride[0], .stride_w = o.stride[1],
                                  .pad_top = o.padding[0], .pad_left = o.padding[1], .pad_bottom = o.padding[2],
                                  .pad_right = o.padding[3], .dilation_h = o.dilation[0], .dilation_w = o.dilation[1],
                                  .groups = o.groups};
-  kernels::cpu::validate_conv2d(g, "conv2d");
+  kernels::validate_conv2d(g, "conv2d");
   const Tensor x = raw::contiguous(input), w = raw::contiguous(weight);
   const Tensor b = bias.defined() ? raw::contiguous(bias) : bias;
   Tensor out = empty({g.n, g.c_out, g.out_h(), g.out_w()}, {.dtype = x.dtype(), .device = device});

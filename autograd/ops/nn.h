@@ -6,7 +6,7 @@
 
 namespace hone {
 
-using kernels::cpu::BatchNormConvention;
+using kernels::BatchNormConvention;
 
 struct BatchNormOptions {
   bool use_batch_stats = true;       // false: normalise with running stats (inference / frozen BN)

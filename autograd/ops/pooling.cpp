@@ -16,23 +16,23 @@ void check_input(const Tensor& x, const char* op) {
              ": input must be float32 or float64, got ", dtype_name(x.dtype()));
 }
 
-kernels::cpu::Pool2dGeometry geometry(const Tensor& x, const Pool2dOptions& o, const char* op) {
+kernels::Pool2dGeometry geometry(const Tensor& x, const Pool2dOptions& o, const char* op) {
   check_input(x, op);
-  kernels::cpu::Pool2dGeometry g{.n = x.size(0), .c = x.size(1), .h = x.size(2), .w = x.size(3),
+  kernels::Pool2dGeometry g{.n = x.size(0), .c = x.size(1), .h = x.size(2), .w = x.size(3),
                                  .kh = o.kernel[0], .kw = o.kernel[1],
                                  .stride_h = o.stride[0] == 0 ? o.kernel[0] : o.stride[0],
                                  .stride_w = o.stride[1] == 0 ? o.kernel[1] : o.stride[1],
                                  .pad_top = o.padding[0], .pad_left = o.padding[1], .pad_bottom = o.padding[2],
                                  .pad_right = o.padding[3], .dilation_h = o.dilation[0], .dilation_w = o.dilation[1],
                                  .ceil_mode = o.ceil_mode};
-  kernels::cpu::validate_pool2d(g, op);
+  kernels::validate_pool2d(g, op);
   return g;
 }
 
 }  // namespace
 
 MaxPoolResult max_pool2d_with_indices(const Tensor& input, const Pool2dOptions& o) {
-  const kernels::cpu::Pool2dGeometry g = geometry(input, o, "max_pool2d");
+  const kernels::Pool2dGeometry g = geometry(input, o, "max_pool2d");
   const Tensor x = raw::contiguous(input);
   const Shape out_shape{g.n, g.c, g.out_h(), g.out_w()};
   MaxPoolResult r{empty(out_shape, {.dtype = x.dtype(), .device = x.device()}),
@@ -60,7 +60,7 @@ Tensor max_pool2d(const Tensor& x, const Pool2dOptions& o) { return max_pool2d_w
 Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
   HONE_CHECK(o.dilation[0] == 1 && o.dilation[1] == 1, "avg_pool2d: dilation is not supported (got ", o.dilation[0],
              "x", o.dilation[1], "); only max_pool2d takes a dilation");
-  const kernels::cpu::Pool2dGeometry g = geometry(input, o, "avg_pool2d");
+  const kernels::Pool2dGeometry g = geometry(input, o, "avg_pool2d");
   const Tensor x = raw::contiguous(input);
   Tensor out = empty({g.n, g.c, g.out_h(), g.out_w()}, {.dtype = x.dtype(), .device = x.device()});
   const bool include_pad = o.count_include_pad;

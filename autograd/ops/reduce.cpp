@@ -41,7 +41,7 @@ ReducePlan plan(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim,
 Tensor sum_kernel(const Tensor& x, const ReducePlan& p, double scale, DType out_dtype) {
   Tensor in = raw::to_dtype(x, out_dtype);
   Tensor out = empty(p.keep_shape, {.dtype = out_dtype, .device = x.device()});
-  kernels::cpu::ReduceArgs a{.dtype = out_dtype, .out = out.data_ptr(), .in = in.data_ptr(), .scale = scale};
+  kernels::ReduceArgs a{.dtype = out_dtype, .out = out.data_ptr(), .in = in.data_ptr(), .scale = scale};
   for (int64_t d = 0; d < x.dim(); ++d) {
     if (p.reduced[size_t(d)]) {
       a.inner_sizes.push_back(in.shape()[size_t(d)]);
@@ -87,7 +87,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
   HONE_CHECK(x.shape()[size_t(d)] > 0, "max: cannot reduce dim ", dim, " of size 0 (shape ", x.shape(), ")");
   Tensor values = empty(p.keep_shape, {.dtype = x.dtype(), .device = x.device()});
   Tensor indices = empty(p.keep_shape, {.dtype = DType::Int64, .device = x.device()});
-  kernels::cpu::MaxDimArgs a{.dtype = x.dtype(), .dim_size = x.shape()[size_t(d)], .dim_stride = x.strides()[size_t(d)],
+  kernels::MaxDimArgs a{.dtype = x.dtype(), .dim_size = x.shape()[size_t(d)], .dim_stride = x.strides()[size_t(d)],
                              .values = values.data_ptr(), .indices = indices.data<int64_t>(), .in = x.data_ptr()};
   for (int64_t k = 0; k < x.dim(); ++k) {
     if (k == d) continue;
@@ -103,7 +103,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
     Tensor grad = zeros(in, {.dtype = g[0].dtype(), .device = g[0].device()});
     Tensor go = raw::contiguous(g[0]).reshape(keep);
     const Tensor& idx = s[0];
-    kernels::cpu::IndexAddDimArgs b{.dtype = grad.dtype(), .dim_size = in[size_t(d)], .dim_stride = grad.strides()[size_t(d)],
+    kernels::IndexAddDimArgs b{.dtype = grad.dtype(), .dim_size = in[size_t(d)], .dim_stride = grad.strides()[size_t(d)],
                                     .dst = grad.data_ptr(), .src = go.data_ptr(), .indices = idx.data<int64_t>()};
     for (int64_t k = 0; k < int64_t(in.size()); ++k) {
       if (k == d) continue;

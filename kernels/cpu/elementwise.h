@@ -4,15 +4,10 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/elementwise_ops.h"
+#include "kernels/elementwise.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
-
-using kernels::BinaryArgs;
-using kernels::BinaryOp;
-using kernels::UnaryArgs;
-using kernels::UnaryOp;
 
 void unary(const UnaryArgs& args, const Exec& exec);    // float32/float64; Neg/Abs/Relu/Sign also integers
 void binary(const BinaryArgs& args, const Exec& exec);  // float32/float64 and integers (Pow and *Backward: floats only)

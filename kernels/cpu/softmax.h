@@ -4,55 +4,18 @@
 // `*_reference` are the textbook definitions (full Jacobians, double sums), for the tests.
 #include <cstdint>
 
+#include "kernels/softmax.h"
 #include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
 
-struct SoftmaxForwardArgs {
-  DType dtype;  // float32/float64
-  int64_t outer, dim, inner;
-  bool log;  // log_softmax instead of softmax
-  const void* x;
-  void* y;
-};
-struct SoftmaxBackwardArgs {
-  DType dtype;
-  int64_t outer, dim, inner;
-  bool log;
-  const void* y;   // the forward output
-  const void* dy;  // gradient of the output
-  void* dx;
-};
 void softmax_forward(const SoftmaxForwardArgs& args, const Exec& exec);
 void softmax_backward(const SoftmaxBackwardArgs& args, const Exec& exec);
 void softmax_forward_reference(const SoftmaxForwardArgs& args);
 void softmax_backward_reference(const SoftmaxBackwardArgs& args);
 
-// Per-row loss_i = -(1 - eps) * log p[i, t_i] - eps / C * sum_c log p[i, c] (PyTorch's
-// label smoothing); rows whose target is ignore_index get 0 and count for nothing.
-struct CrossEntropyArgs {
-  DType dtype;
-  int64_t n, c;
-  const void* logits;     // [n, c]
-  const int64_t* target;  // [n], each in [0, c) or ignore_index
-  int64_t ignore_index = -100;
-  double label_smoothing = 0;
-  void* losses;    // forward: [n] per-row loss
-  void* log_prob;  // forward: [n, c] log_softmax(logits), kept for backward
-};
 void cross_entropy_forward(const CrossEntropyArgs& args, const Exec& exec);
-// dlogits[i, :] = row_scale[i] * (softmax(logits)[i, :] - q_i), q_i the smoothed target.
-struct CrossEntropyBackwardArgs {
-  DType dtype;
-  int64_t n, c;
-  const void* log_prob;
-  const int64_t* target;
-  int64_t ignore_index = -100;
-  double label_smoothing = 0;
-  const void* row_scale;  // [n]: the loss gradient per row (already divided for a mean)
-  void* dlogits;
-};
 void cross_entropy_backward(const CrossEntropyBackwardArgs& args, const Exec& exec);
 void cross_entropy_forward_reference(const CrossEntropyArgs& args);
 void cross_entropy_backward_reference(const CrossEntropyBackwardArgs& args);

@@ -5,17 +5,12 @@
 #include <cstdint>
 #include <vector>
 
-#include "kernels/elementwise_ops.h"
+#include "kernels/elementwise.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cuda {
 
 constexpr int kMaxDims = 8;
-
-using kernels::BinaryArgs;
-using kernels::BinaryOp;
-using kernels::UnaryArgs;
-using kernels::UnaryOp;
 
 void unary(const UnaryArgs& args, const Exec& exec);
 void binary(const BinaryArgs& args, const Exec& exec);

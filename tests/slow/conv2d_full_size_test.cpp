@@ -8,7 +8,7 @@ namespace hone {
 namespace {
 
 TEST(SlowConv2d, ResNet18StemFullSizeForwardAndBackward) {
-  const kernels::cpu::Conv2dGeometry g{.n = 2, .c_in = 3, .h = 224, .w = 224, .c_out = 64, .kh = 7, .kw = 7,
+  const kernels::Conv2dGeometry g{.n = 2, .c_in = 3, .h = 224, .w = 224, .c_out = 64, .kh = 7, .kw = 7,
                                        .stride_h = 2, .stride_w = 2, .pad_top = 3, .pad_left = 3, .pad_bottom = 3,
                                        .pad_right = 3};
   Generator gen(1);
@@ -16,14 +16,14 @@ TEST(SlowConv2d, ResNet18StemFullSizeForwardAndBackward) {
   const int64_t nx = g.n * g.c_in * g.h * g.w, nw = g.c_out * g.c_in * g.kh * g.kw, ny = g.n * g.c_out * g.out_h() * g.out_w();
   std::vector<float> x = rnd(nx), w = rnd(nw), b = rnd(g.c_out), dy = rnd(ny);
   std::vector<float> y(static_cast<size_t>(ny)), yr(static_cast<size_t>(ny));
-  kernels::cpu::Conv2dForwardArgs f{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+  kernels::Conv2dForwardArgs f{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                     .bias = b.data(), .output = y.data()};
   kernels::cpu::conv2d_forward(f, kernels::ContextExec());
   f.output = yr.data();
   kernels::cpu::conv2d_forward_reference(f);
   for (size_t i = 0; i < y.size(); ++i) ASSERT_NEAR(y[i], yr[i], 2e-3) << i;
   std::vector<float> dx(x.size()), dw(w.size()), db(b.size()), dxr(x.size()), dwr(w.size()), dbr(b.size());
-  kernels::cpu::Conv2dBackwardArgs bw{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+  kernels::Conv2dBackwardArgs bw{.g = g, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
                                       .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
                                       .grad_bias = db.data()};
   kernels::cpu::conv2d_backward(bw, kernels::ContextExec());
