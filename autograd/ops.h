@@ -2,7 +2,6 @@
 // The differentiable ops of hone. Each records its backward when an input requires grad
 // (and grad mode is on). Binary ops broadcast NumPy-style and promote dtypes; gradients of
 // broadcast inputs are summed back to the input's shape.
-#include <array>
 #include <vector>
 
 #include "tensor/tensor.h"
@@ -77,21 +76,3 @@ inline Tensor expand(const Tensor& x, const Shape& shape) { return x.expand(shap
 
 }  // namespace hone
 
-namespace hone {
-
-// ---- convolution (autograd/ops/conv2d.cpp) ----
-struct Conv2dOptions {
-  std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 4> padding{0, 0, 0, 0};  // top, left, bottom, right (ONNX pads order for 2-D)
-  std::array<int64_t, 2> dilation{1, 1};
-  int64_t groups = 1;
-};
-// The same padding on both sides of each spatial dim.
-inline std::array<int64_t, 4> symmetric_padding(int64_t h, int64_t w) { return {h, w, h, w}; }
-
-// input [N, C_in, H, W], weight [C_out, C_in / groups, KH, KW], bias [C_out] or undefined.
-// Saves for backward only what a needed gradient uses: a frozen layer (weight and bias
-// needing no grad) keeps no activation alive.
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias = Tensor(), const Conv2dOptions& opts = {});
-
-}  // namespace hone

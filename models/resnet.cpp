@@ -21,7 +21,7 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride,
   nn::init::kaiming_normal_(c->weight, 0.0, nn::init::FanMode::Out, gen);
   return c;
 }
-std::shared_ptr<BatchNorm2d> bn(int64_t c) { return std::make_shared<BatchNorm2d>(nn::BatchNormOptions2d{.num_features = c}); }
+std::shared_ptr<BatchNorm2d> bn(int64_t c) { return std::make_shared<BatchNorm2d>(nn::BatchNorm2dOptions{.num_features = c}); }
 
 // A block's shortcut: its "downsample" child when it has one, else the input itself.
 Tensor shortcut(const nn::Module& block, const Tensor& x) {

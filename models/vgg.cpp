@@ -29,7 +29,7 @@ VGG::VGG(const std::vector<int64_t>& layers, bool batch_norm, int64_t num_classe
     nn::init::kaiming_normal_(c->weight, 0.0, nn::init::FanMode::Out, gen);
     nn::init::constant_(c->bias, 0.0);
     features->push_back(c);
-    if (batch_norm) features->push_back(std::make_shared<nn::BatchNorm2d>(nn::BatchNormOptions2d{.num_features = v}));
+    if (batch_norm) features->push_back(std::make_shared<nn::BatchNorm2d>(nn::BatchNorm2dOptions{.num_features = v}));
     features->push_back(std::make_shared<nn::ReLU>());
     in = v;
   }

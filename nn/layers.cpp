@@ -33,7 +33,7 @@ Tensor Conv2d::forward(const Tensor& x) {
                 {.stride = o_.stride, .padding = o_.padding, .dilation = o_.dilation, .groups = o_.groups});
 }
 
-BatchNorm2d::BatchNorm2d(const BatchNormOptions2d& o) : Module("BatchNorm2d"), o_(o) {
+BatchNorm2d::BatchNorm2d(const BatchNorm2dOptions& o) : Module("BatchNorm2d"), o_(o) {
   HONE_CHECK(o.num_features > 0, "BatchNorm2d: num_features must be positive, got ", o.num_features);
   if (o.affine) {
     weight = register_parameter("weight", ones({o.num_features}));

@@ -6,6 +6,7 @@
 #include <initializer_list>
 
 #include "autograd/ops.h"
+#include "autograd/ops/conv2d.h"
 #include "autograd/ops/nn.h"
 #include "autograd/ops/pooling.h"
 #include "nn/module.h"
@@ -41,7 +42,7 @@ class Conv2d : public Module {
 //              still flow to the input and to weight/bias if they are trainable.
 enum class BatchNormMode { Train, Inference, Frozen };
 
-struct BatchNormOptions2d {
+struct BatchNorm2dOptions {
   int64_t num_features;
   double eps = 1e-5;
   double momentum = 0.1;
@@ -51,16 +52,16 @@ struct BatchNormOptions2d {
 
 class BatchNorm2d : public Module {
  public:
-  explicit BatchNorm2d(const BatchNormOptions2d& o);
+  explicit BatchNorm2d(const BatchNorm2dOptions& o);
   Tensor forward(const Tensor& x) override;
   void train(bool on = true) override;  // leaves a Frozen layer frozen
   void set_mode(BatchNormMode m);
   BatchNormMode mode() const { return mode_; }
-  const BatchNormOptions2d& options() const { return o_; }
+  const BatchNorm2dOptions& options() const { return o_; }
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
-  BatchNormOptions2d o_;
+  BatchNorm2dOptions o_;
   BatchNormMode mode_ = BatchNormMode::Train;
 };
 

@@ -127,7 +127,7 @@ TEST(Conv2dKernel, ResNet18AndVgg16LayerShapesAtReducedSize) {
 
 TEST(Conv2dOp, GradcheckAllInputs) {
   Tensor x = test::random_leaf({2, 4, 5, 4}, 1), w = test::random_leaf({6, 2, 3, 2}, 2), b = test::random_leaf({6}, 3);
-  Conv2dOptions o{.stride = {2, 1}, .padding = {1, 0, 0, 1}, .dilation = {1, 2}, .groups = 2};
+  Conv2dFuncOptions o{.stride = {2, 1}, .padding = {1, 0, 0, 1}, .dilation = {1, 2}, .groups = 2};
   test::expect_gradcheck([&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], o); }, {x, w, b});
 }
 

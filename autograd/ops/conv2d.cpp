@@ -1,12 +1,12 @@
 // conv2d: validated once here, then the conv2d kernels through the dispatch point; backward
 // asks the kernel only for the gradients that some input needs.
 #include "autograd/node.h"
-#include "autograd/ops.h"
+#include "autograd/ops/conv2d.h"
 #include "autograd/ops/dispatch.h"
 
 namespace hone {
 
-Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dOptions& o) {
+Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, const Conv2dFuncOptions& o) {
   const Device device = detail::common_device("conv2d", {&input, &weight, &bias});
   HONE_CHECK(input.dim() == 4, "conv2d: input must be 4-D [N,C,H,W], got ", input.shape());
   HONE_CHECK(weight.dim() == 4, "conv2d: weight must be 4-D [C_out,C_in/groups,KH,KW], got ", weight.shape());

@@ -22,7 +22,7 @@ void* ptr_or_null(const Tensor& t) { return t.defined() ? t.data_ptr() : nullptr
 
 // ---- batch norm ----
 Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, const BatchNormOptions& o) {
+                  const Tensor& running_var, const BatchNormFuncOptions& o) {
   const Device device = detail::common_device("batch_norm", {&input, &weight, &bias, &running_mean, &running_var});
   HONE_CHECK(input.dim() >= 2, "batch_norm: input must be [N, C, ...], got ", input.shape());
   require_float("batch_norm", input, "input");
@@ -50,13 +50,14 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   Tensor y = empty(x.shape(), like);
   Tensor mean = empty({c}, like), invstd = empty({c}, like);
   const bool update = o.use_batch_stats && o.update_running_stats;
+  const auto convention =
+      o.convention == BatchNormConvention::Onnx ? kernels::BatchNormConvention::Onnx : kernels::BatchNormConvention::PyTorch;
   detail::run_kernel(detail::kernel_registry().batch_norm_forward, device, x.dtype(),
                      {.dtype = x.dtype(), .n = n, .c = c, .hw = hw, .x = x.data_ptr(), .gamma = ptr_or_null(w),
-                                   .beta = ptr_or_null(b), .running_mean = ptr_or_null(running_mean),
-                                   .running_var = ptr_or_null(running_var), .use_batch_stats = o.use_batch_stats,
-                                   .update_running = update, .momentum = o.momentum, .eps = o.eps,
-                                   .convention = o.convention, .y = y.data_ptr(), .save_mean = mean.data_ptr(),
-                                   .save_invstd = invstd.data_ptr()});
+                      .beta = ptr_or_null(b), .running_mean = ptr_or_null(running_mean),
+                      .running_var = ptr_or_null(running_var), .use_batch_stats = o.use_batch_stats,
+                      .update_running = update, .momentum = o.momentum, .eps = o.eps, .convention = convention,
+                      .y = y.data_ptr(), .save_mean = mean.data_ptr(), .save_invstd = invstd.data_ptr()});
   if (update) {
     running_mean.storage()->bump_version();
     running_var.storage()->bump_version();
@@ -75,9 +76,9 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     const Tensor& xs = s[0].defined() ? s[0] : dy;
     detail::run_kernel(detail::kernel_registry().batch_norm_backward, dy.device(), t,
                        {.dtype = t, .n = n, .c = c, .hw = hw, .x = xs.data_ptr(), .gamma = ptr_or_null(s[1]),
-                                      .dy = dy.data_ptr(), .save_mean = s[2].data_ptr(), .save_invstd = s[3].data_ptr(),
-                                      .used_batch_stats = batch, .dx = ptr_or_null(dx), .dgamma = ptr_or_null(dw),
-                                      .dbeta = ptr_or_null(db)});
+                        .dy = dy.data_ptr(), .save_mean = s[2].data_ptr(), .save_invstd = s[3].data_ptr(),
+                        .used_batch_stats = batch, .dx = ptr_or_null(dx), .dgamma = ptr_or_null(dw),
+                        .dbeta = ptr_or_null(db)});
     return std::vector<Tensor>{dx, dw, db};
   });
   return y;
@@ -211,9 +212,9 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
   Tensor losses = empty({n}, {.dtype = t, .device = device}), log_prob = empty({n, c}, {.dtype = t, .device = device});
   detail::run_kernel(detail::kernel_registry().cross_entropy_forward, device, t,
                      {.dtype = t, .n = n, .c = c, .logits = logits.data_ptr(),
-                                       .target = target.data<int64_t>(), .ignore_index = o.ignore_index,
-                                       .label_smoothing = o.label_smoothing, .losses = losses.data_ptr(),
-                                       .log_prob = log_prob.data_ptr()});
+                      .target = target.data<int64_t>(), .ignore_index = o.ignore_index,
+                      .label_smoothing = o.label_smoothing, .losses = losses.data_ptr(),
+                      .log_prob = log_prob.data_ptr()});
   int64_t counted = 0;
   for (int64_t v : target.to_vector<int64_t>()) counted += v != o.ignore_index;
   Tensor per_row, out;
@@ -232,9 +233,9 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
     Tensor d = empty({n, c}, {.dtype = s[0].dtype(), .device = s[0].device()});
     detail::run_kernel(detail::kernel_registry().cross_entropy_backward, d.device(), d.dtype(),
                        {.dtype = d.dtype(), .n = n, .c = c, .log_prob = s[0].data_ptr(),
-                                          .target = s[1].data<int64_t>(), .ignore_index = o.ignore_index,
-                                          .label_smoothing = o.label_smoothing, .row_scale = scale.data_ptr(),
-                                          .dlogits = d.data_ptr()});
+                        .target = s[1].data<int64_t>(), .ignore_index = o.ignore_index,
+                        .label_smoothing = o.label_smoothing, .row_scale = scale.data_ptr(),
+                        .dlogits = d.data_ptr()});
     return std::vector<Tensor>{d};
   });
   return out;

@@ -1,14 +1,18 @@
 #pragma once
 // Differentiable ops for CNN training: batch norm, linear, fused add+relu, dropout,
 // softmax / log_softmax, cross-entropy, and top-k accuracy (not differentiable).
-#include "kernels/cpu/batchnorm.h"
 #include "tensor/tensor.h"
 
 namespace hone {
 
-using kernels::BatchNormConvention;
+// How batch norm's running statistics follow the batch in training:
+//   PyTorch: running = (1 - momentum) * running + momentum * batch; variance unbiased.
+//   Onnx:    running = momentum * running + (1 - momentum) * batch; variance biased
+//            (BatchNormalization-15 in training mode).
+enum class BatchNormConvention { PyTorch, Onnx };
 
-struct BatchNormOptions {
+// The op's settings (the layer's are nn::BatchNorm2dOptions; libtorch's naming).
+struct BatchNormFuncOptions {
   bool use_batch_stats = true;       // false: normalise with running stats (inference / frozen BN)
   bool update_running_stats = true;  // with batch stats: fold them into running_mean/var
   double momentum = 0.1;             // meaning depends on `convention`
@@ -19,7 +23,7 @@ struct BatchNormOptions {
 // Gradients flow to x, weight and bias in every mode; with running statistics the
 // normalisation is a constant affine map (what a frozen BN in fine-tuning needs).
 Tensor batch_norm(const Tensor& x, const Tensor& weight, const Tensor& bias, const Tensor& running_mean,
-                  const Tensor& running_var, const BatchNormOptions& opts = {});
+                  const Tensor& running_var, const BatchNormFuncOptions& opts = {});
 
 // y = x W^T + b for x [*, in], weight [out, in], bias [out] or undefined. Saves x only if
 // the weight needs a gradient, and the weight only if x does.

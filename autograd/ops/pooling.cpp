@@ -40,7 +40,7 @@ MaxPoolResult max_pool2d_with_indices(const Tensor& input, const Pool2dOptions& 
   if (r.values.numel() > 0)
     detail::run_kernel(detail::kernel_registry().max_pool2d_forward, x.device(), x.dtype(),
                        {.g = g, .dtype = x.dtype(), .input = x.data_ptr(),
-                                      .output = r.values.data_ptr(), .indices = r.indices.data<int64_t>()});
+                        .output = r.values.data_ptr(), .indices = r.indices.data<int64_t>()});
   autograd::record("max_pool2d", {input}, {r.values}, {r.indices},
                    [g](const auto& grads, const auto& s, const auto&) {
     if (!grads[0].defined()) return std::vector<Tensor>{Tensor()};
@@ -49,7 +49,7 @@ MaxPoolResult max_pool2d_with_indices(const Tensor& input, const Pool2dOptions& 
     if (dx.numel() > 0)
         detail::run_kernel(detail::kernel_registry().max_pool2d_backward, dy.device(), dy.dtype(),
                          {.g = g, .dtype = dy.dtype(), .grad_output = dy.data_ptr(),
-                                         .indices = s[0].template data<int64_t>(), .grad_input = dx.data_ptr()});
+                          .indices = s[0].template data<int64_t>(), .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
   return r;
@@ -67,7 +67,7 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
   if (out.numel() > 0)
     detail::run_kernel(detail::kernel_registry().avg_pool2d_forward, x.device(), x.dtype(),
                        {.g = g, .dtype = x.dtype(), .count_include_pad = include_pad,
-                                      .input = x.data_ptr(), .output = out.data_ptr()});
+                        .input = x.data_ptr(), .output = out.data_ptr()});
   autograd::record("avg_pool2d", {input}, {out}, {}, [g, include_pad](const auto& grads, const auto&, const auto&) {
     if (!grads[0].defined()) return std::vector<Tensor>{Tensor()};
     const Tensor dy = raw::contiguous(grads[0]);
@@ -75,7 +75,7 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
     if (dx.numel() > 0)
       detail::run_kernel(detail::kernel_registry().avg_pool2d_backward, dy.device(), dy.dtype(),
                          {.g = g, .dtype = dy.dtype(), .count_include_pad = include_pad,
-                                         .grad_output = dy.data_ptr(), .grad_input = dx.data_ptr()});
+                          .grad_output = dy.data_ptr(), .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
   return out;
@@ -92,7 +92,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out_size)
   if (out.numel() > 0)
     detail::run_kernel(detail::kernel_registry().adaptive_avg_pool2d_forward, x.device(), x.dtype(),
                        {.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow,
-                                               .dtype = x.dtype(), .input = x.data_ptr(), .output = out.data_ptr()});
+                        .dtype = x.dtype(), .input = x.data_ptr(), .output = out.data_ptr()});
   autograd::record("adaptive_avg_pool2d", {input}, {out}, {},
                    [n, c, h, w, oh, ow](const auto& grads, const auto&, const auto&) {
     if (!grads[0].defined()) return std::vector<Tensor>{Tensor()};
@@ -101,8 +101,8 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out_size)
     if (dx.numel() > 0)
       detail::run_kernel(detail::kernel_registry().adaptive_avg_pool2d_backward, dy.device(), dy.dtype(),
                          {.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow,
-                                                  .dtype = dy.dtype(), .grad_output = dy.data_ptr(),
-                                                  .grad_input = dx.data_ptr()});
+                          .dtype = dy.dtype(), .grad_output = dy.data_ptr(),
+                          .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
   return out;

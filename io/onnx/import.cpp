@@ -13,6 +13,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "autograd/ops/conv2d.h"
 #include "autograd/ops/nn.h"
 #include "autograd/ops/pooling.h"
 #include "tensor/error.h"
@@ -144,7 +145,7 @@ Tensor run_conv(const Ctx& c) {
   const Tensor& w = c.in(1);
   if (w.dim() != 4) c.bad("only 2-D convolutions are supported (weight of rank " + std::to_string(w.dim()) + ")");
   const Window win = window(c, x, c.node.attr_ints("kernel_shape", {w.size(2), w.size(3)}));
-  Conv2dOptions o;
+  Conv2dFuncOptions o;
   o.stride = win.stride;
   o.dilation = win.dilation;
   o.padding = win.pads;
@@ -153,7 +154,7 @@ Tensor run_conv(const Ctx& c) {
 }
 
 Tensor run_batch_norm(const Ctx& c) {
-  BatchNormOptions o;
+  BatchNormFuncOptions o;
   o.eps = c.node.attr_float("epsilon", 1e-5);
   o.momentum = c.node.attr_float("momentum", 0.9);
   o.convention = BatchNormConvention::Onnx;

@@ -25,7 +25,7 @@ struct CheckpointTraining {
     Generator gen(21);
     net = std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
         std::make_shared<nn::Conv2d>(nn::Conv2dOptions{.in_channels = 1, .out_channels = 2, .kernel = {3, 3}}, &gen),
-        std::make_shared<nn::BatchNorm2d>(nn::BatchNormOptions2d{.num_features = 2}), std::make_shared<nn::ReLU>(),
+        std::make_shared<nn::BatchNorm2d>(nn::BatchNorm2dOptions{.num_features = 2}), std::make_shared<nn::ReLU>(),
         std::make_shared<nn::AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}), std::make_shared<nn::Flatten>(),
         std::make_shared<nn::Linear>(2, 3, true, &gen)});
     if (adam) opt = std::make_unique<optim::Adam>(net->parameters(), optim::AdamOptions{.lr = 0.01});

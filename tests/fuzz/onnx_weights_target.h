@@ -20,7 +20,7 @@ inline std::shared_ptr<nn::Module> weights_target_stem() {
           nn::Conv2dOptions{.in_channels = 3, .out_channels = 4, .kernel = {3, 3}, .stride = {2, 2},
                             .padding = {1, 1, 1, 1}, .bias = false},
           &gen),
-      std::make_shared<nn::BatchNorm2d>(nn::BatchNormOptions2d{.num_features = 4}), std::make_shared<nn::ReLU>(),
+      std::make_shared<nn::BatchNorm2d>(nn::BatchNorm2dOptions{.num_features = 4}), std::make_shared<nn::ReLU>(),
       std::make_shared<nn::MaxPool2d>(Pool2dOptions{.kernel = {3, 3}, .stride = {2, 2}, .padding = {1, 1, 1, 1}}),
       std::make_shared<nn::AdaptiveAvgPool2d>(std::array<int64_t, 2>{1, 1}), std::make_shared<nn::Flatten>(),
       std::make_shared<nn::Linear>(4, 5, true, &gen)});
