@@ -1,8 +1,9 @@
 #pragma once
 // 2-D convolution on contiguous NCHW tensors (cross-correlation, as PyTorch and ONNX).
 // Padding is per side (ONNX `pads` may be asymmetric); groups split channels.
-// The fast path is im2col + GEMM (float32 on the packed SGEMM); `*_reference` are the
-// naive seven-loop definitions the fast path is tested against.
+// float32 runs one of three fast paths (Conv2dAlgorithm below: the im2col lowering to our
+// GEMM, its transposed twin, or the direct register-blocked kernel; Auto picks by shape and
+// CPU); `*_reference` are the naive seven-loop definitions they are all tested against.
 #include <cstdint>
 
 #include "kernels/cpu/gemm.h"
