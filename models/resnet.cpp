@@ -17,7 +17,10 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride,
   auto c = std::make_shared<Conv2d>(nn::Conv2dOptions{.in_channels = in, .out_channels = out, .kernel = {k, k},
                                                       .stride = {stride, stride},
                                                       .padding = symmetric_padding(k / 2, k / 2), .bias = false},
-                                    gen);
+                                    gen, /*initialize=*/false);
+  // Convs used to draw PyTorch's default init first and then overwrite it: the generator
+  // still skips those draws, so a seed builds the same model as before.
+  skip_uniform(c->weight.numel(), gen);
   nn::init::kaiming_normal_(c->weight, 0.0, nn::init::FanMode::Out, gen);
   return c;
 }

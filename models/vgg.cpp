@@ -25,7 +25,11 @@ VGG::VGG(const std::vector<int64_t>& layers, bool batch_norm, int64_t num_classe
       continue;
     }
     auto c = std::make_shared<nn::Conv2d>(
-        nn::Conv2dOptions{.in_channels = in, .out_channels = v, .kernel = {3, 3}, .padding = symmetric_padding(1, 1)}, gen);
+        nn::Conv2dOptions{.in_channels = in, .out_channels = v, .kernel = {3, 3}, .padding = symmetric_padding(1, 1)}, gen,
+        /*initialize=*/false);
+    // As ResNet's convs: the default init's draws are skipped, so a seed builds the same model.
+    skip_uniform(c->weight.numel(), gen);
+    skip_uniform(c->bias.numel(), gen);
     nn::init::kaiming_normal_(c->weight, 0.0, nn::init::FanMode::Out, gen);
     nn::init::constant_(c->bias, 0.0);
     features->push_back(c);

@@ -19,13 +19,13 @@ void default_init(Tensor& weight, Tensor* bias, Generator* gen) {
 }
 }  // namespace
 
-Conv2d::Conv2d(const Conv2dOptions& o, Generator* gen) : Module("Conv2d"), o_(o) {
+Conv2d::Conv2d(const Conv2dOptions& o, Generator* gen, bool initialize) : Module("Conv2d"), o_(o) {
   HONE_CHECK(o.in_channels > 0 && o.out_channels > 0 && o.groups > 0 && o.in_channels % o.groups == 0 &&
                  o.out_channels % o.groups == 0,
              "Conv2d: channels ", o.in_channels, " -> ", o.out_channels, " do not fit groups=", o.groups);
   weight = register_parameter("weight", empty({o.out_channels, o.in_channels / o.groups, o.kernel[0], o.kernel[1]}));
   if (o.bias) bias = register_parameter("bias", empty({o.out_channels}));
-  default_init(weight, &bias, gen);
+  if (initialize) default_init(weight, &bias, gen);
 }
 
 Tensor Conv2d::forward(const Tensor& x) {

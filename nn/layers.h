@@ -26,7 +26,8 @@ struct Conv2dOptions {
 // Initialised as PyTorch's default (kaiming uniform, a = sqrt(5); bias U(+-1/sqrt(fan_in))).
 class Conv2d : public Module {
  public:
-  explicit Conv2d(const Conv2dOptions& o, Generator* gen = nullptr);
+  // initialize = false leaves the weights uninitialised, for a caller that sets them next.
+  explicit Conv2d(const Conv2dOptions& o, Generator* gen = nullptr, bool initialize = true);
   Tensor forward(const Tensor& x) override;
   const Conv2dOptions& options() const { return o_; }
   Tensor weight, bias;

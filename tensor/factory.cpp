@@ -146,6 +146,7 @@ Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts, 
     return v;
   });
 }
+void skip_uniform(int64_t n, Generator* gen) { uniform_stream(n, gen); }
 Tensor rand(const Shape& shape, TensorOptions opts, Generator* gen) { return uniform(shape, 0.0, 1.0, opts, gen); }
 
 Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts, Generator* gen) {

@@ -164,6 +164,9 @@ Tensor from_vector(const std::vector<T>& values) { return from_vector(values, {i
 // Random tensors draw from the current context's generator unless one is given.
 Tensor rand(const Shape& shape, TensorOptions opts = {}, Generator* gen = nullptr);   // U[0,1)
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts = {}, Generator* gen = nullptr);
+// Moves the generator past the draws uniform() of n elements would make, without making
+// them: code that stops drawing an initialisation keeps every later draw of a seed as it was.
+void skip_uniform(int64_t n, Generator* gen = nullptr);
 Tensor randn(const Shape& shape, TensorOptions opts = {}, Generator* gen = nullptr);  // N(0,1)
 Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts = {}, Generator* gen = nullptr);
 Tensor randint(int64_t low, int64_t high, const Shape& shape, TensorOptions opts = {.dtype = DType::Int64},

@@ -1,6 +1,8 @@
-// The `hone` command line: finetune, eval, predict, demo, inspect, version. Flags are
-// parsed by CLI11 (--help on every command, typo suggestions, ranges checked); the work
-// is done by tools/finetune.cpp, inference.cpp and demo.cpp.
+// The `hone` command line: finetune, eval, predict, demo, inspect, version. CLI11 parses
+// the flags (--help on every command, ranges checked); the "did you mean" for an unknown
+// flag is ours (CLI11 has none). Any exception ends the run with one line and status 1.
+// inspect and version live here; the rest is tools/finetune.cpp (with report.cpp's files),
+// inference.cpp (predict, eval) and demo.cpp.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstring>

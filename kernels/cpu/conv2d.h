@@ -1,7 +1,7 @@
 #pragma once
 // 2-D convolution on contiguous NCHW tensors (cross-correlation, as PyTorch and ONNX).
 // Padding is per side (ONNX `pads` may be asymmetric); groups split channels.
-// float32 runs one of three lowerings (Conv2dAlgorithm below): two im2col + GEMM forms
+// float32 runs one of three lowerings (Conv2dAlgorithm in kernels/conv2d.h): two im2col + GEMM forms
 // (conv2d_im2col.cpp) and a direct register-blocked kernel (conv2d_direct.h); Auto picks
 // by shape and CPU (conv2d_auto_algorithm). float64 runs im2col with plain-loop products.
 // `*_reference` are the naive seven-loop definitions every lowering is tested against
