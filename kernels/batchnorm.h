@@ -45,4 +45,9 @@ struct BatchNormBackwardArgs {
   void* dbeta;            // nullptr: not needed
 };
 
+// Throws a hone::Error unless the sizes and modes make sense (the op runs it once, after
+// its own shape checks, before any kernel): batch statistics need at least one value per
+// channel, running statistics must be given where they are read or updated.
+void validate_batch_norm(const BatchNormForwardArgs& args);
+
 }  // namespace hone::kernels

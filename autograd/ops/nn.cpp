@@ -52,12 +52,13 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const bool update = o.use_batch_stats && o.update_running_stats;
   const auto convention =
       o.convention == BatchNormConvention::Onnx ? kernels::BatchNormConvention::Onnx : kernels::BatchNormConvention::PyTorch;
-  detail::run_kernel(detail::kernel_registry().batch_norm_forward, device, x.dtype(),
-                     {.dtype = x.dtype(), .n = n, .c = c, .hw = hw, .x = x.data_ptr(), .gamma = ptr_or_null(w),
-                      .beta = ptr_or_null(b), .running_mean = ptr_or_null(running_mean),
-                      .running_var = ptr_or_null(running_var), .use_batch_stats = o.use_batch_stats,
-                      .update_running = update, .momentum = o.momentum, .eps = o.eps, .convention = convention,
-                      .y = y.data_ptr(), .save_mean = mean.data_ptr(), .save_invstd = invstd.data_ptr()});
+  const kernels::BatchNormForwardArgs args{
+      .dtype = x.dtype(), .n = n, .c = c, .hw = hw, .x = x.data_ptr(), .gamma = ptr_or_null(w), .beta = ptr_or_null(b),
+      .running_mean = ptr_or_null(running_mean), .running_var = ptr_or_null(running_var),
+      .use_batch_stats = o.use_batch_stats, .update_running = update, .momentum = o.momentum, .eps = o.eps,
+      .convention = convention, .y = y.data_ptr(), .save_mean = mean.data_ptr(), .save_invstd = invstd.data_ptr()};
+  kernels::validate_batch_norm(args);
+  detail::run_kernel(detail::kernel_registry().batch_norm_forward, device, x.dtype(), args);
   if (update) {
     running_mean.storage()->bump_version();
     running_var.storage()->bump_version();

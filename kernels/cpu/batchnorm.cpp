@@ -200,18 +200,9 @@ void backward_reference(const BatchNormBackwardArgs& a) {
   }
 }
 
-void validate(const BatchNormForwardArgs& a) {
-  HONE_CHECK(a.n >= 0 && a.c > 0 && a.hw >= 0, "batch_norm: bad sizes n=", a.n, " c=", a.c, " hw=", a.hw);
-  HONE_CHECK(!a.use_batch_stats || a.n * a.hw > 0, "batch_norm: batch statistics need at least one element per channel");
-  HONE_CHECK(a.use_batch_stats || (a.running_mean && a.running_var),
-             "batch_norm: running statistics are needed when not using batch statistics");
-  HONE_CHECK(!a.update_running || (a.running_mean && a.running_var), "batch_norm: no running statistics to update");
-}
-
 }  // namespace
 
 void batchnorm_forward(const BatchNormForwardArgs& a, const Exec& exec) {
-  validate(a);
   HONE_DISPATCH_FLOAT(a.dtype, "batch_norm", [&](auto tag) { forward<decltype(tag)>(a, exec); });
 }
 
@@ -220,7 +211,6 @@ void batchnorm_backward(const BatchNormBackwardArgs& a, const Exec& exec) {
 }
 
 void batchnorm_forward_reference(const BatchNormForwardArgs& a) {
-  validate(a);
   HONE_DISPATCH_FLOAT(a.dtype, "batch_norm", [&](auto tag) { forward_reference<decltype(tag)>(a); });
 }
 void batchnorm_backward_reference(const BatchNormBackwardArgs& a) {
