@@ -92,6 +92,9 @@ void Tensor::backward(const Tensor& gradient, bool retain_graph) const {
                "; pass a gradient of that shape");
     g = ones(shape(), {.dtype = dtype(), .device = device()});
   }
+  HONE_CHECK(g.shape() == shape() && g.device() == device() && g.dtype() == dtype(),
+             "backward: the gradient must match the output (shape ", shape(), ", ", dtype_name(dtype()), " on ",
+             device().str(), "), got ", g.shape(), ", ", dtype_name(g.dtype()), " on ", g.device().str());
   autograd::backward({*this}, {g}, retain_graph);
 }
 

@@ -5,18 +5,20 @@
 // context asks for that op (tensor/context.h). A kernel joins by one line in its device's
 // registration function (kernels/cpu/register.cpp, kernels/cuda/register.cu); the op
 // harness (tests/op_harness_test.cpp) runs every registered kernel against the reference.
+// The family names are the ones Context::set_backend accepts (kOpFamilies in
+// tensor/context.cpp; a test keeps the two lists equal).
 #include <initializer_list>
 #include <string>
 #include <vector>
 
-#include "kernels/cpu/batchnorm.h"
-#include "kernels/cpu/conv2d.h"
-#include "kernels/cpu/matmul.h"
-#include "kernels/cpu/pooling.h"
-#include "kernels/cpu/reduce.h"
-#include "kernels/cpu/softmax.h"
+#include "kernels/batchnorm.h"
+#include "kernels/conv2d.h"
 #include "kernels/elementwise.h"
 #include "kernels/exec.h"
+#include "kernels/matmul.h"
+#include "kernels/pooling.h"
+#include "kernels/reduce.h"
+#include "kernels/softmax.h"
 #include "tensor/device.h"
 #include "tensor/dtype.h"
 
@@ -56,20 +58,28 @@ class KernelTable {
     return nullptr;
   }
 
-  // The kernel to run: for Auto ours where it exists, else the vendor's. Throws naming the
-  // op, the key and what is registered when there is none: never a silent fallback.
-  const Entry& resolve(DeviceType device, DType dtype, Backend requested) const {
+  // The kernel to run: for Auto ours where it exists, else the vendor's. Throws naming `op`
+  // (the user's op: "add_", "linear"), the table, the key and what is registered when there
+  // is none: never a silent fallback.
+  const Entry& resolve(DeviceType device, DType dtype, Backend requested, const char* op) const {
     const Entry* e = requested == Backend::Auto ? find(device, dtype, Backend::Native) : find(device, dtype, requested);
     if (!e && requested == Backend::Auto) e = find(device, dtype, Backend::Vendor);
     if (e) return *e;
-    std::string have;
-    for (const Entry& k : entries_)
-      have += std::string(have.empty() ? "" : ", ") + backend_name(k.backend) + " " + device_type_name(k.device) +
-              " " + dtype_name(k.dtype);
-    fail(name(), ": no ", requested == Backend::Auto ? "" : backend_name(requested),
-         requested == Backend::Auto ? "" : " ", "kernel for ", device_type_name(device), " ", dtype_name(dtype),
-         " (registered: ", have.empty() ? "none" : have, ")",
+    fail(op, ": no ", requested == Backend::Auto ? "" : backend_name(requested), requested == Backend::Auto ? "" : " ",
+         "kernel for ", device_type_name(device), " ", dtype_name(dtype), " (", name(), " kernels: ", registered(), ")",
          requested == Backend::Auto ? "" : "; the context's backend for this op can be set back to Auto");
+  }
+
+  // What is registered, one group per (backend, device): "native cpu float32, float64".
+  std::string registered() const {
+    std::string out;
+    for (size_t i = 0; i < entries_.size(); ++i) {
+      const Entry& e = entries_[i];
+      const bool same_group = i > 0 && entries_[i - 1].backend == e.backend && entries_[i - 1].device == e.device;
+      out += same_group ? ", " : std::string(i ? "; " : "") + backend_name(e.backend) + " " + device_type_name(e.device) + " ";
+      out += dtype_name(e.dtype);
+    }
+    return out.empty() ? "none" : out;
   }
 
   const char* family() const { return family_; }

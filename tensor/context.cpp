@@ -46,7 +46,21 @@ Backend Context::backend(std::string_view op) const {
   return it == backends_.end() ? Backend::Auto : it->second;
 }
 
+const std::vector<std::string>& Context::op_families() {
+  // The op families of kernels/registry.h (a test keeps the two lists equal).
+  static const std::vector<std::string> families{"unary",   "binary",  "matmul",        "conv2d",
+                                                 "batch_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
+                                                 "softmax", "cross_entropy", "sum",         "max"};
+  return families;
+}
+
 void Context::set_backend(std::string_view op, Backend b) {
+  const auto& known = op_families();
+  if (std::find(known.begin(), known.end(), op) == known.end()) {
+    std::string list;
+    for (const auto& f : known) list += (list.empty() ? "" : ", ") + f;
+    fail("set_backend: unknown op family '", std::string(op), "' (the families are: ", list, ")");
+  }
   std::lock_guard<std::mutex> lock(mutex_);
   backends_[std::string(op)] = b;
   any_backend_set_.store(true, std::memory_order_release);

@@ -19,6 +19,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "tensor/device.h"
 #include "tensor/generator.h"
@@ -51,8 +52,10 @@ class Context {
   // kernels/registry.h lists) runs with; Auto unless set. Native or Vendor where that
   // implementation does not exist for the tensors' device and dtype is an error naming the
   // op when it runs, never a silent fallback.
+  // set_backend throws for a name that is not one of op_families().
   Backend backend(std::string_view op) const;
   void set_backend(std::string_view op, Backend b);
+  static const std::vector<std::string>& op_families();
 
   // The context installed on this thread, else the process default.
   static Context& current();

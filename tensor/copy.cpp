@@ -17,15 +17,6 @@ namespace hone {
 
 namespace {
 
-// Strides of `src` seen through broadcasting to `shape` (0 on broadcast dims).
-Strides broadcast_strides(const Tensor& src, const Shape& shape) {
-  Strides out(shape.size(), 0);
-  size_t lead = shape.size() - size_t(src.dim());
-  for (size_t d = 0; d < size_t(src.dim()); ++d)
-    out[lead + d] = src.shape()[d] == 1 ? 0 : src.strides()[d];
-  return out;
-}
-
 void cpu_copy(const Tensor& dst, const Tensor& src) {
   const int64_t n = dst.numel();
   if (n == 0) return;
@@ -33,7 +24,7 @@ void cpu_copy(const Tensor& dst, const Tensor& src) {
     std::memmove(dst.data_ptr(), src.data_ptr(), size_t(n) * dst.element_size());
     return;
   }
-  StridedLayout<2> layout(dst.shape(), {dst.strides(), broadcast_strides(src, dst.shape())});
+  StridedLayout<2> layout(dst.shape(), {dst.strides(), raw::broadcast_view(src, dst.shape()).strides()});
   char* dbase = static_cast<char*>(dst.data_ptr());
   const char* sbase = static_cast<const char*>(src.data_ptr());
   HONE_DISPATCH_ALL(dst.dtype(), "copy", [&](auto dtag) {
@@ -106,6 +97,14 @@ void upload_storage(const Tensor& cuda_dst, const Tensor& host) {
 }  // namespace
 
 namespace raw {
+
+Tensor broadcast_view(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  Strides st(shape.size(), 0);
+  const size_t lead = shape.size() - size_t(t.dim());
+  for (size_t d = 0; d < size_t(t.dim()); ++d) st[lead + d] = t.shape()[d] == 1 ? 0 : t.strides()[d];
+  return view(t, shape, st, t.offset());
+}
 
 Tensor view(const Tensor& t, const Shape& shape, const Strides& strides, int64_t offset) {
   HONE_CHECK(shape.size() == strides.size(), "view: ", shape.size(), " sizes but ", strides.size(), " strides");

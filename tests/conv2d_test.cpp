@@ -158,7 +158,15 @@ TEST(Conv2dOp, FrozenWeightGetsNoGradAndInputStillDoes) {
 TEST(Conv2dOp, ErrorsNameTheProblem) {
   test::expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 2, 3, 3})); }, "input has 3 channels");
   test::expect_error([] { conv2d(zeros({3, 8, 8}), zeros({4, 3, 3, 3})); }, "input must be 4-D");
-  test::expect_error([] { conv2d(zeros({1, 3, 2, 2}), zeros({4, 3, 5, 5})); }, "too small");
+  test::expect_error([] { conv2d(zeros({1, 3, 2, 2}), zeros({4, 3, 5, 5}), Tensor(), {.padding = {1, 0, 0, 0}}); },
+                     {"conv2d: input 2x2 is too small for kernel 5x5 with stride 1x1, dilation 1x1",
+                      "pads top=1 left=0 bottom=0 right=0 (output would be -1x-2)"});
+  test::expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}), Tensor(), {.stride = {0, 1}}); },
+                     "conv2d: stride and dilation must be positive, got stride 0x1 and dilation 1x1");
+  test::expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}), Tensor(), {.padding = {0, -1, 0, 0}}); },
+                     "conv2d: padding must be non-negative, got top=0 left=-1 bottom=0 right=0");
+  test::expect_error([] { conv2d(zeros({1, 4, 8, 8}), zeros({5, 2, 3, 3}), Tensor(), {.groups = 2}); },
+                     "conv2d: 5 output channels not divisible by groups=2");
   test::expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}), zeros({5})); }, "bias must be [4]");
   test::expect_error([] { conv2d(zeros({1, 3, 8, 8}), zeros({4, 3, 3, 3}, {.dtype = DType::Float64})); }, "dtype");
 }

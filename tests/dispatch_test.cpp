@@ -63,7 +63,7 @@ TEST(Dispatch, EveryOpFamilyRunsThroughTheRegistry) {
     Context ctx;
     ctx.set_backend(use.family, Backend::Vendor);
     ContextGuard guard(ctx);
-    test::expect_error(use.run, {std::string(use.family) + " ", "no vendor kernel for cpu", "registered: native cpu"});
+    test::expect_error(use.run, {"no vendor kernel for cpu", std::string(use.family) + " ", "kernels: native cpu"});
   }
 }
 
@@ -78,7 +78,7 @@ TEST(Dispatch, InPlaceOpsAndOptimizerUpdatesGoThroughTheRegistry) {
     ContextGuard guard(ctx);
     test::expect_error([&] { opt.step(); }, {"binary forward", "no vendor kernel"});
     NoGradGuard ng;
-    test::expect_error([&] { w.add_(ones({4})); }, {"binary forward", "no vendor kernel"});
+    test::expect_error([&] { w.add_(ones({4})); }, {"add_: no vendor kernel", "binary forward"});
   }
   opt.step();  // and with the default backend it runs
   EXPECT_NEAR(w.to_vector<float>()[0], 1.0f - 0.1f * 2.0f, 1e-6f);
@@ -125,16 +125,16 @@ TEST(Dispatch, TablesResolveByDeviceDtypeAndBackend) {
   table.add(DeviceType::CPU, {DType::Float32}, Backend::Native, "cpu", [](const int&, const kernels::Exec&) { ran = 1; });
   table.add(DeviceType::CPU, {DType::Float32, DType::Float64}, Backend::Vendor, "vendor",
             [](const int&, const kernels::Exec&) { ran = 2; });
-  EXPECT_STREQ(table.resolve(DeviceType::CPU, DType::Float32, Backend::Auto).impl, "cpu");  // ours first
-  EXPECT_STREQ(table.resolve(DeviceType::CPU, DType::Float32, Backend::Vendor).impl, "vendor");
-  EXPECT_STREQ(table.resolve(DeviceType::CPU, DType::Float64, Backend::Auto).impl, "vendor");  // Auto: else the vendor's
-  table.resolve(DeviceType::CPU, DType::Float64, Backend::Auto).fn(0, {});
+  EXPECT_STREQ(table.resolve(DeviceType::CPU, DType::Float32, Backend::Auto, "example").impl, "cpu");  // ours first
+  EXPECT_STREQ(table.resolve(DeviceType::CPU, DType::Float32, Backend::Vendor, "example").impl, "vendor");
+  EXPECT_STREQ(table.resolve(DeviceType::CPU, DType::Float64, Backend::Auto, "example").impl, "vendor");  // Auto: else the vendor's
+  table.resolve(DeviceType::CPU, DType::Float64, Backend::Auto, "example").fn(0, {});
   EXPECT_EQ(ran, 2);
-  test::expect_error([&] { table.resolve(DeviceType::CPU, DType::Float64, Backend::Native); },
-                     {"example forward: no native kernel for cpu float64", "registered: native cpu float32",
-                      "vendor cpu float64"});
-  test::expect_error([&] { table.resolve(DeviceType::CUDA, DType::Float32, Backend::Auto); },
-                     {"example forward: no kernel for cuda float32"});
+  test::expect_error([&] { table.resolve(DeviceType::CPU, DType::Float64, Backend::Native, "example"); },
+                     {"example: no native kernel for cpu float64 (example forward kernels: native cpu float32; "
+                      "vendor cpu float32, float64)"});
+  test::expect_error([&] { table.resolve(DeviceType::CUDA, DType::Float32, Backend::Auto, "example"); },
+                     {"example: no kernel for cuda float32"});
   test::expect_error(
       [&] { table.add(DeviceType::CPU, {DType::Float32}, Backend::Native, "again", [](const int&, const kernels::Exec&) {}); },
       {"example forward", "native kernel for cpu float32 is already registered"});
@@ -164,6 +164,52 @@ TEST(Dispatch, TheRegistryHoldsOurCpuKernelForEveryFamilyInBothFloatTypes) {
   std::set<std::string> used;
   for (const FamilyUse& u : every_family()) used.insert(u.family);
   EXPECT_EQ(families, used);
+}
+
+}  // namespace
+}  // namespace hone
+
+namespace hone {
+namespace {
+
+TEST(Dispatch, ErrorsNameTheUsersOpAndWhatIsRegistered) {
+  Context ctx;
+  ctx.set_backend("binary", Backend::Vendor);
+  ContextGuard guard(ctx);
+  NoGradGuard ng;
+  Tensor w = ones({3});
+  test::expect_error([&] { w.add_(ones({3})); },
+                     {"add_: no vendor kernel for cpu float32 (binary forward kernels: native cpu float32, float64, "
+                      "int64, int32, uint8",
+                      "set back to Auto"});
+  test::expect_error([&] { linear(ones({2, 3}), ones({4, 3}), ones({4})); }, "linear: no");  // bias add: binary
+}
+
+TEST(Dispatch, UnknownBackendFamiliesAreRefused) {
+  Context ctx;
+  test::expect_error([&] { ctx.set_backend("Conv2d", Backend::Vendor); },
+                     {"set_backend: unknown op family 'Conv2d'", "conv2d", "batch_norm"});
+  // Context's list of families is the registry's.
+  std::set<std::string> registry_families;
+  const kernels::KernelRegistry& r = kernels::kernel_registry();
+  for (const char* f : {r.unary.family(), r.binary.family(), r.matmul.family(), r.conv2d_forward.family(),
+                        r.conv2d_backward.family(), r.batch_norm_forward.family(), r.batch_norm_backward.family(),
+                        r.max_pool2d_forward.family(), r.max_pool2d_backward.family(), r.avg_pool2d_forward.family(),
+                        r.avg_pool2d_backward.family(), r.adaptive_avg_pool2d_forward.family(),
+                        r.adaptive_avg_pool2d_backward.family(), r.softmax_forward.family(), r.softmax_backward.family(),
+                        r.cross_entropy_forward.family(), r.cross_entropy_backward.family(), r.sum.family(),
+                        r.max_dim.family(), r.index_add_dim.family()})
+    registry_families.insert(f);
+  const auto& listed = Context::op_families();
+  EXPECT_EQ(registry_families, std::set<std::string>(listed.begin(), listed.end()));
+}
+
+TEST(Dispatch, BackwardRefusesAGradientOfAnotherShapeDtypeOrDevice) {
+  Tensor x = ones({2, 3});
+  x.set_requires_grad(true);
+  Tensor y = x * 2.0;
+  test::expect_error([&] { y.backward(ones({3, 2})); }, {"backward: the gradient must match the output (shape [2,3], float32 on cpu), got [3,2]"});
+  test::expect_error([&] { y.backward(ones({2, 3}, {.dtype = DType::Float64})); }, "float64 on cpu");
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
   const Tensor b = bias.defined() ? raw::contiguous(bias) : bias;
   Tensor out = empty({g.n, g.c_out, g.out_h(), g.out_w()}, {.dtype = x.dtype(), .device = device});
   if (g.n > 0)
-    detail::run_kernel(detail::kernel_registry().conv2d_forward, device, x.dtype(),
+    detail::run_kernel(detail::kernel_registry().conv2d_forward, "conv2d", device, x.dtype(),
                        {.g = g, .dtype = x.dtype(), .input = x.data_ptr(), .weight = w.data_ptr(),
                         .bias = b.defined() ? b.data_ptr() : nullptr, .output = out.data_ptr()});
   const bool need_w = weight.requires_grad(), need_x = input.requires_grad();
@@ -45,7 +45,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
       for (Tensor* z : {&dx, &dw, &db})
         if (z->defined()) raw::fill(*z, 0.0);
     } else {
-      detail::run_kernel(detail::kernel_registry().conv2d_backward, dy.device(), dy.dtype(),
+      detail::run_kernel(detail::kernel_registry().conv2d_backward, "conv2d backward", dy.device(), dy.dtype(),
                          {.g = g, .dtype = dy.dtype(), .input = s[0].defined() ? s[0].data_ptr() : nullptr,
                           .weight = s[1].defined() ? s[1].data_ptr() : nullptr, .grad_output = dy.data_ptr(),
                           .grad_input = need[0] ? dx.data_ptr() : nullptr, .grad_weight = need[1] ? dw.data_ptr() : nullptr,

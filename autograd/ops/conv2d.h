@@ -1,5 +1,6 @@
 #pragma once
-// conv2d, the differentiable op (autograd/ops/conv2d.cpp); the kernels are kernels/cpu/conv2d.h.
+// conv2d, the differentiable op (autograd/ops/conv2d.cpp). Its kernels' contract is
+// kernels/conv2d.h; the CPU kernels are kernels/cpu/conv2d.h.
 #include <array>
 
 #include "tensor/tensor.h"

@@ -14,18 +14,10 @@ Device common_device(const char* op, std::initializer_list<const Tensor*> tensor
   return first->device();
 }
 
-Tensor broadcast_to(const Tensor& x, const Shape& shape) {
-  if (x.shape() == shape) return x;
-  Strides st(shape.size(), 0);
-  const size_t lead = shape.size() - size_t(x.dim());
-  for (size_t d = 0; d < size_t(x.dim()); ++d) st[lead + d] = x.shape()[d] == 1 ? 0 : x.strides()[d];
-  return raw::view(x, shape, st, x.offset());
-}
-
-Tensor unary_kernel(kernels::UnaryOp op, const Tensor& x, double scalar) {
+Tensor unary_kernel(kernels::UnaryOp op, const Tensor& x, const char* name, double scalar) {
   Tensor out = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
   if (x.numel() == 0) return out;
-  run_kernel(kernel_registry().unary, x.device(), x.dtype(),
+  run_kernel(kernel_registry().unary, name, x.device(), x.dtype(),
              {.op = op, .dtype = x.dtype(), .sizes = x.shape(), .out_strides = out.strides(), .in_strides = x.strides(),
               .out = out.data_ptr(), .in = x.data_ptr(), .scalar = scalar});
   return out;
@@ -38,8 +30,8 @@ Tensor binary_kernel(kernels::BinaryOp op, const Tensor& a, const Tensor& b, dou
   const Shape shape = broadcast_shapes(a.shape(), b.shape(), name);
   Tensor out = empty(shape, {.dtype = a.dtype(), .device = device});
   if (out.numel() == 0) return out;
-  const Tensor ab = broadcast_to(a, shape), bb = broadcast_to(b, shape);
-  run_kernel(kernel_registry().binary, device, a.dtype(),
+  const Tensor ab = raw::broadcast_view(a, shape), bb = raw::broadcast_view(b, shape);
+  run_kernel(kernel_registry().binary, name, device, a.dtype(),
              {.op = op, .dtype = a.dtype(), .sizes = shape, .out_strides = out.strides(), .a_strides = ab.strides(),
               .b_strides = bb.strides(), .out = out.data_ptr(), .a = ab.data_ptr(), .b = bb.data_ptr(), .alpha = alpha});
   return out;
@@ -53,8 +45,8 @@ void binary_kernel_into(kernels::BinaryOp op, const Tensor& out, const Tensor& b
   HONE_CHECK(shape == out.shape(), name, ": operand of shape ", b.shape(), " does not broadcast to the tensor's ",
              out.shape(), " (an in-place result keeps the tensor's shape)");
   if (out.numel() == 0) return;
-  const Tensor bb = broadcast_to(b, shape);
-  run_kernel(kernel_registry().binary, device, out.dtype(),
+  const Tensor bb = raw::broadcast_view(b, shape);
+  run_kernel(kernel_registry().binary, name, device, out.dtype(),
              {.op = op, .dtype = out.dtype(), .sizes = shape, .out_strides = out.strides(), .a_strides = out.strides(),
               .b_strides = bb.strides(), .out = out.data_ptr(), .a = out.data_ptr(), .b = bb.data_ptr(), .alpha = alpha});
 }

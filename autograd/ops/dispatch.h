@@ -20,10 +20,12 @@ inline const kernels::KernelRegistry& kernel_registry() { return kernels::kernel
 // they differ (move them with .to(device)). At least one tensor must be defined.
 Device common_device(const char* op, std::initializer_list<const Tensor*> tensors);
 
+// Runs the kernel for (device, dtype, the context's backend for the table's family); `op`
+// is the user's op, for the error when there is none ("add_", "linear").
 template <typename Args>
-void run_kernel(const kernels::KernelTable<Args>& table, Device device, DType dtype, const Args& args) {
+void run_kernel(const kernels::KernelTable<Args>& table, const char* op, Device device, DType dtype, const Args& args) {
   Context& ctx = Context::current();
-  const auto& kernel = table.resolve(device.type, dtype, ctx.backend(table.family()));
+  const auto& kernel = table.resolve(device.type, dtype, ctx.backend(table.family()), op);
   kernels::Exec exec;
   std::shared_ptr<ThreadPool> pool;  // held for the call: set_num_threads may retire it meanwhile
   if (device.is_cpu()) {
@@ -35,18 +37,15 @@ void run_kernel(const kernels::KernelTable<Args>& table, Device device, DType dt
   kernel.fn(args, exec);
 }
 
-// x seen with `shape` (which x broadcasts to) through stride-0 dims; no copy.
-Tensor broadcast_to(const Tensor& x, const Shape& shape);
-
 // Elementwise ops through the registry's unary/binary tables; the output is a new tensor on
 // the input's device. binary_kernel: a and b share a dtype and broadcast to a common shape.
-Tensor unary_kernel(kernels::UnaryOp op, const Tensor& x, double scalar = 0);
+Tensor unary_kernel(kernels::UnaryOp op, const Tensor& x, const char* name, double scalar = 0);
 Tensor binary_kernel(kernels::BinaryOp op, const Tensor& a, const Tensor& b, double alpha, const char* name);
 // out = op(out, b) in place (out's shape; b broadcasts to it).
 void binary_kernel_into(kernels::BinaryOp op, const Tensor& out, const Tensor& b, double alpha, const char* name);
 
 // c[i] = a[i] x b[i] for c [B, m, n], a [B, m, k], b [B, k, n]: views with any strides on one
 // device and dtype (matmul and linear both land here; autograd/ops/matmul.cpp).
-void matmul_into(const Tensor& c, const Tensor& a, const Tensor& b);
+void matmul_into(const char* op, const Tensor& c, const Tensor& a, const Tensor& b);
 
 }  // namespace hone::detail

@@ -1,4 +1,4 @@
-// Elementwise differentiable ops: forward through kernels/cpu/elementwise, backward as
+// Elementwise differentiable ops: forward through the unary/binary kernel tables (dispatch.h), backward as
 // formulas over the same ops (each gradient summed back to its input's broadcast shape).
 #include <cmath>
 
@@ -101,7 +101,7 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
 
 Tensor pow(const Tensor& a, double e) {
   require_floating("pow", a);
-  Tensor out = detail::unary_kernel(UnaryOp::PowScalar, a, e);
+  Tensor out = detail::unary_kernel(UnaryOp::PowScalar, a, "pow", e);
   record("pow", {a}, {out}, {a}, [e](const auto& g, const auto& s, const auto&) {
     if (e == 0.0) return std::vector<Tensor>{g[0] * 0.0};  // x^0 is constant; avoid 0 * inf at x = 0
     return std::vector<Tensor>{g[0] * e * pow(s[0], e - 1.0)};
@@ -110,14 +110,14 @@ Tensor pow(const Tensor& a, double e) {
 }
 
 Tensor neg(const Tensor& x) {
-  Tensor out = detail::unary_kernel(UnaryOp::Neg, x);
+  Tensor out = detail::unary_kernel(UnaryOp::Neg, x, "neg");
   record("neg", {x}, {out}, {}, [](const auto& g, const auto&, const auto&) { return std::vector<Tensor>{-g[0]}; });
   return out;
 }
 
 Tensor exp(const Tensor& x) {
   require_floating("exp", x);
-  Tensor out = detail::unary_kernel(UnaryOp::Exp, x);
+  Tensor out = detail::unary_kernel(UnaryOp::Exp, x, "exp");
   record("exp", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{g[0] * s[0]};
   });
@@ -126,7 +126,7 @@ Tensor exp(const Tensor& x) {
 
 Tensor log(const Tensor& x) {
   require_floating("log", x);
-  Tensor out = detail::unary_kernel(UnaryOp::Log, x);
+  Tensor out = detail::unary_kernel(UnaryOp::Log, x, "log");
   record("log", {x}, {out}, {x}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{g[0] / s[0]};
   });
@@ -135,7 +135,7 @@ Tensor log(const Tensor& x) {
 
 Tensor sqrt(const Tensor& x) {
   require_floating("sqrt", x);
-  Tensor out = detail::unary_kernel(UnaryOp::Sqrt, x);
+  Tensor out = detail::unary_kernel(UnaryOp::Sqrt, x, "sqrt");
   record("sqrt", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{g[0] / (s[0] * 2.0)};
   });
@@ -143,17 +143,17 @@ Tensor sqrt(const Tensor& x) {
 }
 
 Tensor abs(const Tensor& x) {
-  Tensor out = detail::unary_kernel(UnaryOp::Abs, x);
+  Tensor out = detail::unary_kernel(UnaryOp::Abs, x, "abs");
   record("abs", {x}, {out}, {x}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{g[0] * sign(s[0])};
   });
   return out;
 }
 
-Tensor sign(const Tensor& x) { return detail::unary_kernel(UnaryOp::Sign, x); }
+Tensor sign(const Tensor& x) { return detail::unary_kernel(UnaryOp::Sign, x, "sign"); }
 
 Tensor relu(const Tensor& x) {
-  Tensor out = detail::unary_kernel(UnaryOp::Relu, x);
+  Tensor out = detail::unary_kernel(UnaryOp::Relu, x, "relu");
   // relu's output is positive exactly where its input is: save the output, which the next
   // layer keeps alive anyway, rather than the input.
   record("relu", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
@@ -164,7 +164,7 @@ Tensor relu(const Tensor& x) {
 
 Tensor sigmoid(const Tensor& x) {
   require_floating("sigmoid", x);
-  Tensor out = detail::unary_kernel(UnaryOp::Sigmoid, x);
+  Tensor out = detail::unary_kernel(UnaryOp::Sigmoid, x, "sigmoid");
   record("sigmoid", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{detail::binary_kernel(BinaryOp::SigmoidBackward, g[0], s[0], 1.0, "sigmoid backward")};
   });
@@ -173,7 +173,7 @@ Tensor sigmoid(const Tensor& x) {
 
 Tensor tanh(const Tensor& x) {
   require_floating("tanh", x);
-  Tensor out = detail::unary_kernel(UnaryOp::Tanh, x);
+  Tensor out = detail::unary_kernel(UnaryOp::Tanh, x, "tanh");
   record("tanh", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{detail::binary_kernel(BinaryOp::TanhBackward, g[0], s[0], 1.0, "tanh backward")};
   });

@@ -42,6 +42,10 @@ Tensor& fill_inplace(Tensor& self, double value, const char* name) {
 
 Tensor& binary_inplace(Tensor& self, kernels::BinaryOp op, const Tensor& other, double alpha, const char* name) {
   check_inplace(name, self, &other);
+  // Shape and device first, so that a mismatch is reported before any conversion is paid.
+  HONE_CHECK(broadcast_shapes(self.shape(), other.shape(), name) == self.shape(), name, ": operand of shape ",
+             other.shape(), " does not broadcast to the tensor's ", self.shape(),
+             " (an in-place result keeps the tensor's shape)");
   detail::common_device(name, {&self, &other});
   HONE_CHECK(is_floating(self.dtype()) || !is_floating(other.dtype()), name, ": cannot write a ",
              dtype_name(other.dtype()), " result into a ", dtype_name(self.dtype()), " tensor in place");

@@ -26,17 +26,17 @@ Tensor batched_product(const Tensor& A, const Tensor& B) {
     Tensor r = t.reshape(s);
     return r;
   };
-  detail::matmul_into(fold(C), fold(A), fold(B));
+  detail::matmul_into("matmul", fold(C), fold(A), fold(B));
   return C;
 }
 
 }  // namespace
 
-void detail::matmul_into(const Tensor& c, const Tensor& a, const Tensor& b) {
+void detail::matmul_into(const char* op, const Tensor& c, const Tensor& a, const Tensor& b) {
   const int64_t m = c.size(1), n = c.size(2), k = a.size(2);
   if (c.numel() == 0) return;
   if (k == 0) return raw::fill(c, 0.0);
-  run_kernel(kernel_registry().matmul, c.device(), c.dtype(),
+  run_kernel(kernel_registry().matmul, op, c.device(), c.dtype(),
              {.dtype = c.dtype(), .batch = c.size(0), .m = m, .n = n, .k = k,
               .a = a.data_ptr(), .a_batch_stride = a.stride(0), .a_row_stride = a.stride(1), .a_col_stride = a.stride(2),
               .b = b.data_ptr(), .b_batch_stride = b.stride(0), .b_row_stride = b.stride(1), .b_col_stride = b.stride(2),

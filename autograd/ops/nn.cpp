@@ -46,19 +46,20 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
   const Tensor x = raw::contiguous(input);
   const Tensor w = weight.defined() ? raw::contiguous(weight) : weight;
   const Tensor b = bias.defined() ? raw::contiguous(bias) : bias;
-  const TensorOptions like{.dtype = x.dtype(), .device = device};
-  Tensor y = empty(x.shape(), like);
-  Tensor mean = empty({c}, like), invstd = empty({c}, like);
   const bool update = o.use_batch_stats && o.update_running_stats;
   const auto convention =
       o.convention == BatchNormConvention::Onnx ? kernels::BatchNormConvention::Onnx : kernels::BatchNormConvention::PyTorch;
-  const kernels::BatchNormForwardArgs args{
+  kernels::BatchNormForwardArgs args{
       .dtype = x.dtype(), .n = n, .c = c, .hw = hw, .x = x.data_ptr(), .gamma = ptr_or_null(w), .beta = ptr_or_null(b),
       .running_mean = ptr_or_null(running_mean), .running_var = ptr_or_null(running_var),
       .use_batch_stats = o.use_batch_stats, .update_running = update, .momentum = o.momentum, .eps = o.eps,
-      .convention = convention, .y = y.data_ptr(), .save_mean = mean.data_ptr(), .save_invstd = invstd.data_ptr()};
-  kernels::validate_batch_norm(args);
-  detail::run_kernel(detail::kernel_registry().batch_norm_forward, device, x.dtype(), args);
+      .convention = convention, .y = nullptr, .save_mean = nullptr, .save_invstd = nullptr};
+  kernels::validate_batch_norm(args);  // before anything is allocated
+  const TensorOptions like{.dtype = x.dtype(), .device = device};
+  Tensor y = empty(x.shape(), like);
+  Tensor mean = empty({c}, like), invstd = empty({c}, like);
+  args.y = y.data_ptr(), args.save_mean = mean.data_ptr(), args.save_invstd = invstd.data_ptr();
+  detail::run_kernel(detail::kernel_registry().batch_norm_forward, "batch_norm", device, x.dtype(), args);
   if (update) {
     running_mean.storage()->bump_version();
     running_var.storage()->bump_version();
@@ -75,7 +76,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     // dgamma needs x; without a saved x (frozen weight, and dx not depending on x) the
     // kernel reads dy in its place, and only dbeta/dx (which then ignore x) are written.
     const Tensor& xs = s[0].defined() ? s[0] : dy;
-    detail::run_kernel(detail::kernel_registry().batch_norm_backward, dy.device(), t,
+    detail::run_kernel(detail::kernel_registry().batch_norm_backward, "batch_norm backward", dy.device(), t,
                        {.dtype = t, .n = n, .c = c, .hw = hw, .x = xs.data_ptr(), .gamma = ptr_or_null(s[1]),
                         .dy = dy.data_ptr(), .save_mean = s[2].data_ptr(), .save_invstd = s[3].data_ptr(),
                         .used_batch_stats = batch, .dx = ptr_or_null(dx), .dgamma = ptr_or_null(dw),
@@ -90,8 +91,8 @@ namespace {
 // C[m, n] = A[m, k] B[k, n] for 2-D strided operands, through matmul's kernel.
 void product(const Tensor& c, int64_t m, int64_t n, int64_t k, const Tensor& a, int64_t ars, int64_t acs,
              const Tensor& b, int64_t brs, int64_t bcs) {
-  detail::matmul_into(raw::view(c, {1, m, n}, {0, n, 1}, c.offset()), raw::view(a, {1, m, k}, {0, ars, acs}, a.offset()),
-                      raw::view(b, {1, k, n}, {0, brs, bcs}, b.offset()));
+  detail::matmul_into("linear", raw::view(c, {1, m, n}, {0, n, 1}, c.offset()),
+                      raw::view(a, {1, m, k}, {0, ars, acs}, a.offset()), raw::view(b, {1, k, n}, {0, brs, bcs}, b.offset()));
 }
 }  // namespace
 
@@ -141,7 +142,7 @@ Tensor add_relu(const Tensor& a0, const Tensor& b0) {
     NoGradGuard ng;  // two kernels, one node
     out = detail::binary_kernel(kernels::BinaryOp::Add, a, b, 1.0, "add_relu");
     if (out.numel() > 0)  // in place, on the sum's device
-      detail::run_kernel(detail::kernel_registry().unary, out.device(), t,
+      detail::run_kernel(detail::kernel_registry().unary, "add_relu", out.device(), t,
                          {.op = kernels::UnaryOp::Relu, .dtype = t, .sizes = out.shape(), .out_strides = out.strides(),
                           .in_strides = out.strides(), .out = out.data_ptr(), .in = out.data_ptr()});
   }
@@ -177,14 +178,14 @@ Tensor softmax_impl(const Tensor& input, int64_t dim, bool log) {
   const int64_t n = x.dim() ? x.shape()[size_t(d)] : 1;
   Tensor y = empty(x.shape(), {.dtype = x.dtype(), .device = x.device()});
   if (x.numel() > 0)
-    detail::run_kernel(detail::kernel_registry().softmax_forward, x.device(), x.dtype(),
+    detail::run_kernel(detail::kernel_registry().softmax_forward, name, x.device(), x.dtype(),
                        {.dtype = x.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log, .x = x.data_ptr(),
                         .y = y.data_ptr()});
   autograd::record(name, {input}, {y}, {y}, [outer, n, inner, log](const auto& g, const auto& s, const auto&) {
     const Tensor dy = raw::contiguous(g[0]);
     Tensor dx = empty(dy.shape(), {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
-      detail::run_kernel(detail::kernel_registry().softmax_backward, dy.device(), dy.dtype(),
+      detail::run_kernel(detail::kernel_registry().softmax_backward, log ? "log_softmax backward" : "softmax backward", dy.device(), dy.dtype(),
                          {.dtype = dy.dtype(), .outer = outer, .dim = n, .inner = inner, .log = log,
                           .y = s[0].data_ptr(), .dy = dy.data_ptr(), .dx = dx.data_ptr()});
     return std::vector<Tensor>{dx};
@@ -209,15 +210,22 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
   const int64_t n = logits_in.size(0), c = logits_in.size(1);
   HONE_CHECK(c > 0, "cross_entropy: logits have no classes");
   const Tensor logits = raw::contiguous(logits_in), target = raw::contiguous(target_in);
+  // The targets are read on the host once: their range is checked here (a device kernel
+  // cannot throw), and the mean's divisor counted.
+  int64_t counted = 0, row = 0;
+  for (int64_t v : target.to_vector<int64_t>()) {
+    HONE_CHECK(v == o.ignore_index || (v >= 0 && v < c), "cross_entropy: target ", v, " at row ", row,
+               " is out of range for ", c, " classes");
+    counted += v != o.ignore_index;
+    ++row;
+  }
   const DType t = logits.dtype();
   Tensor losses = empty({n}, {.dtype = t, .device = device}), log_prob = empty({n, c}, {.dtype = t, .device = device});
-  detail::run_kernel(detail::kernel_registry().cross_entropy_forward, device, t,
+  detail::run_kernel(detail::kernel_registry().cross_entropy_forward, "cross_entropy", device, t,
                      {.dtype = t, .n = n, .c = c, .logits = logits.data_ptr(),
                       .target = target.data<int64_t>(), .ignore_index = o.ignore_index,
                       .label_smoothing = o.label_smoothing, .losses = losses.data_ptr(),
                       .log_prob = log_prob.data_ptr()});
-  int64_t counted = 0;
-  for (int64_t v : target.to_vector<int64_t>()) counted += v != o.ignore_index;
   Tensor per_row, out;
   {
     NoGradGuard ng;
@@ -232,7 +240,7 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
                    : o.reduction == Reduction::Sum ? raw::contiguous(g[0].expand({n}))
                                                    : raw::contiguous((g[0] / double(std::max<int64_t>(counted, 1))).expand({n}));
     Tensor d = empty({n, c}, {.dtype = s[0].dtype(), .device = s[0].device()});
-    detail::run_kernel(detail::kernel_registry().cross_entropy_backward, d.device(), d.dtype(),
+    detail::run_kernel(detail::kernel_registry().cross_entropy_backward, "cross_entropy backward", d.device(), d.dtype(),
                        {.dtype = d.dtype(), .n = n, .c = c, .log_prob = s[0].data_ptr(),
                         .target = s[1].data<int64_t>(), .ignore_index = o.ignore_index,
                         .label_smoothing = o.label_smoothing, .row_scale = scale.data_ptr(),

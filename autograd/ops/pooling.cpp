@@ -38,7 +38,7 @@ MaxPoolResult max_pool2d_with_indices(const Tensor& input, const Pool2dOptions& 
   MaxPoolResult r{empty(out_shape, {.dtype = x.dtype(), .device = x.device()}),
                   empty(out_shape, {.dtype = DType::Int64, .device = x.device()})};
   if (r.values.numel() > 0)
-    detail::run_kernel(detail::kernel_registry().max_pool2d_forward, x.device(), x.dtype(),
+    detail::run_kernel(detail::kernel_registry().max_pool2d_forward, "max_pool2d", x.device(), x.dtype(),
                        {.g = g, .dtype = x.dtype(), .input = x.data_ptr(),
                         .output = r.values.data_ptr(), .indices = r.indices.data<int64_t>()});
   autograd::record("max_pool2d", {input}, {r.values}, {r.indices},
@@ -47,7 +47,7 @@ MaxPoolResult max_pool2d_with_indices(const Tensor& input, const Pool2dOptions& 
     const Tensor dy = raw::contiguous(grads[0]);
     Tensor dx = empty({g.n, g.c, g.h, g.w}, {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
-        detail::run_kernel(detail::kernel_registry().max_pool2d_backward, dy.device(), dy.dtype(),
+        detail::run_kernel(detail::kernel_registry().max_pool2d_backward, "max_pool2d backward", dy.device(), dy.dtype(),
                          {.g = g, .dtype = dy.dtype(), .grad_output = dy.data_ptr(),
                           .indices = s[0].template data<int64_t>(), .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
@@ -65,7 +65,7 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
   Tensor out = empty({g.n, g.c, g.out_h(), g.out_w()}, {.dtype = x.dtype(), .device = x.device()});
   const bool include_pad = o.count_include_pad;
   if (out.numel() > 0)
-    detail::run_kernel(detail::kernel_registry().avg_pool2d_forward, x.device(), x.dtype(),
+    detail::run_kernel(detail::kernel_registry().avg_pool2d_forward, "avg_pool2d", x.device(), x.dtype(),
                        {.g = g, .dtype = x.dtype(), .count_include_pad = include_pad,
                         .input = x.data_ptr(), .output = out.data_ptr()});
   autograd::record("avg_pool2d", {input}, {out}, {}, [g, include_pad](const auto& grads, const auto&, const auto&) {
@@ -73,7 +73,7 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
     const Tensor dy = raw::contiguous(grads[0]);
     Tensor dx = empty({g.n, g.c, g.h, g.w}, {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
-      detail::run_kernel(detail::kernel_registry().avg_pool2d_backward, dy.device(), dy.dtype(),
+      detail::run_kernel(detail::kernel_registry().avg_pool2d_backward, "avg_pool2d backward", dy.device(), dy.dtype(),
                          {.g = g, .dtype = dy.dtype(), .count_include_pad = include_pad,
                           .grad_output = dy.data_ptr(), .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
@@ -90,7 +90,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out_size)
   const Tensor x = raw::contiguous(input);
   Tensor out = empty({n, c, oh, ow}, {.dtype = x.dtype(), .device = x.device()});
   if (out.numel() > 0)
-    detail::run_kernel(detail::kernel_registry().adaptive_avg_pool2d_forward, x.device(), x.dtype(),
+    detail::run_kernel(detail::kernel_registry().adaptive_avg_pool2d_forward, "adaptive_avg_pool2d", x.device(), x.dtype(),
                        {.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow,
                         .dtype = x.dtype(), .input = x.data_ptr(), .output = out.data_ptr()});
   autograd::record("adaptive_avg_pool2d", {input}, {out}, {},
@@ -99,7 +99,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out_size)
     const Tensor dy = raw::contiguous(grads[0]);
     Tensor dx = empty({n, c, h, w}, {.dtype = dy.dtype(), .device = dy.device()});
     if (dx.numel() > 0)
-      detail::run_kernel(detail::kernel_registry().adaptive_avg_pool2d_backward, dy.device(), dy.dtype(),
+      detail::run_kernel(detail::kernel_registry().adaptive_avg_pool2d_backward, "adaptive_avg_pool2d backward", dy.device(), dy.dtype(),
                          {.n = n, .c = c, .h = h, .w = w, .out_h = oh, .out_w = ow,
                           .dtype = dy.dtype(), .grad_output = dy.data_ptr(),
                           .grad_input = dx.data_ptr()});

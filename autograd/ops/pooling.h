@@ -12,7 +12,7 @@ namespace hone {
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel;
   std::array<int64_t, 2> stride{0, 0};           // 0 in a dim = that dim's kernel size (PyTorch's default)
-  std::array<int64_t, 4> padding{0, 0, 0, 0};    // top, left, bottom, right; each at most kernel/2
+  std::array<int64_t, 4> padding{0, 0, 0, 0};    // top, left, bottom, right; each below the kernel (dilated: at most kernel/2)
   std::array<int64_t, 2> dilation{1, 1};         // max pool only
   bool ceil_mode = false;                        // round the output size up (last window may overhang)
   bool count_include_pad = true;                 // avg pool: padding counts in the divisor

@@ -6,7 +6,7 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "autograd/ops/dispatch.h"
-#include "kernels/cpu/reduce.h"
+#include "kernels/reduce.h"
 
 namespace hone {
 
@@ -52,7 +52,7 @@ Tensor sum_kernel(const Tensor& x, const ReducePlan& p, double scale, DType out_
       a.outer_out_strides.push_back(out.strides()[size_t(d)]);
     }
   }
-  if (out.numel() > 0) detail::run_kernel(detail::kernel_registry().sum, x.device(), out_dtype, a);
+  if (out.numel() > 0) detail::run_kernel(detail::kernel_registry().sum, "sum", x.device(), out_dtype, a);
   return raw::view(out, p.out_shape, contiguous_strides(p.out_shape), 0);
 }
 
@@ -95,7 +95,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
     a.outer_in_strides.push_back(x.strides()[size_t(k)]);
     a.outer_out_strides.push_back(values.strides()[size_t(k)]);
   }
-  if (values.numel() > 0) detail::run_kernel(detail::kernel_registry().max_dim, x.device(), x.dtype(), a);
+  if (values.numel() > 0) detail::run_kernel(detail::kernel_registry().max_dim, "max", x.device(), x.dtype(), a);
   MaxResult r{raw::view(values, p.out_shape, contiguous_strides(p.out_shape), 0),
               raw::view(indices, p.out_shape, contiguous_strides(p.out_shape), 0)};
   autograd::record("max", {x}, {r.values}, {indices},
@@ -111,7 +111,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
       b.outer_src_strides.push_back(go.strides()[size_t(k)]);
       b.outer_dst_strides.push_back(grad.strides()[size_t(k)]);
     }
-    if (go.numel() > 0) detail::run_kernel(detail::kernel_registry().index_add_dim, grad.device(), grad.dtype(), b);
+    if (go.numel() > 0) detail::run_kernel(detail::kernel_registry().index_add_dim, "max backward", grad.device(), grad.dtype(), b);
     return std::vector<Tensor>{grad};
   });
   return r;

@@ -1,5 +1,11 @@
 // Every CPU kernel, registered under its op family: the whole list in one place.
+#include "kernels/cpu/batchnorm.h"
+#include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/elementwise.h"
+#include "kernels/cpu/matmul.h"
+#include "kernels/cpu/pooling.h"
+#include "kernels/cpu/reduce.h"
+#include "kernels/cpu/softmax.h"
 #include "kernels/registry.h"
 
 namespace hone::kernels::cpu {
