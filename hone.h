@@ -16,6 +16,7 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "autograd/ops/conv2d.h"
+#include "autograd/ops/padding.h"
 #include "autograd/ops/nn.h"
 #include "autograd/ops/pooling.h"
 #include "nn/init.h"

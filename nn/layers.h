@@ -17,7 +17,7 @@ struct Conv2dOptions {
   int64_t in_channels, out_channels;
   std::array<int64_t, 2> kernel;
   std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 4> padding{0, 0, 0, 0};  // top, left, bottom, right
+  Padding2d padding;  // 1, {h, w} (both sides) or {top, left, bottom, right}
   std::array<int64_t, 2> dilation{1, 1};
   int64_t groups = 1;
   bool bias = true;

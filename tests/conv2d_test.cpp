@@ -317,3 +317,23 @@ TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
 
 }  // namespace
 }  // namespace hone
+
+namespace hone {
+namespace {
+
+TEST(Conv2dOp, PaddingReadsAsPyTorchUsersWriteIt) {
+  // {h, w} pads both sides of each dim, as PyTorch's padding=(h, w); one value pads all four
+  // sides; four values are top, left, bottom, right (ONNX's pads).
+  const Tensor x = randn({1, 2, 7, 9}), w = randn({3, 2, 3, 3});
+  const Tensor both = conv2d(x, w, Tensor(), {.padding = {1, 2}});
+  EXPECT_EQ(both.shape(), (Shape{1, 3, 7, 11}));
+  EXPECT_EQ(max(abs(both - conv2d(x, w, Tensor(), {.padding = {1, 2, 1, 2}}))).item<float>(), 0.0f);
+  EXPECT_EQ(conv2d(x, w, Tensor(), {.padding = 1}).shape(), (Shape{1, 3, 7, 9}));
+  EXPECT_EQ(conv2d(x, w, Tensor(), {.padding = {1, 0, 0, 2}}).shape(), (Shape{1, 3, 6, 9}));
+  EXPECT_EQ(max_pool2d(x, {.kernel = {3, 3}, .stride = {1, 1}, .padding = {1, 1}}).shape(), (Shape{1, 2, 7, 9}));
+  EXPECT_EQ(Padding2d(1, 2), Padding2d(1, 2, 1, 2));
+  EXPECT_EQ(symmetric_padding(3, 4), (Padding2d{3, 4, 3, 4}));
+}
+
+}  // namespace
+}  // namespace hone

@@ -3,6 +3,7 @@
 // kernels/conv2d.h; the CPU kernels are kernels/cpu/conv2d.h.
 #include <array>
 
+#include "autograd/ops/padding.h"
 #include "tensor/tensor.h"
 
 namespace hone {
@@ -11,12 +12,12 @@ namespace hone {
 // names follow libtorch's Conv2dFuncOptions / Conv2dOptions split).
 struct Conv2dFuncOptions {
   std::array<int64_t, 2> stride{1, 1};
-  std::array<int64_t, 4> padding{0, 0, 0, 0};  // top, left, bottom, right (ONNX pads order for 2-D)
+  Padding2d padding;  // 1, {h, w} (both sides, as PyTorch) or {top, left, bottom, right} (ONNX)
   std::array<int64_t, 2> dilation{1, 1};
   int64_t groups = 1;
 };
-// The same padding on both sides of each spatial dim.
-inline std::array<int64_t, 4> symmetric_padding(int64_t h, int64_t w) { return {h, w, h, w}; }
+// The same padding on both sides of each spatial dim (what Padding2d{h, w} means too).
+inline Padding2d symmetric_padding(int64_t h, int64_t w) { return {h, w}; }
 
 // input [N, C_in, H, W], weight [C_out, C_in / groups, KH, KW], bias [C_out] or undefined.
 // Saves for backward only what a needed gradient uses: a frozen layer (weight and bias

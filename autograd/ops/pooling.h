@@ -5,6 +5,7 @@
 #include <array>
 #include <cstdint>
 
+#include "autograd/ops/padding.h"
 #include "tensor/tensor.h"
 
 namespace hone {
@@ -12,7 +13,7 @@ namespace hone {
 struct Pool2dOptions {
   std::array<int64_t, 2> kernel;
   std::array<int64_t, 2> stride{0, 0};           // 0 in a dim = that dim's kernel size (PyTorch's default)
-  std::array<int64_t, 4> padding{0, 0, 0, 0};    // top, left, bottom, right; each below the kernel (dilated: at most kernel/2)
+  Padding2d padding;                             // 1, {h, w} or {top, left, bottom, right}; each below the kernel (dilated: at most kernel/2)
   std::array<int64_t, 2> dilation{1, 1};         // max pool only
   bool ceil_mode = false;                        // round the output size up (last window may overhang)
   bool count_include_pad = true;                 // avg pool: padding counts in the divisor
