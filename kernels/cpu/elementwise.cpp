@@ -167,3 +167,106 @@ void binary(const BinaryArgs& args, const Exec& exec) {
 }
 
 }  // namespace hone::kernels::cpu
+
+// ---- references: the definitions, one element at a time over the strides ----
+namespace hone::kernels::cpu {
+
+namespace {
+
+// Offset of row-major element i of `sizes` through `strides`.
+int64_t offset_of(int64_t i, const std::vector<int64_t>& sizes, const std::vector<int64_t>& strides) {
+  int64_t off = 0;
+  for (size_t d = sizes.size(); d-- > 0;) {
+    off += (i % sizes[d]) * strides[d];
+    i /= sizes[d];
+  }
+  return off;
+}
+
+int64_t numel_of(const std::vector<int64_t>& sizes) {
+  int64_t n = 1;
+  for (int64_t s : sizes) n *= s;
+  return n;
+}
+
+// Floating types are computed in double; integers exactly, in int64 (division truncates,
+// and by zero gives 0, as the fast kernel defines it).
+template <typename T>
+T unary_definition(UnaryOp op, T value, double s) {
+  if constexpr (std::is_floating_point_v<T>) {
+    const double x = double(value);
+    switch (op) {
+      case UnaryOp::Neg: return T(-x);
+      case UnaryOp::Exp: return T(std::exp(x));
+      case UnaryOp::Log: return T(std::log(x));
+      case UnaryOp::Sqrt: return T(std::sqrt(x));
+      case UnaryOp::Abs: return T(std::fabs(x));
+      case UnaryOp::Relu: return T(x > 0 ? x : 0.0);
+      case UnaryOp::Sigmoid: return T(1.0 / (1.0 + std::exp(-x)));
+      case UnaryOp::Tanh: return T(std::tanh(x));
+      case UnaryOp::Sign: return T((x > 0) - (x < 0));
+      case UnaryOp::PowScalar: return T(std::pow(x, s));
+    }
+  } else {
+    const int64_t x = int64_t(value);
+    switch (op) {
+      case UnaryOp::Neg: return T(-x);
+      case UnaryOp::Abs: return T(x < 0 ? -x : x);
+      case UnaryOp::Relu: return T(x > 0 ? x : 0);
+      case UnaryOp::Sign: return T((x > 0) - (x < 0));
+      default: break;
+    }
+  }
+  return T(0);
+}
+
+template <typename T>
+T binary_definition(BinaryOp op, T av, T bv, double alpha) {
+  using W = std::conditional_t<std::is_floating_point_v<T>, double, int64_t>;
+  const W a = W(av), b = W(bv);
+  switch (op) {
+    case BinaryOp::Add: return T(a + W(alpha) * b);
+    case BinaryOp::Sub: return T(a - W(alpha) * b);
+    case BinaryOp::Mul: return T(a * b);
+    case BinaryOp::Div:
+      if constexpr (std::is_floating_point_v<T>) return T(a / b);
+      else return b == 0 ? T(0) : T(a / b);
+    case BinaryOp::Pow: return T(std::pow(double(a), double(b)));
+    case BinaryOp::ReluBackward: return b > 0 ? T(a) : T(0);
+    case BinaryOp::SigmoidBackward: return T(a * b * (1 - b));
+    case BinaryOp::TanhBackward: return T(a * (1 - b * b));
+    case BinaryOp::Eq: return T(a == b);
+    case BinaryOp::Ne: return T(a != b);
+    case BinaryOp::Lt: return T(a < b);
+    case BinaryOp::Le: return T(a <= b);
+    case BinaryOp::Gt: return T(a > b);
+    case BinaryOp::Ge: return T(a >= b);
+  }
+  return T(0);
+}
+
+}  // namespace
+
+void unary_reference(const UnaryArgs& a) {
+  HONE_DISPATCH_MATH(a.dtype, "unary", [&](auto tag) {
+    using T = decltype(tag);
+    const T* in = static_cast<const T*>(a.in);
+    T* out = static_cast<T*>(a.out);
+    for (int64_t i = 0, n = numel_of(a.sizes); i < n; ++i)
+      out[offset_of(i, a.sizes, a.out_strides)] = unary_definition<T>(a.op, in[offset_of(i, a.sizes, a.in_strides)], a.scalar);
+  });
+}
+
+void binary_reference(const BinaryArgs& a) {
+  HONE_DISPATCH_MATH(a.dtype, "binary", [&](auto tag) {
+    using T = decltype(tag);
+    const T* x = static_cast<const T*>(a.a);
+    const T* y = static_cast<const T*>(a.b);
+    T* out = static_cast<T*>(a.out);
+    for (int64_t i = 0, n = numel_of(a.sizes); i < n; ++i)
+      out[offset_of(i, a.sizes, a.out_strides)] = binary_definition<T>(
+          a.op, x[offset_of(i, a.sizes, a.a_strides)], y[offset_of(i, a.sizes, a.b_strides)], a.alpha);
+  });
+}
+
+}  // namespace hone::kernels::cpu

@@ -5,11 +5,17 @@
 #include <vector>
 
 #include "kernels/elementwise.h"
+#include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
 
 void unary(const UnaryArgs& args, const Exec& exec);    // float32/float64; Neg/Abs/Relu/Sign also integers
 void binary(const BinaryArgs& args, const Exec& exec);  // float32/float64 and integers (Pow and *Backward: floats only)
+
+// The definitions, one element at a time over the strides (floats computed in double,
+// integers exactly), that the fast kernels are tested against.
+void unary_reference(const UnaryArgs& args);
+void binary_reference(const BinaryArgs& args);
 
 }  // namespace hone::kernels::cpu
