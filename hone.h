@@ -18,6 +18,7 @@
 #include "autograd/ops/conv2d.h"
 #include "autograd/ops/nn.h"
 #include "autograd/ops/pooling.h"
+#include "autograd/trace.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/module.h"

@@ -6,7 +6,7 @@
 namespace hone::autograd {
 
 namespace detail {
-thread_local Tracer* current_tracer = nullptr;
+constinit thread_local Tracer* current_tracer = nullptr;
 
 void report(const char* op, std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> outputs,
             std::initializer_list<TraceAttribute> attributes) {

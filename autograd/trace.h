@@ -81,7 +81,7 @@ class TraceGuard {
 };
 
 namespace detail {
-extern thread_local Tracer* current_tracer;
+extern thread_local constinit Tracer* current_tracer;  // constinit: no TLS init wrapper on the hot path
 void report(const char* op, std::initializer_list<Tensor> inputs, std::initializer_list<Tensor> outputs,
             std::initializer_list<TraceAttribute> attributes = {});
 }  // namespace detail

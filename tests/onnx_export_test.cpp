@@ -219,6 +219,20 @@ TEST(OnnxExport, AValueNoTracedOpComputedIsRefusedWhenItFollowsTheInput) {
                      {"export_onnx", "mul", "no traced op computed"});
 }
 
+// Folding the batch into another dim: a Reshape to the traced [C*H*W] fails at batch 2.
+class FlattensTheBatch : public nn::Module {
+ public:
+  FlattensTheBatch() : Module("FlattensTheBatch") {}
+  Tensor forward(const Tensor& x) override { return relu(x.flatten(0)); }
+};
+
+TEST(OnnxExport, ShapesThatFollowTheBatchOutsideTheLeadingDimAreRefused) {
+  Scratch s("batch");
+  FlattensTheBatch net;
+  test::expect_error([&] { io::onnx::export_onnx(net, s.dir / "b.onnx", {.preprocessing = {.input_size = {2, 2}}}); },
+                     {"export_onnx", "reshape", "[12]", "[24]", "leading dim"});
+}
+
 TEST(OnnxExport, ExportLeavesModesAndStatisticsAlone) {
   Scratch s("modes");
   auto net = models::create("small_resnet");

@@ -4,8 +4,9 @@
 //
 // A native module (ResNet, VGG, or any module whose forward is made of hone's ops) is
 // exported by tracing: its forward runs in eval mode under NoGradGuard on a batch-1 input
-// of [channels, input_size] (twice, on two random inputs, to prove nothing untraced feeds
-// it), and the ops it ran are written through one op -> ONNX table (export_traced.cpp). The graph is what forward does, not what the module types
+// of [channels, input_size] (and again at batch 2, to prove the graph holds for any batch and
+// that nothing untraced feeds it), and the ops it ran are written through one op -> ONNX
+// table (export_traced.cpp). The graph is what forward does, not what the module types
 // suggest; initializers keep the state_dict names ("layer1.0.conv1.weight"); the batch dim
 // is symbolic; every module's training mode is as it was afterwards. BN is written as
 // BatchNormalization with its running statistics (a Frozen identity BN, from a folded

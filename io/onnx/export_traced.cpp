@@ -4,12 +4,13 @@
 // block's forward is what gets exported, and a new layer made of existing ops needs
 // nothing here.
 //
-// The trace runs at batch 1 on a random input in eval mode, under NoGradGuard. It runs
-// twice, on two inputs: a tensor that no traced op computed (a scalar, a constant made in
-// forward) is written as a constant, and must be the same both times; if it is not, an op
-// without a trace hook computed it from the input (or forward draws random numbers), and
-// the export would be silently wrong, so it is an error. The same check refuses a forward
-// whose ops depend on the input's values.
+// The trace runs at batch 1 on a random input in eval mode, under NoGradGuard, and again at
+// batch 2 on another, to prove the graph holds for any batch and any input: a tensor that no
+// traced op computed (a scalar, a constant made in forward) is written as a constant, and
+// must be the same both times; if it is not, an op without a trace hook computed it from
+// the input (or from its batch size, or forward draws random numbers), and the export would
+// be silently wrong, so it is an error. So is a forward whose ops depend on the input's
+// values, or whose shapes change with the batch anywhere but in the leading dim.
 #include <algorithm>
 #include <cstring>
 #include <functional>
@@ -122,8 +123,9 @@ class Builder {
   Builder(::onnx::GraphProto* g, const Trace& t, const nn::Module& model) : g_(g), t_(t) {
     for (const auto& list : {model.named_parameters(), model.named_buffers()})
       for (const auto& [name, tensor] : list)
-        if (tensor.defined()) state_names_.emplace(id(tensor), name);
+        if (tensor.defined()) state_names_.emplace(id(tensor), name), names_.insert(name);
     values_[id(t.input)] = "input";
+    names_.insert({"input", "output"});
   }
 
   // The module an event belongs to, from the parameters and buffers it reads ("" if none).
@@ -361,27 +363,38 @@ const std::unordered_map<std::string, Emit>& ops() {
   return table;
 }
 
-// Inputs of needed events that no traced op computed and that are neither the graph input
-// nor a parameter or buffer: they become constants, so both runs must agree on them.
-void check_constants(const Trace& a, const Trace& b, const std::vector<int>& needed, const Builder& names,
-                     const nn::Module& model) {
-  HONE_CHECK(a.events().size() == b.events().size(), "export_onnx: the forward ran ", a.events().size(), " and then ",
-             b.events().size(), " ops on two inputs of one shape: its ops depend on the input's values, which a graph "
-             "cannot express");
+// `b` ran the forward again at batch 2 on another input. The graph is right for any batch
+// only if the same ops ran, each value either kept its shape or grew in its leading dim
+// alone, and every constant (an input no traced op computed that is neither the graph
+// input nor a parameter or buffer) came out the same.
+void check_against(const Trace& a, const Trace& b, const std::vector<int>& needed, const Builder& names,
+                   const nn::Module& model) {
+  const char* why = ": the forward's ops depend on the input's values or batch size, which a graph cannot express";
+  HONE_CHECK(a.events().size() == b.events().size(), "export_onnx: the forward ran ", a.events().size(), " ops at batch 1 and ",
+             b.events().size(), " at batch 2", why);
+  for (size_t i = 0; i < a.events().size(); ++i)
+    HONE_CHECK(a.events()[i].op == b.events()[i].op, "export_onnx: op ", i, " of the forward was ", a.events()[i].op,
+               " at batch 1 and ", b.events()[i].op, " at batch 2", why);
   std::set<Id> state;
   for (const auto& list : {model.named_parameters(), model.named_buffers()})
     for (const auto& [_, t] : list) state.insert(id(t));
-  for (size_t i = 0; i < a.events().size(); ++i)
-    HONE_CHECK(a.events()[i].op == b.events()[i].op, "export_onnx: op ", i, " of the forward was ", a.events()[i].op,
-               " for one input and ", b.events()[i].op, " for another: its ops depend on the input's values");
   for (int i : needed) {
     const TraceEvent &ea = a.events()[size_t(i)], &eb = b.events()[size_t(i)];
+    for (size_t k = 0; k < ea.outputs.size() && k < eb.outputs.size(); ++k) {
+      if (!ea.outputs[k].defined()) continue;
+      const Shape &sa = ea.outputs[k].shape(), &sb = eb.outputs[k].shape();
+      Shape batched = sa;
+      if (!batched.empty() && batched[0] == 1) batched[0] = 2;
+      HONE_CHECK(sb == sa || sb == batched, "export_onnx: ", ea.op, " (", names.location(i), ") gives ", sa, " at batch 1 and ",
+                 sb, " at batch 2: the graph carries the batch only as the leading dim");
+    }
     for (size_t k = 0; k < ea.inputs.size() && k < eb.inputs.size(); ++k) {
       const Tensor &x = ea.inputs[k], &y = eb.inputs[k];
       if (!x.defined() || a.producers[size_t(i)][k] >= 0 || x.is_same(a.input) || state.count(id(x))) continue;
       HONE_CHECK(y.defined() && same_values(x, y), "export_onnx: ", ea.op, " (", names.location(i), ") reads input ", k,
-                 ", a tensor that no traced op computed and that changes with the model's input (an op without a "
-                 "trace hook, detach(), or random numbers drawn in forward): the export cannot reproduce it");
+                 ", a tensor that no traced op computed and that changes with the model's input or batch size (an op "
+                 "without a trace hook, detach(), x.size(0), or random numbers drawn in forward): the export cannot "
+                 "reproduce it");
     }
   }
 }
@@ -399,13 +412,15 @@ void export_traced(nn::Module& model, int64_t channels, const std::vector<int64_
   {
     EvalScope eval(model);
     NoGradGuard no_grad;
-    const Shape shape{1, channels, input_size[0], input_size[1]};
-    trace = run_traced(model, shape, opts, 1);
-    again = run_traced(model, shape, opts, 2);
+    trace = run_traced(model, {1, channels, input_size[0], input_size[1]}, opts, 1);
+    try {
+      again = run_traced(model, {2, channels, input_size[0], input_size[1]}, opts, 2);
+    } catch (const Error& e) {
+      fail("export_onnx: the forward fails at batch 2, and the exported graph takes any batch: ", e.what());
+    }
   }
   const std::vector<int> needed = needed_events(*trace);
   Builder b(g, *trace, model);
-  check_constants(*trace, *again, needed, b, model);
   for (int i : needed) {
     const TraceEvent& e = trace->events()[size_t(i)];
     b.begin(i);
@@ -413,6 +428,7 @@ void export_traced(nn::Module& model, int64_t channels, const std::vector<int64_
     if (entry == ops().end()) b.refuse("this op has no ONNX mapping (add one to the table in io/onnx/export_traced.cpp)");
     entry->second(e, b);
   }
+  check_against(*trace, *again, needed, b, model);
   const std::string y = b.value(trace->output);
 
   auto declare = [](::onnx::ValueInfoProto* v, const std::string& name, const Tensor& t) {
