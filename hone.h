@@ -19,6 +19,7 @@
 #include "autograd/ops/padding.h"
 #include "autograd/ops/nn.h"
 #include "autograd/ops/pooling.h"
+#include "autograd/trace.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/module.h"

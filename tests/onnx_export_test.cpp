@@ -12,6 +12,7 @@
 #include "io/onnx/weights.h"
 #include "models/resnet.h"
 #include "models/zoo.h"
+#include "nn/layers.h"
 #include "onnx_fixtures.h"
 #include "test_util.h"
 
@@ -101,6 +102,153 @@ TEST(OnnxExport, SmallResNetWithGreyInput) {
   imported->eval();
   EXPECT_LT(rel(imported->forward(x), want), 1e-6);
   keep_for_ort(file, x, want);
+}
+
+// Blocks no exporter has heard of: export writes what forward runs, whatever the type.
+class ScaledSkipBlock : public nn::Module {
+ public:
+  explicit ScaledSkipBlock(Generator* gen) : Module("ScaledSkipBlock") {
+    conv1_ = register_module("conv1", std::make_shared<nn::Conv2d>(
+                                          nn::Conv2dOptions{.in_channels = 3, .out_channels = 3, .kernel = {3, 3},
+                                                            .padding = {1, 1, 1, 1}}, gen));
+    conv2_ = register_module("conv2", std::make_shared<nn::Conv2d>(
+                                          nn::Conv2dOptions{.in_channels = 3, .out_channels = 3, .kernel = {3, 3},
+                                                            .padding = {1, 1, 1, 1}, .bias = false}, gen));
+  }
+  Tensor forward(const Tensor& x) override { return branch(x) * 0.5 + x; }
+
+ protected:
+  virtual Tensor branch(const Tensor& x) { return (*conv2_)(relu((*conv1_)(x))); }
+  std::shared_ptr<nn::Conv2d> conv1_, conv2_;
+};
+
+// The same block with one more relu in its forward, and nothing else changed.
+class ScaledSkipBlockWithRelu : public ScaledSkipBlock {
+ public:
+  using ScaledSkipBlock::ScaledSkipBlock;
+
+ protected:
+  Tensor branch(const Tensor& x) override { return relu(ScaledSkipBlock::branch(x)); }
+};
+
+std::shared_ptr<nn::Sequential> custom_net(std::shared_ptr<nn::Module> block, Generator* gen) {
+  return std::make_shared<nn::Sequential>(std::initializer_list<std::shared_ptr<nn::Module>>{
+      block, std::make_shared<nn::MaxPool2d>(Pool2dOptions{.kernel = {2, 2}}),
+      std::make_shared<nn::AdaptiveAvgPool2d>(std::array<int64_t, 2>{2, 2}), std::make_shared<nn::Dropout>(0.5),
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(12, 4, true, gen)});
+}
+
+int count_ops(const io::onnx::Model& m, const std::string& op) {
+  int n = 0;
+  for (const auto& node : m.nodes) n += node.op_type == op;
+  return n;
+}
+
+TEST(OnnxExport, CustomBlockRoundTripsThroughImport) {
+  Scratch s("custom");
+  Generator gen(11);
+  auto net = custom_net(std::make_shared<ScaledSkipBlock>(&gen), &gen);
+  const fs::path file = s.dir / "custom.onnx";
+  io::onnx::export_onnx(*net, file, {.preprocessing = {.input_size = {12, 12}}});
+  EXPECT_TRUE(net->is_training()) << "export must leave the model's mode as it was";
+  net->eval();
+  NoGradGuard no_grad;
+  const Tensor x = uniform({3, 3, 12, 12}, -1, 1, {}, &gen);
+  const Tensor want = net->forward(x);
+  auto back = io::onnx::import_onnx(file);
+  back->eval();
+  EXPECT_LT(rel(back->forward(x), want), 1e-6);
+  EXPECT_EQ(count_ops(back->model(), "Dropout"), 0);
+  EXPECT_EQ(count_ops(back->model(), "Conv"), 2);
+  // Initializers keep the module's state_dict names.
+  for (const char* name : {"0.conv1.weight", "0.conv1.bias", "0.conv2.weight", "5.weight", "5.bias"})
+    EXPECT_EQ(back->weights().count(name), 1u) << name;
+  keep_for_ort(file, x, want);
+}
+
+TEST(OnnxExport, EditingAForwardChangesTheExport) {
+  Scratch s("edited");
+  Generator gen(12);
+  auto plain = custom_net(std::make_shared<ScaledSkipBlock>(&gen), &gen);
+  auto edited = custom_net(std::make_shared<ScaledSkipBlockWithRelu>(&gen), &gen);
+  io::onnx::export_onnx(*plain, s.dir / "plain.onnx", {.preprocessing = {.input_size = {12, 12}}});
+  io::onnx::export_onnx(*edited, s.dir / "edited.onnx", {.preprocessing = {.input_size = {12, 12}}});
+  auto a = io::onnx::import_onnx(s.dir / "plain.onnx"), b = io::onnx::import_onnx(s.dir / "edited.onnx");
+  EXPECT_EQ(count_ops(b->model(), "Relu"), count_ops(a->model(), "Relu") + 1);
+  edited->eval();
+  b->eval();
+  NoGradGuard no_grad;
+  const Tensor x = uniform({2, 3, 12, 12}, -1, 1, {}, &gen);
+  EXPECT_LT(rel(b->forward(x), edited->forward(x)), 1e-6);
+}
+
+// An op the table has no entry for.
+class LossInForward : public nn::Module {
+ public:
+  explicit LossInForward(Generator* gen) : Module("LossInForward") {
+    stem_ = register_module("stem", std::make_shared<nn::Conv2d>(
+                                        nn::Conv2dOptions{.in_channels = 3, .out_channels = 2, .kernel = {4, 4}}, gen));
+  }
+  Tensor forward(const Tensor& x) override {
+    return cross_entropy((*stem_)(x).flatten(1), zeros({x.size(0)}, {.dtype = DType::Int64}));
+  }
+  std::shared_ptr<nn::Conv2d> stem_;
+};
+
+TEST(OnnxExport, AnOpWithoutAnOnnxMappingIsNamed) {
+  Scratch s("unmapped");
+  Generator gen(13);
+  LossInForward net(&gen);
+  const fs::path file = s.dir / "loss.onnx";
+  test::expect_error([&] { io::onnx::export_onnx(net, file, {.preprocessing = {.input_size = {4, 4}}}); },
+                     {"export_onnx", "cross_entropy", "after stem", "no ONNX mapping"});
+  EXPECT_FALSE(fs::exists(file));
+}
+
+// sign() reports no trace event: its result would be frozen into the file as a constant.
+class UntracedOpInForward : public nn::Module {
+ public:
+  UntracedOpInForward() : Module("UntracedOpInForward") {}
+  Tensor forward(const Tensor& x) override { return relu(sign(x) * x); }
+};
+
+TEST(OnnxExport, AValueNoTracedOpComputedIsRefusedWhenItFollowsTheInput) {
+  Scratch s("untraced");
+  UntracedOpInForward net;
+  test::expect_error([&] { io::onnx::export_onnx(net, s.dir / "u.onnx", {.preprocessing = {.input_size = {4, 4}}}); },
+                     {"export_onnx", "mul", "no traced op computed"});
+}
+
+// Folding the batch into another dim: a Reshape to the traced [C*H*W] fails at batch 2.
+class FlattensTheBatch : public nn::Module {
+ public:
+  FlattensTheBatch() : Module("FlattensTheBatch") {}
+  Tensor forward(const Tensor& x) override { return relu(x.flatten(0)); }
+};
+
+TEST(OnnxExport, ShapesThatFollowTheBatchOutsideTheLeadingDimAreRefused) {
+  Scratch s("batch");
+  FlattensTheBatch net;
+  test::expect_error([&] { io::onnx::export_onnx(net, s.dir / "b.onnx", {.preprocessing = {.input_size = {2, 2}}}); },
+                     {"export_onnx", "reshape", "[12]", "[24]", "leading dim"});
+}
+
+TEST(OnnxExport, ExportLeavesModesAndStatisticsAlone) {
+  Scratch s("modes");
+  auto net = models::create("small_resnet");
+  net->train();
+  auto& bn = static_cast<nn::BatchNorm2d&>(net->module("bn1"));
+  bn.set_mode(nn::BatchNormMode::Inference);  // apart from the module's training flag
+  std::map<std::string, Tensor> before;
+  for (const auto& [name, t] : net->state_dict()) before[name] = t.clone();
+  io::onnx::export_onnx(*net, s.dir / "m.onnx", {.channels = 1, .preprocessing = {.input_size = {28, 28}}});
+  EXPECT_TRUE(net->is_training());
+  EXPECT_TRUE(net->module("layer1.0.bn1").is_training());
+  EXPECT_EQ(bn.mode(), nn::BatchNormMode::Inference);
+  EXPECT_EQ(static_cast<nn::BatchNorm2d&>(net->module("layer1.0.bn1")).mode(), nn::BatchNormMode::Train);
+  for (const auto& [name, t] : net->state_dict())
+    EXPECT_EQ(t.to(DType::Float64).contiguous().to_vector<double>(), before.at(name).to(DType::Float64).contiguous().to_vector<double>())
+        << name;
 }
 
 // An old model-zoo file (opset 7, BN with `spatial`, batch fixed at 1), fine-tuned after

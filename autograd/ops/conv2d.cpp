@@ -3,6 +3,7 @@
 #include "autograd/node.h"
 #include "autograd/ops/conv2d.h"
 #include "autograd/ops/dispatch.h"
+#include "autograd/trace.h"
 
 namespace hone {
 
@@ -53,6 +54,7 @@ Tensor conv2d(const Tensor& input, const Tensor& weight, const Tensor& bias, con
     }
     return std::vector<Tensor>{dx, dw, db};
   });
+  HONE_TRACE("conv2d", {input, weight, bias}, {out}, {{"stride", o.stride}, {"padding", o.padding}, {"dilation", o.dilation}, {"groups", o.groups}});
   return out;
 }
 

@@ -2,12 +2,14 @@
 // they wrap live in tensor/copy.cpp). The in-place methods are in autograd/ops/inplace.cpp.
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "autograd/trace.h"
 
 namespace hone {
 
 namespace {
 Tensor identity_node(const Tensor& in, const Tensor& out, const char* op) {
   autograd::record(op, {in}, {out}, {}, [](const auto& g, const auto&, const auto&) { return std::vector<Tensor>{g[0]}; });
+  HONE_TRACE(op, {in}, {out});
   return out;
 }
 
@@ -27,6 +29,7 @@ Tensor Tensor::clone() const {
 Tensor Tensor::to(DType t) const {
   if (t == dtype()) return *this;
   Tensor out = raw::to_dtype(*this, t);
+  HONE_TRACE("to", {*this}, {out}, {{"dtype", t}});
   if (!is_floating(t)) return out;  // integer results carry no gradient
   autograd::record("to", {*this}, {out}, {}, [from = dtype()](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{g[0].to(from)};
@@ -40,6 +43,7 @@ Tensor Tensor::to(Device d) const {
   autograd::record("to", {*this}, {out}, {}, [from = device()](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{g[0].to(from)};
   });
+  HONE_TRACE("to", {*this}, {out}, {{"device", d.str()}});
   return out;
 }
 

@@ -5,6 +5,7 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "autograd/ops/dispatch.h"
+#include "autograd/trace.h"
 
 namespace hone {
 
@@ -46,6 +47,7 @@ Tensor add(const Tensor& a0, const Tensor& b0, double alpha) {
     return std::vector<Tensor>{need[0] ? sum_to(g[0], sa) : Tensor(),
                                need[1] ? sum_to(alpha == 1.0 ? g[0] : g[0] * alpha, sb) : Tensor()};
   });
+  HONE_TRACE("add", {a, b}, {out}, {{"alpha", alpha}});
   return out;
 }
 
@@ -55,6 +57,7 @@ Tensor sub(const Tensor& a0, const Tensor& b0, double alpha) {
   record("sub", {a, b}, {out}, {}, [sa = a.shape(), sb = b.shape(), alpha](const auto& g, const auto&, const auto& need) {
     return std::vector<Tensor>{need[0] ? sum_to(g[0], sa) : Tensor(), need[1] ? sum_to(g[0] * -alpha, sb) : Tensor()};
   });
+  HONE_TRACE("sub", {a, b}, {out}, {{"alpha", alpha}});
   return out;
 }
 
@@ -65,6 +68,7 @@ Tensor mul(const Tensor& a0, const Tensor& b0) {
     return std::vector<Tensor>{need[0] ? sum_to(g[0] * s[1], s[0].shape()) : Tensor(),
                                need[1] ? sum_to(g[0] * s[0], s[1].shape()) : Tensor()};
   });
+  HONE_TRACE("mul", {a, b}, {out});
   return out;
 }
 
@@ -77,6 +81,7 @@ Tensor div(const Tensor& a0, const Tensor& b0) {
     return std::vector<Tensor>{need[0] ? sum_to(g[0] / s[1], s[0].shape()) : Tensor(),
                                need[1] ? sum_to(-g[0] * s[0] / (s[1] * s[1]), s[1].shape()) : Tensor()};
   });
+  HONE_TRACE("div", {a, b}, {out});
   return out;
 }
 
@@ -96,6 +101,7 @@ Tensor pow(const Tensor& a0, const Tensor& b0) {
     }
     return std::vector<Tensor>{ga, gb};
   });
+  HONE_TRACE("pow", {a, b}, {out});
   return out;
 }
 
@@ -106,12 +112,14 @@ Tensor pow(const Tensor& a, double e) {
     if (e == 0.0) return std::vector<Tensor>{g[0] * 0.0};  // x^0 is constant; avoid 0 * inf at x = 0
     return std::vector<Tensor>{g[0] * e * pow(s[0], e - 1.0)};
   });
+  HONE_TRACE("pow", {a}, {out}, {{"exponent", e}});
   return out;
 }
 
 Tensor neg(const Tensor& x) {
   Tensor out = detail::unary_kernel(UnaryOp::Neg, x, "neg");
   record("neg", {x}, {out}, {}, [](const auto& g, const auto&, const auto&) { return std::vector<Tensor>{-g[0]}; });
+  HONE_TRACE("neg", {x}, {out});
   return out;
 }
 
@@ -121,6 +129,7 @@ Tensor exp(const Tensor& x) {
   record("exp", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{g[0] * s[0]};
   });
+  HONE_TRACE("exp", {x}, {out});
   return out;
 }
 
@@ -130,6 +139,7 @@ Tensor log(const Tensor& x) {
   record("log", {x}, {out}, {x}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{g[0] / s[0]};
   });
+  HONE_TRACE("log", {x}, {out});
   return out;
 }
 
@@ -139,6 +149,7 @@ Tensor sqrt(const Tensor& x) {
   record("sqrt", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{g[0] / (s[0] * 2.0)};
   });
+  HONE_TRACE("sqrt", {x}, {out});
   return out;
 }
 
@@ -147,6 +158,7 @@ Tensor abs(const Tensor& x) {
   record("abs", {x}, {out}, {x}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{g[0] * sign(s[0])};
   });
+  HONE_TRACE("abs", {x}, {out});
   return out;
 }
 
@@ -159,6 +171,7 @@ Tensor relu(const Tensor& x) {
   record("relu", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{detail::binary_kernel(BinaryOp::ReluBackward, g[0], s[0], 1.0, "relu backward")};
   });
+  HONE_TRACE("relu", {x}, {out});
   return out;
 }
 
@@ -168,6 +181,7 @@ Tensor sigmoid(const Tensor& x) {
   record("sigmoid", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{detail::binary_kernel(BinaryOp::SigmoidBackward, g[0], s[0], 1.0, "sigmoid backward")};
   });
+  HONE_TRACE("sigmoid", {x}, {out});
   return out;
 }
 
@@ -177,6 +191,7 @@ Tensor tanh(const Tensor& x) {
   record("tanh", {x}, {out}, {out}, [](const auto& g, const auto& s, const auto&) {
     return std::vector<Tensor>{detail::binary_kernel(BinaryOp::TanhBackward, g[0], s[0], 1.0, "tanh backward")};
   });
+  HONE_TRACE("tanh", {x}, {out});
   return out;
 }
 

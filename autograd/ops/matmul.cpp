@@ -4,6 +4,7 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "autograd/ops/dispatch.h"
+#include "autograd/trace.h"
 
 namespace hone {
 
@@ -81,6 +82,7 @@ Tensor matmul(const Tensor& a0, const Tensor& b0) {
     if (need[1]) gb = sum_to(batched_product(A.transpose(-1, -2), go), s[1].shape());
     return std::vector<Tensor>{ga, gb};
   });
+  HONE_TRACE("matmul", {a0, b0}, {out});
   return out;
 }
 

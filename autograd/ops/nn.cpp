@@ -5,6 +5,7 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "autograd/ops/dispatch.h"
+#include "autograd/trace.h"
 
 namespace hone {
 
@@ -83,6 +84,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                         .dbeta = ptr_or_null(db)});
     return std::vector<Tensor>{dx, dw, db};
   });
+  HONE_TRACE("batch_norm", {input, weight, bias, running_mean, running_var}, {y}, {{"use_batch_stats", o.use_batch_stats}, {"update_running_stats", o.update_running_stats}, {"momentum", o.momentum}, {"eps", o.eps}, {"convention", o.convention}});
   return y;
 }
 
@@ -130,6 +132,7 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
     if (need[2]) db = sum(raw::view(dy, {m, out_f}, {out_f, 1}, 0), {0});
     return std::vector<Tensor>{dx, dw, db};
   });
+  HONE_TRACE("linear", {input, weight, bias}, {y});
   return y;
 }
 
@@ -150,6 +153,7 @@ Tensor add_relu(const Tensor& a0, const Tensor& b0) {
     Tensor masked = detail::binary_kernel(kernels::BinaryOp::ReluBackward, g[0], s[0], 1.0, "add_relu backward");
     return std::vector<Tensor>{need[0] ? sum_to(masked, sa) : Tensor(), need[1] ? sum_to(masked, sb) : Tensor()};
   });
+  HONE_TRACE("add_relu", {a, b}, {out});
   return out;
 }
 
@@ -190,6 +194,7 @@ Tensor softmax_impl(const Tensor& input, int64_t dim, bool log) {
                           .y = s[0].data_ptr(), .dy = dy.data_ptr(), .dx = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
+  HONE_TRACE(name, {input}, {y}, {{"dim", d}});
   return y;
 }
 }  // namespace
@@ -247,6 +252,7 @@ Tensor cross_entropy(const Tensor& logits_in, const Tensor& target_in, const Cro
                         .dlogits = d.data_ptr()});
     return std::vector<Tensor>{d};
   });
+  HONE_TRACE("cross_entropy", {logits_in, target_in}, {out}, {{"reduction", o.reduction}, {"label_smoothing", o.label_smoothing}, {"ignore_index", o.ignore_index}});
   return out;
 }
 

@@ -5,6 +5,7 @@
 
 #include "autograd/node.h"
 #include "autograd/ops/dispatch.h"
+#include "autograd/trace.h"
 
 namespace hone {
 
@@ -52,6 +53,7 @@ MaxPoolResult max_pool2d_with_indices(const Tensor& input, const Pool2dOptions& 
                           .indices = s[0].template data<int64_t>(), .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
+  HONE_TRACE("max_pool2d", {input}, {r.values}, {{"kernel", o.kernel}, {"stride", std::array<int64_t, 2>{g.stride_h, g.stride_w}}, {"padding", o.padding}, {"dilation", o.dilation}, {"ceil_mode", o.ceil_mode}});
   return r;
 }
 
@@ -78,6 +80,7 @@ Tensor avg_pool2d(const Tensor& input, const Pool2dOptions& o) {
                           .grad_output = dy.data_ptr(), .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
+  HONE_TRACE("avg_pool2d", {input}, {out}, {{"kernel", o.kernel}, {"stride", std::array<int64_t, 2>{g.stride_h, g.stride_w}}, {"padding", o.padding}, {"ceil_mode", o.ceil_mode}, {"count_include_pad", o.count_include_pad}});
   return out;
 }
 
@@ -105,6 +108,7 @@ Tensor adaptive_avg_pool2d(const Tensor& input, std::array<int64_t, 2> out_size)
                           .grad_input = dx.data_ptr()});
     return std::vector<Tensor>{dx};
   });
+  HONE_TRACE("adaptive_avg_pool2d", {input}, {out}, {{"output_size", out_size}});
   return out;
 }
 

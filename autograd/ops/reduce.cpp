@@ -6,6 +6,7 @@
 #include "autograd/node.h"
 #include "autograd/ops.h"
 #include "autograd/ops/dispatch.h"
+#include "autograd/trace.h"
 #include "kernels/reduce.h"
 
 namespace hone {
@@ -65,6 +66,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   autograd::record("sum", {x}, {out}, {}, [keep = p.keep_shape, in = x.shape()](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{g[0].reshape(keep).expand(in)};
   });
+  HONE_TRACE("sum", {x}, {out}, {{"dims", dims}, {"keepdim", keepdim}});
   return out;
 }
 
@@ -77,6 +79,7 @@ Tensor mean(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   autograd::record("mean", {x}, {out}, {}, [keep = p.keep_shape, in = x.shape(), n](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{(g[0] / n).reshape(keep).expand(in)};
   });
+  HONE_TRACE("mean", {x}, {out}, {{"dims", dims}, {"keepdim", keepdim}});
   return out;
 }
 
@@ -114,6 +117,7 @@ MaxResult max(const Tensor& x, int64_t dim, bool keepdim) {
     if (go.numel() > 0) detail::run_kernel(detail::kernel_registry().index_add_dim, "max backward", grad.device(), grad.dtype(), b);
     return std::vector<Tensor>{grad};
   });
+  HONE_TRACE("max", {x}, {r.values, r.indices}, {{"dim", d}, {"keepdim", keepdim}});
   return r;
 }
 

@@ -7,6 +7,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/node.h"
 #include "autograd/ops.h"
+#include "autograd/trace.h"
 
 namespace hone {
 
@@ -67,6 +68,7 @@ Tensor reshaped_view(const Tensor& x, const Shape& shape, const Strides& strides
   autograd::record(op, {x}, {out}, {}, [in = x.shape()](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{g[0].reshape(in)};
   });
+  HONE_TRACE(op, {x}, {out}, {{"shape", shape}});
   return out;
 }
 
@@ -107,6 +109,7 @@ Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
   autograd::record("permute", {*this}, {out}, {}, [inverse](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{g[0].permute(inverse)};
   });
+  HONE_TRACE("permute", {*this}, {out}, {{"dims", perm}});
   return out;
 }
 
@@ -147,6 +150,7 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
     raw::copy(grad.slice(d, start, end, step), g[0]);
     return std::vector<Tensor>{grad};
   });
+  HONE_TRACE("slice", {*this}, {out}, {{"dim", d}, {"start", start}, {"end", end}, {"step", step}});
   return out;
 }
 
@@ -181,6 +185,7 @@ Tensor Tensor::expand(const Shape& shape) const {
   autograd::record("expand", {*this}, {out}, {}, [in = this->shape()](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{sum_to(g[0], in)};
   });
+  HONE_TRACE("expand", {*this}, {out}, {{"shape", s}});
   return out;
 }
 

@@ -1,10 +1,21 @@
 #pragma once
 // export_onnx: writes a network as an ONNX opset-17 file for inference elsewhere (ONNX
-// Runtime and the like): a built-in ResNet or VGG (or any module built from Sequential,
-// Conv2d, BatchNorm2d, ReLU, pooling, Linear, Dropout, Flatten, Identity), or a graph
-// brought in by import_onnx after fine-tuning, with its current weights. BN is exported as
+// Runtime and the like), with its current weights.
+//
+// A native module (ResNet, VGG, or any module whose forward is made of hone's ops) is
+// exported by tracing: its forward runs in eval mode under NoGradGuard on a batch-1 input
+// of [channels, input_size] (and again at batch 2, to prove the graph holds for any batch and
+// that nothing untraced feeds it), and the ops it ran are written through one op -> ONNX
+// table (export_traced.cpp). The graph is what forward does, not what the module types
+// suggest; initializers keep the state_dict names ("layer1.0.conv1.weight"); the batch dim
+// is symbolic; every module's training mode is as it was afterwards. BN is written as
 // BatchNormalization with its running statistics (a Frozen identity BN, from a folded
-// import, included). Dropout is the identity at inference and is left out.
+// import, included); Dropout is the identity at inference and is left out. An op without an
+// ONNX mapping, or a value forward computes without a traced op, is a hone::Error naming
+// the op and its module.
+//
+// A graph brought in by import_onnx (an OnnxModule, fine-tuned or not) is re-exported
+// node by node, keeping its names and dims, with old-opset forms rewritten.
 //
 // What the model expects of its input goes into metadata_props, which read_preprocessing
 // reads back (from our files or any file that carries the same keys):

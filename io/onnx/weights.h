@@ -10,6 +10,13 @@
 //   residual block a downsample conv may come first in the file: the next few unpaired
 //   model layers are searched for the first of the same shape, stride and padding.
 //
+// The model side is in registration order, not traced from its forward (as export_onnx
+// does): a trace needs an input shape the loader does not know (files often leave H and W
+// symbolic, and a model's channels are its own business), runs a whole forward (VGG-16:
+// 15 GFLOP) where loading now computes nothing, and would miss a layer the forward does not
+// run, which must stay an error here. Registration order is torchvision's data-flow order
+// for every built-in network, and the lookahead above covers the one place files differ.
+//
 // Every tensor's shape is checked; the error names the first mismatch (the file's node, the
 // model layer expected, both shapes). A layer left over on either side is an error.
 //
