@@ -20,6 +20,7 @@
 #include <variant>
 #include <vector>
 
+#include "autograd/ops/padding.h"
 #include "tensor/tensor.h"
 
 namespace hone::autograd {
@@ -41,6 +42,7 @@ struct TraceAttribute {
   TraceAttribute(std::string n, std::vector<int64_t> v) : name(std::move(n)), value(std::move(v)) {}
   template <size_t N>
   TraceAttribute(std::string n, const std::array<int64_t, N>& v) : name(std::move(n)), value(std::vector<int64_t>(v.begin(), v.end())) {}
+  TraceAttribute(std::string n, const Padding2d& p) : TraceAttribute(std::move(n), p.sides) {}  // top, left, bottom, right
   TraceAttribute(std::string n, std::string v) : name(std::move(n)), value(std::move(v)) {}
   TraceAttribute(std::string n, const char* v) : name(std::move(n)), value(std::string(v)) {}
 };
