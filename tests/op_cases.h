@@ -1,13 +1,18 @@
 #pragma once
 // The op harness's table (tests/op_harness.h): one line per case, shared by the unit test
 // (tests/op_harness_test.cpp) and the benchmark (bench/op_harness_bench.cpp). A new shape
-// case is one line here; a new kernel table needs a maker in op_harness_families.h and a
-// line here (OpHarnessCoverage fails until it has one). Sizes are odd, have size-1 dims
-// and strided operands where the kernel takes strides; the ResNet-18 / VGG-16 layers run
-// at batch 1 where a layer is cheap enough for every run of the unit suite.
+// case is one line here; a new kernel table needs a maker in op_harness_<family>.h (how to
+// build its arguments, its reference, tolerance and gradcheck) and a line here
+// (OpHarnessCoverage fails until it has one). Sizes are odd, have size-1 dims and strided
+// operands where the kernel takes strides; ResNet-18 / VGG-16 layers run at batch 1 where
+// a layer is cheap enough for every run of the unit suite.
 #include <vector>
 
-#include "op_harness_families.h"
+#include "op_harness_elementwise.h"
+#include "op_harness_linalg.h"
+#include "op_harness_nn.h"
+#include "op_harness_pool.h"
+#include "op_harness_reduce.h"
 
 namespace hone::harness {
 
