@@ -87,7 +87,7 @@ inline GradcheckResult conv_gradcheck(k::Conv2dGeometry g) {
   g.n = small(g.n, 2), g.c_in = per_in * g.groups, g.c_out = per_out * g.groups;
   const int64_t reach_h = g.dilation_h * (g.kh - 1) + 1, reach_w = g.dilation_w * (g.kw - 1) + 1;
   g.h = small(g.h, reach_h + g.stride_h + 1), g.w = small(g.w, reach_w + g.stride_w + 1);
-  Conv2dOptions o{.stride = {g.stride_h, g.stride_w}, .padding = {g.pad_top, g.pad_left, g.pad_bottom, g.pad_right},
+  Conv2dFuncOptions o{.stride = {g.stride_h, g.stride_w}, .padding = {g.pad_top, g.pad_left, g.pad_bottom, g.pad_right},
                   .dilation = {g.dilation_h, g.dilation_w}, .groups = g.groups};
   return gradcheck([=](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], o); },
                    {leaf({g.n, g.c_in, g.h, g.w}, 41), leaf({g.c_out, per_in, g.kh, g.kw}, 42), leaf({g.c_out}, 43)});

@@ -29,8 +29,9 @@ inline GradcheckResult bn_gradcheck(int64_t n, int64_t c, int64_t hw, const Batc
   const int64_t gn = small(n, 3), gc = small(c, 3), gh = small(hw, 4);
   Tensor rm = from_vector<double>(std::vector<double>(size_t(gc), 0.1), {gc});
   Tensor rv = from_vector<double>(std::vector<double>(size_t(gc), 1.2), {gc});
-  BatchNormOptions o{.use_batch_stats = m.use_batch_stats, .update_running_stats = m.update_running,
-                     .convention = m.convention};
+  BatchNormFuncOptions o{.use_batch_stats = m.use_batch_stats, .update_running_stats = m.update_running,
+                         .convention = m.convention == k::BatchNormConvention::Onnx ? BatchNormConvention::Onnx
+                                                                                   : BatchNormConvention::PyTorch};
   std::vector<Tensor> in{leaf({gn, gc, gh}, 51)};
   if (m.affine) in.push_back(leaf({gc}, 52, 0.5, 1.5)), in.push_back(leaf({gc}, 53));
   return gradcheck(
