@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/elementwise.h"
 #include "ops_test_util.h"
 
 namespace hone {
@@ -424,6 +425,42 @@ TEST(OpsErrors, MathOnIntegerTensors) {
                   +[](const Tensor& t) { return sigmoid(t); }, +[](const Tensor& t) { return tanh(t); },
                   +[](const Tensor& t) { return pow(t, 2.0); }})
     EXPECT_THROW(op(i), Error);
+}
+
+}  // namespace
+}  // namespace hone
+
+namespace hone {
+namespace {
+
+TEST(ElementwiseReference, HandComputedValues) {
+  // The references every elementwise kernel is held to (op harness), checked by hand.
+  namespace k = kernels;
+  const std::vector<double> x{-2.0, 0.0, 0.5, 4.0};
+  std::vector<double> y(4);
+  auto unary = [&](k::UnaryOp op, double s = 0) {
+    kernels::cpu::unary_reference({.op = op, .dtype = DType::Float64, .sizes = {4}, .out_strides = {1},
+                                   .in_strides = {1}, .out = y.data(), .in = x.data(), .scalar = s});
+    return y;
+  };
+  EXPECT_EQ(unary(k::UnaryOp::Relu), (std::vector<double>{0, 0, 0.5, 4}));
+  EXPECT_EQ(unary(k::UnaryOp::Sign), (std::vector<double>{-1, 0, 1, 1}));
+  EXPECT_EQ(unary(k::UnaryOp::PowScalar, 2), (std::vector<double>{4, 0, 0.25, 16}));
+  EXPECT_DOUBLE_EQ(unary(k::UnaryOp::Sigmoid)[1], 0.5);
+  EXPECT_DOUBLE_EQ(unary(k::UnaryOp::Tanh)[3], std::tanh(4.0));
+  // Strided and broadcast: out[i, j] = a[j] - 0.5 * b[i] over a 2x2 grid, b read through a stride-0 column.
+  const std::vector<double> a{1, 2}, b{10, 20};
+  std::vector<double> out(4);
+  kernels::cpu::binary_reference({.op = k::BinaryOp::Sub, .dtype = DType::Float64, .sizes = {2, 2},
+                                  .out_strides = {2, 1}, .a_strides = {0, 1}, .b_strides = {1, 0}, .out = out.data(),
+                                  .a = a.data(), .b = b.data(), .alpha = 0.5});
+  EXPECT_EQ(out, (std::vector<double>{-4, -3, -9, -8}));
+  // Integers: exact, division truncates and by zero gives 0 (the fast kernel's definition).
+  const std::vector<int64_t> p{7, -7, 5}, q{2, 2, 0};
+  std::vector<int64_t> r(3);
+  kernels::cpu::binary_reference({.op = k::BinaryOp::Div, .dtype = DType::Int64, .sizes = {3}, .out_strides = {1},
+                                  .a_strides = {1}, .b_strides = {1}, .out = r.data(), .a = p.data(), .b = q.data()});
+  EXPECT_EQ(r, (std::vector<int64_t>{3, -3, 0}));
 }
 
 }  // namespace

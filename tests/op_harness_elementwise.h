@@ -1,12 +1,12 @@
 #pragma once
-// The harness cases of the elementwise kernel tables (unary, binary). Their kernels have no
-// reference in kernels/: the reference here is the definition, element by element, in
-// float64 over the operands' strides.
+// The harness cases of the elementwise kernel tables (unary, binary), against
+// kernels::cpu::unary_reference / binary_reference (the definitions, element by element).
 #include <array>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/elementwise.h"
 #include "op_harness_util.h"
 
 namespace hone::harness {
@@ -16,21 +16,6 @@ namespace hone::harness {
 inline const char* unary_name(k::UnaryOp op) {
   static const char* names[] = {"neg", "exp", "log", "sqrt", "abs", "relu", "sigmoid", "tanh", "sign", "pow_scalar"};
   return names[int(op)];
-}
-inline double unary_value(k::UnaryOp op, double x, double s) {
-  switch (op) {
-    case k::UnaryOp::Neg: return -x;
-    case k::UnaryOp::Exp: return std::exp(x);
-    case k::UnaryOp::Log: return std::log(x);
-    case k::UnaryOp::Sqrt: return std::sqrt(x);
-    case k::UnaryOp::Abs: return std::abs(x);
-    case k::UnaryOp::Relu: return x > 0 ? x : 0;
-    case k::UnaryOp::Sigmoid: return 1 / (1 + std::exp(-x));
-    case k::UnaryOp::Tanh: return std::tanh(x);
-    case k::UnaryOp::Sign: return double(x > 0) - double(x < 0);
-    case k::UnaryOp::PowScalar: return std::pow(x, s);
-  }
-  return 0;
 }
 inline Tensor unary_op(k::UnaryOp op, const Tensor& x, double s) {
   switch (op) {
@@ -62,12 +47,7 @@ inline OpCase unary_case(k::UnaryOp op, Sizes sizes, Layout layout = Layout::Con
     a.out = p.output("out", numel_of(sizes));
     return a;
   };
-  s.reference = [](const k::UnaryArgs& a) {
-    const auto* in = static_cast<const double*>(a.in);
-    auto* out = static_cast<double*>(a.out);
-    for (int64_t i = 0, n = numel_of(a.sizes); i < n; ++i)
-      out[offset_of(i, a.sizes, a.out_strides)] = unary_value(a.op, in[offset_of(i, a.sizes, a.in_strides)], a.scalar);
-  };
+  s.reference = kc::unary_reference;
   s.tol = {.f32 = 3e-7, .f64 = 1e-15};
   s.elements = 2.0 * double(numel_of(sizes));
   if (op != k::UnaryOp::Sign)  // sign records no gradient
@@ -84,25 +64,6 @@ inline const char* binary_name(k::BinaryOp op) {
   static const char* names[] = {"add", "sub", "mul", "div", "pow", "relu_backward", "sigmoid_backward",
                                 "tanh_backward", "eq", "ne", "lt", "le", "gt", "ge"};
   return names[int(op)];
-}
-inline double binary_value(k::BinaryOp op, double a, double b, double alpha) {
-  switch (op) {
-    case k::BinaryOp::Add: return a + alpha * b;
-    case k::BinaryOp::Sub: return a - alpha * b;
-    case k::BinaryOp::Mul: return a * b;
-    case k::BinaryOp::Div: return a / b;
-    case k::BinaryOp::Pow: return std::pow(a, b);
-    case k::BinaryOp::ReluBackward: return b > 0 ? a : 0;
-    case k::BinaryOp::SigmoidBackward: return a * b * (1 - b);
-    case k::BinaryOp::TanhBackward: return a * (1 - b * b);
-    case k::BinaryOp::Eq: return a == b;
-    case k::BinaryOp::Ne: return a != b;
-    case k::BinaryOp::Lt: return a < b;
-    case k::BinaryOp::Le: return a <= b;
-    case k::BinaryOp::Gt: return a > b;
-    case k::BinaryOp::Ge: return a >= b;
-  }
-  return 0;
 }
 // The public op whose forward or backward runs this kernel; nullptr for comparisons.
 inline std::function<Tensor(const Tensor&, const Tensor&)> binary_op(k::BinaryOp op, double alpha) {
@@ -140,14 +101,7 @@ inline OpCase binary_case(k::BinaryOp op, Sizes sizes, Layout a_layout = Layout:
     a.out = p.output("out", numel_of(sizes));
     return a;
   };
-  s.reference = [](const k::BinaryArgs& a) {
-    const auto* x = static_cast<const double*>(a.a);
-    const auto* y = static_cast<const double*>(a.b);
-    auto* out = static_cast<double*>(a.out);
-    for (int64_t i = 0, n = numel_of(a.sizes); i < n; ++i)
-      out[offset_of(i, a.sizes, a.out_strides)] =
-          binary_value(a.op, x[offset_of(i, a.sizes, a.a_strides)], y[offset_of(i, a.sizes, a.b_strides)], a.alpha);
-  };
+  s.reference = kc::binary_reference;
   // Comparisons of float32-representable values are exact in either dtype.
   const bool exact = op >= k::BinaryOp::Eq;
   s.tol = exact ? Tolerance{0, 0} : Tolerance{.f32 = 3e-7, .f64 = 1e-15};
