@@ -17,7 +17,7 @@ benches=(
   "train_step_bench|."
   "conv2d_bench|^conv2d_(forward|backward)/(conv1|layer1|layer3|layer4|vgg16.conv1_2|vgg16.conv5)/real_time"
   "norm_pool_bench|."
-  "gemm_bench|BM_hone_sgemm/(1024|2048|8/1000|2/4096/25088)"
+  "gemm_bench|BM_hone_sgemm/m:(1024|2048|8/n:1000|2/n:4096/k:25088)/"
 )
 for ((r = 0; r < rounds; ++r)); do
   for side in old new; do
@@ -37,7 +37,6 @@ awk '
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
   END {
-    printf "%-62s %12s %12s %8s\n", "benchmark (real time, ms or us as the program reports)", "old", "new", "new/old"
     for (n in names) { o = median(t[n " old"]); w = median(t[n " new"]); printf "%-62s %12.3f %12.3f %8.3f\n", n, o, w, w / o }
-  }' "$out/times" | sort
+  }' "$out/times" | sort | { printf "%-62s %12s %12s %8s\n" "benchmark (real time, ms or us as the program reports)" old new new/old; cat; }
 rm -rf "$out"

@@ -59,10 +59,9 @@ void BM_conv2d_forward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
   const Conv2dGeometry g = geometry(l);
   auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw), b = random(g.c_out);
   std::vector<float> y(size_t(g.n * g.c_out * g.out_h() * g.out_w()));
-  const hone::kernels::ContextExec exec;
   for (auto _ : state) {
     hone::kernels::cpu::conv2d_forward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
-                                        .bias = b.data(), .output = y.data(), .algorithm = algo}, exec);
+                                        .bias = b.data(), .output = y.data(), .algorithm = algo}, hone::kernels::ContextExec());
     benchmark::ClobberMemory();
   }
   counters(state, flops(g), g.n);
@@ -74,11 +73,10 @@ void BM_conv2d_backward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) 
   auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw),
        dy = random(g.n * g.c_out * g.out_h() * g.out_w());
   std::vector<float> dx(x.size()), dw(w.size()), db(size_t(g.c_out));
-  const hone::kernels::ContextExec exec;
   for (auto _ : state) {
     hone::kernels::cpu::conv2d_backward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
                                          .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
-                                         .grad_bias = db.data(), .algorithm = algo}, exec);
+                                         .grad_bias = db.data(), .algorithm = algo}, hone::kernels::ContextExec());
     benchmark::ClobberMemory();
   }
   counters(state, 2 * flops(g), g.n);

@@ -41,9 +41,8 @@ void BM_hone_sgemm(benchmark::State& state) {
   hone::kernels::cpu::GemmArgs g{.m = m, .n = n, .k = k, .a = o.a.data(), .a_row_stride = k, .a_col_stride = 1,
                                  .b = o.b.data(), .b_row_stride = tb ? 1 : n, .b_col_stride = tb ? k : 1,
                                  .c = o.c.data(), .c_row_stride = n, .c_col_stride = 1};
-  const hone::kernels::ContextExec exec;
   for (auto _ : state) {
-    hone::kernels::cpu::sgemm(g, exec);
+    hone::kernels::cpu::sgemm(g, hone::kernels::ContextExec());
     benchmark::ClobberMemory();
   }
   set_flops(state, m, n, k);

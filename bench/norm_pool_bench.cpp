@@ -29,12 +29,11 @@ void BM_batchnorm_forward_train(benchmark::State& state) {
   auto x = random(n), gamma = random(c), beta = random(c);
   std::vector<float> y(static_cast<size_t>(n)), rm(static_cast<size_t>(c), 0.f), rv(static_cast<size_t>(c), 1.f),
       mean(static_cast<size_t>(c)), inv(static_cast<size_t>(c));
-  const hone::kernels::ContextExec exec;
   for (auto _ : state)
     hone::kernels::cpu::batchnorm_forward({.dtype = hone::DType::Float32, .n = kBatch, .c = c, .hw = hw, .x = x.data(),
                                            .gamma = gamma.data(), .beta = beta.data(), .running_mean = rm.data(),
                                            .running_var = rv.data(), .use_batch_stats = true, .update_running = true,
-                                           .y = y.data(), .save_mean = mean.data(), .save_invstd = inv.data()}, exec);
+                                           .y = y.data(), .save_mean = mean.data(), .save_invstd = inv.data()}, hone::kernels::ContextExec());
   bytes(state, 2.0 * 4 * double(n));
 }
 
@@ -43,12 +42,11 @@ void BM_batchnorm_backward_train(benchmark::State& state) {
   auto x = random(n), dy = random(n), gamma = random(c);
   std::vector<float> dx(static_cast<size_t>(n)), mean(static_cast<size_t>(c), 0.f), inv(static_cast<size_t>(c), 1.f),
       dg(static_cast<size_t>(c)), db(static_cast<size_t>(c));
-  const hone::kernels::ContextExec exec;
   for (auto _ : state)
     hone::kernels::cpu::batchnorm_backward({.dtype = hone::DType::Float32, .n = kBatch, .c = c, .hw = hw, .x = x.data(),
                                             .gamma = gamma.data(), .dy = dy.data(), .save_mean = mean.data(),
                                             .save_invstd = inv.data(), .used_batch_stats = true, .dx = dx.data(),
-                                            .dgamma = dg.data(), .dbeta = db.data()}, exec);
+                                            .dgamma = dg.data(), .dbeta = db.data()}, hone::kernels::ContextExec());
   bytes(state, 3.0 * 4 * double(n));
 }
 
@@ -59,10 +57,9 @@ void BM_maxpool_stem(benchmark::State& state) {  // 64 x 112 x 112 -> 56 x 56, k
   auto x = random(nin);
   std::vector<float> y(static_cast<size_t>(nout));
   std::vector<int64_t> idx(static_cast<size_t>(nout));
-  const hone::kernels::ContextExec exec;
   for (auto _ : state)
     hone::kernels::cpu::max_pool2d_forward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .output = y.data(),
-                                            .indices = idx.data()}, exec);
+                                            .indices = idx.data()}, hone::kernels::ContextExec());
   bytes(state, 4.0 * double(nin + nout) + 8.0 * double(nout));
 }
 
@@ -70,10 +67,9 @@ void BM_global_avgpool(benchmark::State& state) {  // 512 x 7 x 7 -> 512
   const int64_t c = 512, hw = 7;
   auto x = random(kBatch * c * hw * hw);
   std::vector<float> y(static_cast<size_t>(kBatch * c));
-  const hone::kernels::ContextExec exec;
   for (auto _ : state)
     hone::kernels::cpu::adaptive_avg_pool2d_forward({.n = kBatch, .c = c, .h = hw, .w = hw, .out_h = 1, .out_w = 1,
-                                                     .dtype = hone::DType::Float32, .input = x.data(), .output = y.data()}, exec);
+                                                     .dtype = hone::DType::Float32, .input = x.data(), .output = y.data()}, hone::kernels::ContextExec());
   bytes(state, 4.0 * double(kBatch * c * (hw * hw + 1)));
 }
 
