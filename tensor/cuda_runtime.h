@@ -1,17 +1,53 @@
 #pragma once
 // The few CUDA runtime calls the tensor layer needs (allocation, copies, device count).
 // Built without CUDA, they throw hone::Error saying so, and cuda_device_count() is 0, so
-// code and tests can ask at run time instead of needing #ifdefs.
+// code and tests can ask at run time instead of needing #ifdefs. Every CUDA call is checked:
+// a failure is a hone::Error with the call, the file and line, and CUDA's own message.
 #include <cstddef>
+#include <string>
 
 namespace hone {
 
 bool cuda_built();            // was this copy of hone compiled with CUDA?
 int cuda_device_count();      // 0 when not built with CUDA or no GPU/driver is present
-void* cuda_alloc(size_t nbytes, int device);
+void* cuda_alloc(size_t nbytes, int device);      // a hone::Error when out of memory
+void* cuda_try_alloc(size_t nbytes, int device);  // nullptr when out of memory
 void cuda_free(void* p, int device);
+bool cuda_stream_capturing(int device);  // is the current context's stream being captured?
+std::string cuda_memory_info(int device);  // "; the device has X free of Y", or ""
+// Makes `device` current on this thread for the guard's life (the kernels launch on the
+// current device); restores the previous one after. Does nothing without CUDA.
+class CudaDeviceGuard {
+ public:
+  explicit CudaDeviceGuard(int device);
+  ~CudaDeviceGuard();
+  CudaDeviceGuard(const CudaDeviceGuard&) = delete;
+  CudaDeviceGuard& operator=(const CudaDeviceGuard&) = delete;
+
+ private:
+  int previous_ = -1;
+};
 enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 // Copies on the current context's stream and waits for it.
 void cuda_memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind);
 
+namespace detail {
+// Throws the hone::Error for a failed CUDA call (`status` is a cudaError_t).
+[[noreturn]] void cuda_fail(int status, const char* call, const char* file, int line);
+}  // namespace detail
+
 }  // namespace hone
+
+// Checks a kernel launch (in .cu files, right after the <<<...>>>): HONE_CUDA_CHECK_LAUNCH("cuda unary").
+#define HONE_CUDA_CHECK_LAUNCH(what)                                                   \
+  do {                                                                                 \
+    const auto hone_cuda_status_ = cudaGetLastError();                                 \
+    if (hone_cuda_status_ != 0) ::hone::detail::cuda_fail(int(hone_cuda_status_), what " (kernel launch)", __FILE__, __LINE__); \
+  } while (0)
+
+// Checks a CUDA runtime call: HONE_CUDA_CHECK(cudaMemcpyAsync(...)).
+#define HONE_CUDA_CHECK(call)                                                          \
+  do {                                                                                 \
+    const auto hone_cuda_status_ = (call);                                             \
+    if (hone_cuda_status_ != 0) ::hone::detail::cuda_fail(int(hone_cuda_status_), #call, __FILE__, __LINE__); \
+  } while (0)

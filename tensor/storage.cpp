@@ -1,6 +1,7 @@
 #include "tensor/storage.h"
 
-#include "tensor/cuda_runtime.h"
+#include "tensor/caching_allocator.h"
+#include "tensor/context.h"
 #include "tensor/error.h"
 
 namespace hone {
@@ -11,9 +12,9 @@ Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device
     data_ = cpu_alloc(nbytes);
     deleter_ = [nbytes](void* p) { cpu_free(p, nbytes); };
   } else {
-    data_ = cuda_alloc(nbytes, device.index);
-    int index = device.index;
-    deleter_ = [index](void* p) { cuda_free(p, index); };
+    // Through the caching allocator, on the context's stream (tensor/caching_allocator.h).
+    data_ = cuda_allocator().allocate(nbytes, device.index, Context::current().cuda_stream());
+    deleter_ = [](void* p) { cuda_allocator().free(p); };
   }
 }
 

@@ -10,6 +10,7 @@
 
 #include "kernels/registry.h"
 #include "tensor/context.h"
+#include "tensor/cuda_runtime.h"
 #include "tensor/tensor.h"
 
 namespace hone::detail {
@@ -31,10 +32,12 @@ void run_kernel(const kernels::KernelTable<Args>& table, const char* op, Device 
   if (device.is_cpu()) {
     pool = ctx.thread_pool();
     exec.pool = pool.get();
+    kernel.fn(args, exec);
   } else {
     exec.stream = ctx.cuda_stream();
+    CudaDeviceGuard on(device.index);  // kernels launch on the current device: the tensors'
+    kernel.fn(args, exec);
   }
-  kernel.fn(args, exec);
 }
 
 // Elementwise ops through the registry's unary/binary tables; the output is a new tensor on

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/elementwise.h"
+#include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 #include "tensor/strided_loop.h"
 
@@ -102,10 +103,6 @@ __global__ void binary_kernel(Geometry<3> g, BinaryOp op, T* out, const T* a, co
 
 unsigned blocks_for(int64_t n) { return unsigned(std::min<int64_t>((n + 255) / 256, 65535)); }
 
-void check_launch(const char* what) {
-  cudaError_t err = cudaGetLastError();
-  HONE_CHECK(err == cudaSuccess, what, ": CUDA launch failed: ", cudaGetErrorString(err));
-}
 
 }  // namespace
 
@@ -118,7 +115,7 @@ void unary(const UnaryArgs& a, const Exec& exec) {
     unary_kernel<T><<<blocks_for(g.numel), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),
                                                              static_cast<const T*>(a.in), a.scalar);
   });
-  check_launch("cuda unary");
+  HONE_CUDA_CHECK_LAUNCH("cuda unary");
 }
 
 void binary(const BinaryArgs& a, const Exec& exec) {
@@ -131,7 +128,7 @@ void binary(const BinaryArgs& a, const Exec& exec) {
                                                               static_cast<const T*>(a.a), static_cast<const T*>(a.b),
                                                               T(a.alpha));
   });
-  check_launch("cuda binary");
+  HONE_CUDA_CHECK_LAUNCH("cuda binary");
 }
 
 }  // namespace hone::kernels::cuda
