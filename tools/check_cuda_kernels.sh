@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Compile checks for the CUDA kernels that need no GPU (issue 13): every kernels/cuda/*.cu
+# builds for sm_90 with ptxas's report, and no kernel spills registers to local memory
+# (a spill in a hot loop costs more than anything the kernel computes). Prints each kernel's
+# registers, shared memory and spills; exits non-zero on a compile error or any spill.
+# Usage: tools/check_cuda_kernels.sh [build dir with generated/hone_config.h]
+# (NVCC_EXTRA adds flags: NVCC_EXTRA=-maxrregcount=16 forces spills, to see the check fail.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build=${1:-build/release}
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+[ -x "$nvcc" ] || { echo "check_cuda_kernels: no nvcc: nothing to check"; exit 0; }
+[ -f "$build/generated/hone_config.h" ] || { echo "check_cuda_kernels: configure $build first"; exit 1; }
+status=0
+for cu in kernels/cuda/*.cu; do
+  report=$("$nvcc" -std=c++20 -arch=sm_90 -O3 ${NVCC_EXTRA:-} -Xptxas -v -I. -I"$build/generated" -c "$cu" -o /dev/null 2>&1) ||
+    { echo "$report"; echo "check_cuda_kernels: $cu does not compile"; status=1; continue; }
+  # ptxas prints, per function: "Compiling entry function '<mangled>'", then "N bytes stack frame,
+  # S bytes spill stores, L bytes spill loads", then "Used R registers, ...".
+  echo "$report" | c++filt | awk -v file="$cu" '
+    /Compiling entry function/ { fn = $0; sub(/.*function .?/, "", fn); sub(/.? for .*/, "", fn) }
+    /spill stores/ { split($0, a, ","); stores = a[2] + 0; loads = a[3] + 0; if (stores || loads) bad = bad "\n  " fn ": " $0 }
+    /Used [0-9]+ registers/ { n++; r = $0; sub(/.*Used /, "", r); printf "%-28s %-64s %s\n", file, substr(fn, 1, 64), r }
+    END { if (bad != "") { print "register spills in " file ":" bad; exit 1 } if (n == 0) { print file ": no kernel reported"; } }
+  ' || status=1
+done
+[ $status = 0 ] && echo "check_cuda_kernels: every kernel compiles for sm_90 without spills"
+exit $status
