@@ -1,6 +1,7 @@
 // Every CUDA kernel, registered under its op family (kernels/registry.h). Issue 13 adds the
 // rest of the training step here; until then ops without a CUDA kernel report that they
 // have none for cuda, naming the op.
+#include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/registry.h"
 
@@ -10,6 +11,9 @@ void register_kernels(KernelRegistry& r) {
   constexpr DeviceType kCuda = DeviceType::CUDA;
   r.unary.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", unary);
   r.binary.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", binary);
+  // Compiled, not yet run on a GPU: the op harness checks them against the reference there.
+  r.conv2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_forward);
+  r.conv2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_backward);
 }
 
 }  // namespace hone::kernels::cuda
