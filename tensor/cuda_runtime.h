@@ -38,11 +38,12 @@ namespace detail {
 
 }  // namespace hone
 
-// Checks a kernel launch (in .cu files, right after the <<<...>>>): HONE_CUDA_CHECK_LAUNCH("cuda unary").
+// Checks a kernel launch (in .cu files, right after the <<<...>>>): HONE_CUDA_CHECK_LAUNCH("cuda unary");
+// the error reads "cuda unary failed at FILE:LINE: CUDA error ...".
 #define HONE_CUDA_CHECK_LAUNCH(what)                                                   \
   do {                                                                                 \
     const auto hone_cuda_status_ = cudaGetLastError();                                 \
-    if (hone_cuda_status_ != 0) ::hone::detail::cuda_fail(int(hone_cuda_status_), what " (kernel launch)", __FILE__, __LINE__); \
+    if (hone_cuda_status_ != 0) ::hone::detail::cuda_fail(int(hone_cuda_status_), what, __FILE__, __LINE__); \
   } while (0)
 
 // Checks a CUDA runtime call: HONE_CUDA_CHECK(cudaMemcpyAsync(...)).

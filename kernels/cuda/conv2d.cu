@@ -1,7 +1,7 @@
 // conv2d on CUDA as three implicit GEMMs (forward, backward data, backward weight), first
-// version: simple and obviously correct, not yet fast (issue 13). One tiled GEMM kernel
-// (64 x 64 tiles, 16-deep K steps through shared memory, 4 x 4 outputs per thread) reads its
-// operands through small loader structs built on kernels/cuda/conv2d_indexing.h, the address
+// version: simple and obviously correct, not yet fast (issue 13). The tiled GEMM kernel of
+// kernels/cuda/tiled_gemm.cuh reads its operands through small loader structs built on
+// kernels/cuda/conv2d_indexing.h, the address
 // map the CPU tests check against the reference convolution on every machine. No im2col
 // buffer exists in global memory: the loaders gather straight from x, dY and W. Every output
 // element is summed by one thread in a fixed K order, so the weight gradient is deterministic.
@@ -10,48 +10,13 @@
 
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/conv2d_indexing.h"
+#include "kernels/cuda/tiled_gemm.cuh"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 
 namespace hone::kernels::cuda {
 
 namespace {
-
-constexpr int kTileM = 64, kTileN = 64, kTileK = 16, kThreads = 256;
-
-// C[M, N] = A[M, K] B[K, N] for one group (blockIdx.y), tiles over blockIdx.x.
-template <typename T, typename Loader>
-__global__ void __launch_bounds__(kThreads) implicit_gemm(int64_t M, int64_t N, int64_t K, Loader ld) {
-  __shared__ T As[kTileK][kTileM + 1];
-  __shared__ T Bs[kTileK][kTileN + 1];
-  const int64_t g = blockIdx.y;
-  const Tile t = tile_of(blockIdx.x, M, N, kTileM, kTileN);
-  const int tx = threadIdx.x % 16, ty = threadIdx.x / 16;  // this thread's 4 x 4 outputs
-  T acc[4][4] = {};
-  for (int64_t k0 = 0; k0 < K; k0 += kTileK) {
-    // 64 x 16 elements of each operand, 4 per thread; zero outside the matrix.
-    for (int i = threadIdx.x; i < kTileM * kTileK; i += kThreads) {
-      const int r = i / kTileK, c = i % kTileK;
-      const int64_t m = t.m0 + r, k = k0 + c;
-      As[c][r] = m < t.m1 && k < K ? ld.a(g, m, k) : T(0);
-    }
-    for (int i = threadIdx.x; i < kTileK * kTileN; i += kThreads) {
-      const int r = i / kTileN, c = i % kTileN;
-      const int64_t k = k0 + r, n = t.n0 + c;
-      Bs[r][c] = k < K && n < t.n1 ? ld.b(g, k, n) : T(0);
-    }
-    __syncthreads();
-    for (int kk = 0; kk < kTileK; ++kk)
-      for (int i = 0; i < 4; ++i)
-        for (int j = 0; j < 4; ++j) acc[i][j] += As[kk][ty * 4 + i] * Bs[kk][tx * 4 + j];
-    __syncthreads();
-  }
-  for (int i = 0; i < 4; ++i)
-    for (int j = 0; j < 4; ++j) {
-      const int64_t m = t.m0 + ty * 4 + i, n = t.n0 + tx * 4 + j;
-      if (m < t.m1 && n < t.n1) ld.store(g, m, n, acc[i][j]);
-    }
-}
 
 template <typename T>
 struct ForwardLoader {  // A = gathered input, B = W^T, C = output (+ bias)
@@ -100,28 +65,18 @@ struct GradWeightLoader {  // A = dY^T, B = gathered input, C = dW
 
 // db[co] = sum over images and pixels of dY, one block per channel, a fixed-shape tree.
 template <typename T>
-__global__ void __launch_bounds__(kThreads) grad_bias(int64_t n, int64_t c_out, int64_t pixels, const T* dy, T* db) {
-  __shared__ T part[kThreads];
+__global__ void __launch_bounds__(kGemmThreads) grad_bias(int64_t n, int64_t c_out, int64_t pixels, const T* dy, T* db) {
+  __shared__ T part[kGemmThreads];
   const int64_t co = blockIdx.x;
   T s = 0;
-  for (int64_t i = threadIdx.x; i < n * pixels; i += kThreads) s += dy[((i / pixels) * c_out + co) * pixels + i % pixels];
+  for (int64_t i = threadIdx.x; i < n * pixels; i += kGemmThreads) s += dy[((i / pixels) * c_out + co) * pixels + i % pixels];
   part[threadIdx.x] = s;
   __syncthreads();
-  for (int half = kThreads / 2; half > 0; half /= 2) {
+  for (int half = kGemmThreads / 2; half > 0; half /= 2) {
     if (int(threadIdx.x) < half) part[threadIdx.x] += part[threadIdx.x + half];
     __syncthreads();
   }
   if (threadIdx.x == 0) db[co] = part[0];
-}
-
-template <typename T, typename Loader>
-void launch(int64_t M, int64_t N, int64_t K, int64_t groups, const Loader& ld, cudaStream_t stream, const char* what) {
-  if (M == 0 || N == 0) return;
-  const int64_t tiles = tiles_along(M, kTileM) * tiles_along(N, kTileN);
-  HONE_CHECK(tiles < (int64_t(1) << 31) && groups < 65536, what, ": ", tiles, " tiles x ", groups,
-             " groups is more than one launch holds");
-  implicit_gemm<T><<<dim3(unsigned(tiles), unsigned(groups)), kThreads, 0, stream>>>(M, N, K, ld);
-  HONE_CUDA_CHECK_LAUNCH("cuda conv2d");
 }
 
 }  // namespace
@@ -131,7 +86,7 @@ void conv2d_forward(const Conv2dForwardArgs& a, const Exec& exec) {
   auto stream = static_cast<cudaStream_t>(exec.stream);
   HONE_DISPATCH_FLOAT(a.dtype, "cuda conv2d", [&](auto tag) {
     using T = decltype(tag);
-    launch<T>(ix.forward_m(), ix.cog(), ix.forward_k(), ix.groups,
+    launch_gemm<T>(ix.forward_m(), ix.cog(), ix.forward_k(), ix.groups,
               ForwardLoader<T>{ix, static_cast<const T*>(a.input), static_cast<const T*>(a.weight),
                                static_cast<const T*>(a.bias), static_cast<T*>(a.output)},
               stream, "cuda conv2d");
@@ -144,17 +99,17 @@ void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
   HONE_DISPATCH_FLOAT(a.dtype, "cuda conv2d backward", [&](auto tag) {
     using T = decltype(tag);
     if (a.grad_input)
-      launch<T>(ix.grad_input_m(), ix.cig(), ix.grad_input_k(), ix.groups,
+      launch_gemm<T>(ix.grad_input_m(), ix.cig(), ix.grad_input_k(), ix.groups,
                 GradInputLoader<T>{ix, static_cast<const T*>(a.grad_output), static_cast<const T*>(a.weight),
                                    static_cast<T*>(a.grad_input)},
                 stream, "cuda conv2d backward (data)");
     if (a.grad_weight)
-      launch<T>(ix.cog(), ix.forward_k(), ix.grad_weight_k(), ix.groups,
+      launch_gemm<T>(ix.cog(), ix.forward_k(), ix.grad_weight_k(), ix.groups,
                 GradWeightLoader<T>{ix, static_cast<const T*>(a.input), static_cast<const T*>(a.grad_output),
                                     static_cast<T*>(a.grad_weight)},
                 stream, "cuda conv2d backward (weight)");
     if (a.grad_bias && a.g.c_out > 0) {
-      grad_bias<T><<<unsigned(a.g.c_out), kThreads, 0, stream>>>(a.g.n, a.g.c_out, ix.oh * ix.ow,
+      grad_bias<T><<<unsigned(a.g.c_out), kGemmThreads, 0, stream>>>(a.g.n, a.g.c_out, ix.oh * ix.ow,
                                                                  static_cast<const T*>(a.grad_output),
                                                                  static_cast<T*>(a.grad_bias));
       HONE_CUDA_CHECK_LAUNCH("cuda conv2d backward (bias)");

@@ -18,12 +18,7 @@
 #include <cstdint>
 
 #include "kernels/conv2d.h"
-
-#if defined(__CUDACC__)
-#define HONE_HOST_DEVICE __host__ __device__
-#else
-#define HONE_HOST_DEVICE
-#endif
+#include "kernels/cuda/host_device.h"
 
 namespace hone::kernels::cuda {
 

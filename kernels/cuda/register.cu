@@ -3,6 +3,8 @@
 // have none for cuda, naming the op.
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/matmul.h"
+#include "kernels/cuda/pooling.h"
 #include "kernels/registry.h"
 
 namespace hone::kernels::cuda {
@@ -13,6 +15,15 @@ void register_kernels(KernelRegistry& r) {
   r.binary.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", binary);
   // Compiled, not yet run on a GPU: the op harness checks them against the reference there.
   r.conv2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_forward);
+  r.max_pool2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", max_pool2d_forward);
+  r.max_pool2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", max_pool2d_backward);
+  r.avg_pool2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", avg_pool2d_forward);
+  r.avg_pool2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", avg_pool2d_backward);
+  r.adaptive_avg_pool2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda",
+                                    adaptive_avg_pool2d_forward);
+  r.adaptive_avg_pool2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda",
+                                     adaptive_avg_pool2d_backward);
+  r.matmul.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", matmul);
   r.conv2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_backward);
 }
 
