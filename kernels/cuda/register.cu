@@ -1,6 +1,7 @@
 // Every CUDA kernel, registered under its op family (kernels/registry.h). Issue 13 adds the
 // rest of the training step here; until then ops without a CUDA kernel report that they
 // have none for cuda, naming the op.
+#include "kernels/cuda/batchnorm.h"
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/matmul.h"
@@ -15,6 +16,8 @@ void register_kernels(KernelRegistry& r) {
   r.binary.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", binary);
   // Compiled, not yet run on a GPU: the op harness checks them against the reference there.
   r.conv2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_forward);
+  r.batch_norm_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", batchnorm_forward);
+  r.batch_norm_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", batchnorm_backward);
   r.max_pool2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", max_pool2d_forward);
   r.max_pool2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", max_pool2d_backward);
   r.avg_pool2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", avg_pool2d_forward);
