@@ -1,11 +1,13 @@
-// Every CUDA kernel, registered under its op family (kernels/registry.h). Issue 13 adds the
-// rest of the training step here; until then ops without a CUDA kernel report that they
-// have none for cuda, naming the op.
+// Every CUDA kernel, registered under its op family (kernels/registry.h). None has run on a
+// GPU yet: they are compiled (tools/check_cuda_kernels.sh) and wait for a GPU session to run
+// the op harness over them against the reference and the CPU kernels.
 #include "kernels/cuda/batchnorm.h"
 #include "kernels/cuda/conv2d.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/matmul.h"
 #include "kernels/cuda/pooling.h"
+#include "kernels/cuda/reduce.h"
+#include "kernels/cuda/softmax.h"
 #include "kernels/registry.h"
 
 namespace hone::kernels::cuda {
@@ -14,7 +16,6 @@ void register_kernels(KernelRegistry& r) {
   constexpr DeviceType kCuda = DeviceType::CUDA;
   r.unary.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", unary);
   r.binary.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", binary);
-  // Compiled, not yet run on a GPU: the op harness checks them against the reference there.
   r.conv2d_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_forward);
   r.batch_norm_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", batchnorm_forward);
   r.batch_norm_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", batchnorm_backward);
@@ -26,6 +27,14 @@ void register_kernels(KernelRegistry& r) {
                                     adaptive_avg_pool2d_forward);
   r.adaptive_avg_pool2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda",
                                      adaptive_avg_pool2d_backward);
+  r.softmax_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", softmax_forward);
+  r.softmax_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", softmax_backward);
+  r.cross_entropy_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", cross_entropy_forward);
+  r.cross_entropy_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", cross_entropy_backward);
+  r.sum.add(kCuda, {DType::Float32, DType::Float64, DType::Int64, DType::Int32}, Backend::Native, "cuda", sum);
+  r.max_dim.add(kCuda, {DType::Float32, DType::Float64, DType::Int64, DType::Int32, DType::UInt8}, Backend::Native, "cuda",
+                max_dim);
+  r.index_add_dim.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", index_add_dim);
   r.matmul.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", matmul);
   r.conv2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_backward);
 }
