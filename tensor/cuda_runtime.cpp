@@ -81,6 +81,10 @@ std::string cuda_memory_info(int device) {
   return buf;
 }
 
+void cuda_synchronize() {
+  HONE_CUDA_CHECK(cudaStreamSynchronize(static_cast<cudaStream_t>(Context::current().cuda_stream())));
+}
+
 CudaDeviceGuard::CudaDeviceGuard(int device) {
   HONE_CUDA_CHECK(cudaGetDevice(&previous_));
   if (previous_ != device) HONE_CUDA_CHECK(cudaSetDevice(device));
@@ -113,6 +117,7 @@ void cuda_free(void*, int) {}
 bool cuda_stream_capturing(int) { return false; }
 std::string cuda_memory_info(int) { return ""; }
 void cuda_memcpy(void*, const void*, size_t, CopyKind) { not_built("cuda_memcpy"); }
+void cuda_synchronize() {}
 CudaDeviceGuard::CudaDeviceGuard(int) {}
 CudaDeviceGuard::~CudaDeviceGuard() {}
 #endif

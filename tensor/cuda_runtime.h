@@ -28,6 +28,9 @@ class CudaDeviceGuard {
   int previous_ = -1;
 };
 enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
+// Waits for the current context's stream (a hone::Error naming the failure, e.g. a kernel
+// that faulted; without CUDA, nothing to wait for).
+void cuda_synchronize();
 // Copies on the current context's stream and waits for it.
 void cuda_memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind);
 

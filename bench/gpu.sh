@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Proves the CUDA backend on a GPU machine, in phases (each well under 10 minutes), with only
+# nvcc, CMake, ninja and a C++ compiler there: no protobuf, ONNX, GoogleTest or Google
+# Benchmark (hone is built with -DHONE_WITH_IO=OFF, and gpu_check needs no GoogleTest).
+#   bench/gpu.sh [build] [check] [sanitize] [perf]     (no argument: all four, in order)
+#   build     configure and build gpu_check in build/gpu (CUDA for sm_90)
+#   check     every registered CUDA kernel on every op-harness case against the float64
+#             reference (tests/op_cases.h), and the caching allocator on the device
+#   sanitize  compute-sanitizer memcheck and racecheck over a subset (the tiled GEMM of
+#             conv2d/matmul, batch norm's shared-memory sums, pooling's gathers)
+#   perf      each CUDA kernel's median time over 20 runs, with GFLOP/s or GB/s
+# Prints the GPU, the time of each phase, and exits non-zero on the first failing phase.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export PATH=/usr/local/cuda/bin:$PATH
+phases=("$@")
+[ ${#phases[@]} -gt 0 ] || phases=(build check sanitize perf)
+build=build/gpu
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "nvidia-smi: no GPU visible"
+start=$SECONDS
+for phase in "${phases[@]}"; do
+  t0=$SECONDS
+  echo "== gpu.sh: $phase"
+  case $phase in
+    build)
+      cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHONE_CUDA=ON -DHONE_WITH_IO=OFF >/dev/null
+      cmake --build $build --target gpu_check -j "$(nproc)"
+      ;;
+    check)
+      status=0
+      $build/gpu_check || status=$?
+      if [ $status = 77 ]; then echo "gpu.sh: no GPU here: nothing proven"; exit 0; fi
+      [ $status = 0 ] || exit $status
+      ;;
+    sanitize)
+      command -v compute-sanitizer >/dev/null || { echo "gpu.sh: compute-sanitizer not found"; exit 1; }
+      for filter in "conv2d forward 3x3 s2" "conv2d backward 3x3 s2" "matmul" "batch_norm" "max_pool2d" "avg_pool2d"; do
+        compute-sanitizer --tool memcheck --error-exitcode 1 $build/gpu_check --filter "$filter" | tail -1
+      done
+      for filter in "conv2d forward 3x3 s2" "batch_norm forward"; do
+        compute-sanitizer --tool racecheck --error-exitcode 1 $build/gpu_check --filter "$filter" | tail -1
+      done
+      ;;
+    perf)
+      $build/gpu_check --perf --reps 20
+      ;;
+    *) echo "gpu.sh: unknown phase '$phase' (build, check, sanitize, perf)"; exit 2 ;;
+  esac
+  echo "== gpu.sh: $phase took $((SECONDS - t0)) s"
+done
+echo "== gpu.sh: all phases took $((SECONDS - start)) s"
