@@ -13,8 +13,16 @@ namespace {
 
 constexpr size_t MiB = size_t(1) << 20;
 
-// Host memory with a capacity per device, counting calls.
+// Host memory with a capacity per device, counting calls. Like a real device, it owns its
+// memory: blocks still handed out when it goes away are freed with it.
 struct FakeDevice {
+  FakeDevice() = default;
+  FakeDevice(const FakeDevice&) = delete;
+  FakeDevice& operator=(const FakeDevice&) = delete;
+  ~FakeDevice() {
+    for (auto& [p, n] : live) ::operator delete(p);
+  }
+
   size_t capacity = 64 * MiB;
   std::map<int, size_t> used;
   std::map<void*, size_t> live;
