@@ -10,16 +10,6 @@
 
 namespace hone::kernels {
 
-namespace {
-int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
-}  // namespace
-
-TapRange in_image_taps(int64_t start, int64_t k, int64_t d, int64_t size) {
-  int64_t begin = start;
-  if (begin < 0) begin += (-begin + d - 1) / d * d;
-  return {begin, std::min(start + (k - 1) * d + 1, size)};
-}
-
 int64_t pool_output_size(int64_t in, int64_t kernel, int64_t stride, int64_t pad_before, int64_t pad_after,
                          int64_t dilation, bool ceil_mode) {
   if (kernel <= 0 || stride <= 0 || dilation <= 0) return 0;

@@ -3,6 +3,7 @@
 // structs every pooling kernel takes.
 #include <cstdint>
 
+#include "kernels/host_device.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels {
@@ -77,11 +78,33 @@ struct AdaptiveAvgPool2dBackwardArgs {
 // a non-empty output, and (for max pool) every window touching at least one input pixel.
 void validate_pool2d(const Pool2dGeometry& g, const char* op);
 
+// The window arithmetic shared by the CPU and CUDA kernels (and the validation above):
+// inline and __host__ __device__, so there is one definition of each.
+
+HONE_HOST_DEVICE inline int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+
 // The taps start, start+d, ..., start+(k-1)*d that fall inside [0, size): the first one
 // and one past the last reachable position (a loop over them steps by d).
 struct TapRange {
   int64_t begin, end;
 };
-TapRange in_image_taps(int64_t start, int64_t k, int64_t d, int64_t size);
+HONE_HOST_DEVICE inline TapRange in_image_taps(int64_t start, int64_t k, int64_t d, int64_t size) {
+  const int64_t begin = start < 0 ? start + (-start + d - 1) / d * d : start;
+  const int64_t last = start + (k - 1) * d + 1;
+  return {begin, last < size ? last : size};
+}
+
+// An average-pool window (undilated) of output o along one dim: its part inside the image,
+// and its length inside the padded input (the count_include_pad divisor, PyTorch's
+// `pool_size`; ceil_mode windows may reach past the padding).
+struct AvgWindow {
+  int64_t begin, end, padded_len;
+};
+HONE_HOST_DEVICE inline AvgWindow avg_window(int64_t o, int64_t k, int64_t s, int64_t pad_before, int64_t pad_after,
+                                             int64_t size) {
+  const int64_t start = o * s - pad_before;
+  const int64_t stop = start + k < size + pad_after ? start + k : size + pad_after;
+  return {start > 0 ? start : 0, stop < size ? stop : size, stop - start};
+}
 
 }  // namespace hone::kernels

@@ -35,13 +35,11 @@ size_t CachingAllocator::round_size(size_t bytes) {
   return std::max(step, (bytes + step - 1) / step * step);
 }
 
-DeviceMemoryStats& CachingAllocator::stats_locked(int device) { return stats_[device]; }
-
 void* CachingAllocator::allocate(size_t bytes, int device, void* stream) {
   if (bytes == 0) return nullptr;
   const size_t size = round_size(bytes);
   std::lock_guard<std::mutex> lock(mutex_);
-  DeviceMemoryStats& st = stats_locked(device);
+  DeviceMemoryStats& st = stats_[device];
   auto note_allocated = [&](size_t n) {
     st.allocated_bytes += n;
     st.peak_allocated_bytes = std::max(st.peak_allocated_bytes, st.allocated_bytes);
@@ -74,7 +72,7 @@ void* CachingAllocator::allocate(size_t bytes, int device, void* stream) {
                      : "; the cache was released and the request tried again",
            backend_.describe ? backend_.describe(device) : std::string());
   }
-  blocks_[p] = {p, size, device, stream};
+  blocks_[p] = {size, device, stream};
   ++st.backend_allocs;
   st.reserved_bytes += size;
   st.peak_reserved_bytes = std::max(st.peak_reserved_bytes, st.reserved_bytes);
@@ -88,7 +86,7 @@ void CachingAllocator::free(void* p) {
   auto it = blocks_.find(p);
   if (it == blocks_.end()) return;  // not ours: nothing sane to do from a destructor
   const Block& b = it->second;
-  stats_locked(b.device).allocated_bytes -= b.size;
+  stats_[b.device].allocated_bytes -= b.size;
   free_[{b.device, b.stream}].emplace(b.size, p);
 }
 
@@ -102,7 +100,7 @@ void CachingAllocator::release_locked(int device) {
     const int dev = key.first;
     if (device >= 0 && dev != device) continue;
     if (backend_.capturing && backend_.capturing(dev)) continue;  // a cudaFree would break the capture
-    DeviceMemoryStats& st = stats_locked(dev);
+    DeviceMemoryStats& st = stats_[dev];
     for (auto& [size, p] : list) {
       backend_.release(p, dev);
       blocks_.erase(p);
@@ -121,7 +119,7 @@ DeviceMemoryStats CachingAllocator::stats(int device) const {
 
 void CachingAllocator::reset_peaks(int device) {
   std::lock_guard<std::mutex> lock(mutex_);
-  DeviceMemoryStats& st = stats_locked(device);
+  DeviceMemoryStats& st = stats_[device];
   st.peak_allocated_bytes = st.allocated_bytes;
   st.peak_reserved_bytes = st.reserved_bytes;
 }

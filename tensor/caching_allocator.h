@@ -71,14 +71,12 @@ class CachingAllocator {
 
  private:
   struct Block {
-    void* ptr;
     size_t size;  // rounded
     int device;
     void* stream;
   };
   using Key = std::pair<int, void*>;  // (device, stream)
   void release_locked(int device);
-  DeviceMemoryStats& stats_locked(int device);
 
   Backend backend_;
   mutable std::mutex mutex_;

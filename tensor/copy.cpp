@@ -24,7 +24,7 @@ void cpu_copy(const Tensor& dst, const Tensor& src) {
     std::memmove(dst.data_ptr(), src.data_ptr(), size_t(n) * dst.element_size());
     return;
   }
-  StridedLayout<2> layout(dst.shape(), {dst.strides(), raw::broadcast_view(src, dst.shape()).strides()});
+  StridedLayout<2> layout(dst.shape(), {dst.strides(), raw::broadcast_strides(src, dst.shape())});
   char* dbase = static_cast<char*>(dst.data_ptr());
   const char* sbase = static_cast<const char*>(src.data_ptr());
   HONE_DISPATCH_ALL(dst.dtype(), "copy", [&](auto dtag) {
@@ -98,12 +98,16 @@ void upload_storage(const Tensor& cuda_dst, const Tensor& host) {
 
 namespace raw {
 
-Tensor broadcast_view(const Tensor& t, const Shape& shape) {
-  if (t.shape() == shape) return t;
+Strides broadcast_strides(const Tensor& t, const Shape& shape) {
   Strides st(shape.size(), 0);
   const size_t lead = shape.size() - size_t(t.dim());
   for (size_t d = 0; d < size_t(t.dim()); ++d) st[lead + d] = t.shape()[d] == 1 ? 0 : t.strides()[d];
-  return view(t, shape, st, t.offset());
+  return st;
+}
+
+Tensor broadcast_view(const Tensor& t, const Shape& shape) {
+  if (t.shape() == shape) return t;
+  return view(t, shape, broadcast_strides(t, shape), t.offset());
 }
 
 Tensor view(const Tensor& t, const Shape& shape, const Strides& strides, int64_t offset) {

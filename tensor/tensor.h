@@ -180,7 +180,9 @@ namespace raw {
 // A view of t's storage with the given geometry; checks it stays inside the storage.
 Tensor view(const Tensor& t, const Shape& shape, const Strides& strides, int64_t offset);
 // t seen with `shape` (which t broadcasts to) through stride-0 dims; no copy, no checks.
+// broadcast_strides gives just the strides (no view is made: for copy loops).
 Tensor broadcast_view(const Tensor& t, const Shape& shape);
+Strides broadcast_strides(const Tensor& t, const Shape& shape);
 // dst[...] = src[...] with dtype conversion; src broadcasts to dst's shape; any devices.
 void copy(const Tensor& dst, const Tensor& src);
 void fill(const Tensor& dst, double value);

@@ -1,6 +1,8 @@
-// The window arithmetic of the CUDA pooling kernels (kernels/cuda/pool_indexing.h), checked on
-// the CPU against brute force over every small geometry, so it is tested on every machine.
+// The window arithmetic the CPU and CUDA pooling kernels share (kernels/pooling.h) and the
+// CUDA backward passes add (kernels/cuda/pool_indexing.h), checked on the CPU against brute
+// force over every small geometry, so it is tested on every machine.
 #include <cmath>
+#include <vector>
 
 #include "kernels/cuda/pool_indexing.h"
 #include "kernels/pooling.h"
@@ -24,11 +26,13 @@ TEST(PoolIndexing, WindowsAndCoveringOutputsMatchBruteForce) {
                 if (out <= 0) continue;
                 for (int64_t o = 0; o < out; ++o) {
                   const int64_t start = o * s - pb;
-                  // max_window: as the CPU kernels' in_image_taps.
-                  const kernels::TapRange ref = kernels::in_image_taps(start, k, d, size);
-                  const kc::Span mw = kc::max_window(o, k, s, pb, d, size);
-                  ASSERT_EQ(mw.begin, ref.begin);
-                  ASSERT_EQ(mw.end, ref.end);
+                  // in_image_taps: a loop from begin to end by d visits exactly the in-image taps.
+                  std::vector<int64_t> expected, visited;
+                  for (int64_t j = 0; j < k; ++j)
+                    if (start + j * d >= 0 && start + j * d < size) expected.push_back(start + j * d);
+                  const kernels::TapRange mw = kernels::in_image_taps(start, k, d, size);
+                  for (int64_t t = mw.begin; t < mw.end; t += d) visited.push_back(t);
+                  ASSERT_EQ(visited, expected) << "start=" << start << " k=" << k << " d=" << d << " size=" << size;
                   if (d == 1) {  // avg_window: the in-image taps and the taps inside the padded input
                     int64_t lo = size, hi = -1, padded = 0;
                     for (int64_t j = 0; j < k; ++j) {
@@ -36,7 +40,7 @@ TEST(PoolIndexing, WindowsAndCoveringOutputsMatchBruteForce) {
                       if (i < size + pa) ++padded;
                       if (i >= 0 && i < size) lo = std::min(lo, i), hi = std::max(hi, i);
                     }
-                    const kc::AvgWindow aw = kc::avg_window(o, k, s, pb, pa, size);
+                    const kernels::AvgWindow aw = kernels::avg_window(o, k, s, pb, pa, size);
                     ASSERT_EQ(aw.padded_len, padded);
                     if (hi >= lo) {
                       ASSERT_EQ(aw.begin, lo);

@@ -38,17 +38,11 @@ Tensor binary_kernel(kernels::BinaryOp op, const Tensor& a, const Tensor& b, dou
 }
 
 void binary_kernel_into(kernels::BinaryOp op, const Tensor& out, const Tensor& b, double alpha, const char* name) {
-  const Device device = common_device(name, {&out, &b});
-  HONE_CHECK(out.dtype() == b.dtype(), name, ": dtypes differ (", dtype_name(out.dtype()), " and ",
-             dtype_name(b.dtype()), ")");
-  const Shape shape = broadcast_shapes(out.shape(), b.shape(), name);
-  HONE_CHECK(shape == out.shape(), name, ": operand of shape ", b.shape(), " does not broadcast to the tensor's ",
-             out.shape(), " (an in-place result keeps the tensor's shape)");
   if (out.numel() == 0) return;
-  const Tensor bb = raw::broadcast_view(b, shape);
-  run_kernel(kernel_registry().binary, name, device, out.dtype(),
-             {.op = op, .dtype = out.dtype(), .sizes = shape, .out_strides = out.strides(), .a_strides = out.strides(),
-              .b_strides = bb.strides(), .out = out.data_ptr(), .a = out.data_ptr(), .b = bb.data_ptr(), .alpha = alpha});
+  run_kernel(kernel_registry().binary, name, out.device(), out.dtype(),
+             {.op = op, .dtype = out.dtype(), .sizes = out.shape(), .out_strides = out.strides(),
+              .a_strides = out.strides(), .b_strides = raw::broadcast_strides(b, out.shape()), .out = out.data_ptr(),
+              .a = out.data_ptr(), .b = b.data_ptr(), .alpha = alpha});
 }
 
 }  // namespace hone::detail

@@ -44,7 +44,8 @@ void run_kernel(const kernels::KernelTable<Args>& table, const char* op, Device 
 // the input's device. binary_kernel: a and b share a dtype and broadcast to a common shape.
 Tensor unary_kernel(kernels::UnaryOp op, const Tensor& x, const char* name, double scalar = 0);
 Tensor binary_kernel(kernels::BinaryOp op, const Tensor& a, const Tensor& b, double alpha, const char* name);
-// out = op(out, b) in place (out's shape; b broadcasts to it).
+// out = op(out, b) in place. The caller has checked what the in-place ops and linear's bias
+// check anyway: one device, one dtype, and b broadcasts to out's shape.
 void binary_kernel_into(kernels::BinaryOp op, const Tensor& out, const Tensor& b, double alpha, const char* name);
 
 // c[i] = a[i] x b[i] for c [B, m, n], a [B, m, k], b [B, k, n]: views with any strides on one

@@ -31,18 +31,11 @@ std::vector<TapRange> tap_ranges(int64_t out, int64_t k, int64_t stride, int64_t
   return r;
 }
 
-// An average-pool window along one dim: its extent inside the padded input (the
-// count_include_pad divisor, PyTorch's `pool_size` factor) and its part inside the image.
-struct AvgWindow {
-  int64_t padded_len, begin, end;
-};
+// Every output's average-pool window along one dim (kernels::avg_window).
 std::vector<AvgWindow> avg_windows(int64_t out, int64_t k, int64_t stride, int64_t pad_before, int64_t pad_after,
                                    int64_t size) {
   std::vector<AvgWindow> r(size_t(std::max<int64_t>(out, 0)));
-  for (int64_t o = 0; o < out; ++o) {
-    const int64_t start = o * stride - pad_before, stop = std::min(start + k, size + pad_after);
-    r[size_t(o)] = {stop - start, std::max<int64_t>(start, 0), std::min(stop, size)};
-  }
+  for (int64_t o = 0; o < out; ++o) r[size_t(o)] = avg_window(o, k, stride, pad_before, pad_after, size);
   return r;
 }
 

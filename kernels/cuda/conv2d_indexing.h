@@ -18,7 +18,7 @@
 #include <cstdint>
 
 #include "kernels/conv2d.h"
-#include "kernels/cuda/host_device.h"
+#include "kernels/host_device.h"
 
 namespace hone::kernels::cuda {
 

@@ -3,6 +3,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/elementwise.h"
+#include "kernels/cuda/launch.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 #include "tensor/strided_loop.h"
@@ -101,7 +102,6 @@ __global__ void binary_kernel(Geometry<3> g, BinaryOp op, T* out, const T* a, co
   }
 }
 
-unsigned blocks_for(int64_t n) { return unsigned(std::min<int64_t>((n + 255) / 256, 65535)); }
 
 
 }  // namespace
@@ -112,7 +112,7 @@ void unary(const UnaryArgs& a, const Exec& exec) {
   auto stream = static_cast<cudaStream_t>(exec.stream);
   HONE_DISPATCH_FLOAT(a.dtype, "cuda unary", [&](auto tag) {
     using T = decltype(tag);
-    unary_kernel<T><<<blocks_for(g.numel), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),
+    unary_kernel<T><<<grid_for(g.numel, 256), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),
                                                              static_cast<const T*>(a.in), a.scalar);
   });
   HONE_CUDA_CHECK_LAUNCH("cuda unary");
@@ -124,7 +124,7 @@ void binary(const BinaryArgs& a, const Exec& exec) {
   auto stream = static_cast<cudaStream_t>(exec.stream);
   HONE_DISPATCH_FLOAT(a.dtype, "cuda binary", [&](auto tag) {
     using T = decltype(tag);
-    binary_kernel<T><<<blocks_for(g.numel), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),
+    binary_kernel<T><<<grid_for(g.numel, 256), 256, 0, stream>>>(g, a.op, static_cast<T*>(a.out),
                                                               static_cast<const T*>(a.a), static_cast<const T*>(a.b),
                                                               T(a.alpha));
   });

@@ -8,6 +8,7 @@
 
 #include "kernels/cuda/pool_indexing.h"
 #include "kernels/cuda/pooling.h"
+#include "kernels/cuda/launch.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 
@@ -16,15 +17,14 @@ namespace hone::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 256;
-unsigned blocks_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads < 65535 ? (n + kThreads - 1) / kThreads : 65535); }
 
 template <typename T>
 __global__ void max_forward(Pool2dGeometry g, int64_t oh, int64_t ow, const T* x, T* y, int64_t* idx) {
   const int64_t total = g.n * g.c * oh * ow;
   for (int64_t o = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; o < total; o += int64_t(gridDim.x) * blockDim.x) {
     const int64_t p = o / (oh * ow), oy = (o / ow) % oh, ox = o % ow;
-    const Span ry = max_window(oy, g.kh, g.stride_h, g.pad_top, g.dilation_h, g.h);
-    const Span rx = max_window(ox, g.kw, g.stride_w, g.pad_left, g.dilation_w, g.w);
+    const TapRange ry = in_image_taps(oy * g.stride_h - g.pad_top, g.kh, g.dilation_h, g.h);
+    const TapRange rx = in_image_taps(ox * g.stride_w - g.pad_left, g.kw, g.dilation_w, g.w);
     const T* plane = x + p * g.h * g.w;
     // As the CPU kernel (and PyTorch): from -inf at the first in-image tap, a larger value or
     // any NaN takes over; ties keep the first maximum in row-major order.
@@ -140,7 +140,7 @@ void max_pool2d_forward(const MaxPool2dForwardArgs& a, const Exec& exec) {
   if (n == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda max_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    max_forward<T><<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    max_forward<T><<<grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         a.g, oh, ow, static_cast<const T*>(a.input), static_cast<T*>(a.output), a.indices);
   });
   HONE_CUDA_CHECK_LAUNCH("cuda max_pool2d");
@@ -151,7 +151,7 @@ void max_pool2d_backward(const MaxPool2dBackwardArgs& a, const Exec& exec) {
   if (n == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda max_pool2d backward", [&](auto tag) {
     using T = decltype(tag);
-    max_backward<T><<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    max_backward<T><<<grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         a.g, a.g.out_h(), a.g.out_w(), static_cast<const T*>(a.grad_output), a.indices, static_cast<T*>(a.grad_input));
   });
   HONE_CUDA_CHECK_LAUNCH("cuda max_pool2d backward");
@@ -162,7 +162,7 @@ void avg_pool2d_forward(const AvgPool2dForwardArgs& a, const Exec& exec) {
   if (n == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    avg_forward<T><<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    avg_forward<T><<<grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         a.g, a.count_include_pad, oh, ow, static_cast<const T*>(a.input), static_cast<T*>(a.output));
   });
   HONE_CUDA_CHECK_LAUNCH("cuda avg_pool2d");
@@ -173,7 +173,7 @@ void avg_pool2d_backward(const AvgPool2dBackwardArgs& a, const Exec& exec) {
   if (n == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda avg_pool2d backward", [&](auto tag) {
     using T = decltype(tag);
-    avg_backward<T><<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    avg_backward<T><<<grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         a.g, a.count_include_pad, a.g.out_h(), a.g.out_w(), static_cast<const T*>(a.grad_output),
         static_cast<T*>(a.grad_input));
   });
@@ -185,7 +185,7 @@ void adaptive_avg_pool2d_forward(const AdaptiveAvgPool2dForwardArgs& a, const Ex
   if (n == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda adaptive_avg_pool2d", [&](auto tag) {
     using T = decltype(tag);
-    adaptive_forward<T><<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    adaptive_forward<T><<<grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         a, static_cast<const T*>(a.input), static_cast<T*>(a.output));
   });
   HONE_CUDA_CHECK_LAUNCH("cuda adaptive_avg_pool2d");
@@ -196,7 +196,7 @@ void adaptive_avg_pool2d_backward(const AdaptiveAvgPool2dBackwardArgs& a, const 
   if (n == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda adaptive_avg_pool2d backward", [&](auto tag) {
     using T = decltype(tag);
-    adaptive_backward<T><<<blocks_for(n), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    adaptive_backward<T><<<grid_for(n, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         a, static_cast<const T*>(a.grad_output), static_cast<T*>(a.grad_input));
   });
   HONE_CUDA_CHECK_LAUNCH("cuda adaptive_avg_pool2d backward");

@@ -7,6 +7,7 @@
 #include <cmath>
 
 #include "kernels/cuda/reduce.h"
+#include "kernels/cuda/launch.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 
@@ -16,7 +17,6 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kMaxDims = 8;
-unsigned blocks_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads < 65535 ? (n + kThreads - 1) / kThreads : 65535); }
 
 // An index space of up to 8 dims with two sets of strides, passed to kernels by value.
 struct Dims {
@@ -105,7 +105,7 @@ void sum(const ReduceArgs& a, const Exec& exec) {
   auto stream = static_cast<cudaStream_t>(exec.stream);
   auto run = [&](auto tag, auto acc) {
     using T = decltype(tag);
-    sum_kernel<T, decltype(acc)><<<blocks_for(n_out), kThreads, 0, stream>>>(
+    sum_kernel<T, decltype(acc)><<<grid_for(n_out, kThreads), kThreads, 0, stream>>>(
         outer, inner, n_out, n_in, a.scale, static_cast<const T*>(a.in), static_cast<T*>(a.out));
   };
   switch (a.dtype) {
@@ -124,7 +124,7 @@ void max_dim(const MaxDimArgs& a, const Exec& exec) {
   if (n_out == 0 || a.dim_size == 0) return;
   HONE_DISPATCH_MATH(a.dtype, "cuda max", [&](auto tag) {
     using T = decltype(tag);
-    max_kernel<T><<<blocks_for(n_out), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    max_kernel<T><<<grid_for(n_out, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         outer, n_out, a.dim_size, a.dim_stride, static_cast<const T*>(a.in), static_cast<T*>(a.values), a.indices);
   });
   HONE_CUDA_CHECK_LAUNCH("cuda max");
@@ -136,7 +136,7 @@ void index_add_dim(const IndexAddDimArgs& a, const Exec& exec) {
   if (n_out == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda max backward", [&](auto tag) {
     using T = decltype(tag);
-    index_add_kernel<T><<<blocks_for(n_out), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    index_add_kernel<T><<<grid_for(n_out, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         outer, n_out, a.dim_size, a.dim_stride, static_cast<const T*>(a.src), a.indices, static_cast<T*>(a.dst));
   });
   HONE_CUDA_CHECK_LAUNCH("cuda max backward");

@@ -6,6 +6,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/softmax.h"
+#include "kernels/cuda/launch.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 
@@ -14,7 +15,6 @@ namespace hone::kernels::cuda {
 namespace {
 
 constexpr int kThreads = 128;
-unsigned blocks_for(int64_t n) { return unsigned((n + kThreads - 1) / kThreads < 65535 ? (n + kThreads - 1) / kThreads : 65535); }
 
 template <typename T>
 __device__ void softmax_row(const T* px, T* py, int64_t dim, int64_t stride, bool log_out) {
@@ -107,7 +107,7 @@ void softmax_forward(const SoftmaxForwardArgs& a, const Exec& exec) {
   const int64_t rows = a.outer * a.inner;
   if (rows == 0 || a.dim == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda softmax", [&](auto tag) {
-    forward<decltype(tag)><<<blocks_for(rows), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(a);
+    forward<decltype(tag)><<<grid_for(rows, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(a);
   });
   HONE_CUDA_CHECK_LAUNCH("cuda softmax");
 }
@@ -116,7 +116,7 @@ void softmax_backward(const SoftmaxBackwardArgs& a, const Exec& exec) {
   const int64_t rows = a.outer * a.inner;
   if (rows == 0 || a.dim == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda softmax backward", [&](auto tag) {
-    backward<decltype(tag)><<<blocks_for(rows), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(a);
+    backward<decltype(tag)><<<grid_for(rows, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(a);
   });
   HONE_CUDA_CHECK_LAUNCH("cuda softmax backward");
 }
@@ -124,7 +124,7 @@ void softmax_backward(const SoftmaxBackwardArgs& a, const Exec& exec) {
 void cross_entropy_forward(const CrossEntropyArgs& a, const Exec& exec) {
   if (a.n == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda cross_entropy", [&](auto tag) {
-    ce_forward<decltype(tag)><<<blocks_for(a.n), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    ce_forward<decltype(tag)><<<grid_for(a.n, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         a, smoothing_share(a.label_smoothing, a.c));
   });
   HONE_CUDA_CHECK_LAUNCH("cuda cross_entropy");
@@ -133,7 +133,7 @@ void cross_entropy_forward(const CrossEntropyArgs& a, const Exec& exec) {
 void cross_entropy_backward(const CrossEntropyBackwardArgs& a, const Exec& exec) {
   if (a.n == 0) return;
   HONE_DISPATCH_FLOAT(a.dtype, "cuda cross_entropy backward", [&](auto tag) {
-    ce_backward<decltype(tag)><<<blocks_for(a.n), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
+    ce_backward<decltype(tag)><<<grid_for(a.n, kThreads), kThreads, 0, static_cast<cudaStream_t>(exec.stream)>>>(
         a, smoothing_share(a.label_smoothing, a.c));
   });
   HONE_CUDA_CHECK_LAUNCH("cuda cross_entropy backward");

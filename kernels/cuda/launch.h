@@ -1,0 +1,13 @@
+#pragma once
+// Grid size for a grid-stride kernel over n items with `threads` per block: enough blocks to
+// cover n, at most 65535 (the kernels loop over the rest).
+#include <cstdint>
+
+namespace hone::kernels::cuda {
+
+inline unsigned grid_for(int64_t n, int threads) {
+  const int64_t blocks = (n + threads - 1) / threads;
+  return unsigned(blocks < 65535 ? blocks : 65535);
+}
+
+}  // namespace hone::kernels::cuda
