@@ -2,19 +2,25 @@
 # Proves the CUDA backend on a GPU machine, in phases (each well under 10 minutes), with only
 # nvcc, CMake, ninja and a C++ compiler there: no protobuf, ONNX, GoogleTest or Google
 # Benchmark (hone is built with -DHONE_WITH_IO=OFF, and gpu_check needs no GoogleTest).
-#   bench/gpu.sh [build] [check] [sanitize] [perf]     (no argument: all four, in order)
+#   bench/gpu.sh [build] [check] [sanitize] [perf] [train]   (no argument: all five, in order)
 #   build     configure and build gpu_check in build/gpu (CUDA for sm_90)
 #   check     every registered CUDA kernel on every op-harness case against the float64
 #             reference (tests/op_cases.h), and the caching allocator on the device
 #   sanitize  compute-sanitizer memcheck and racecheck over a subset (the tiled GEMM of
 #             conv2d/matmul, batch norm's shared-memory sums, pooling's gathers)
-#   perf      each CUDA kernel's median time over 20 runs, with GFLOP/s or GB/s
+#   check     ... and two whole ResNet-18 SGD steps on CUDA against the same steps on the CPU
+#   perf      each CUDA kernel's median time over 20 runs, with GFLOP/s or GB/s, and the
+#             device-to-device copy bandwidth they are measured against
+#   train     the ResNet-18 training step at batch $HONE_GPU_BATCH (default 256), 224x224,
+#             in images/s: ours, then PyTorch eager on the same GPU in the same run
+#             (bench/torch_gpu_step.py, NCHW and channels-last) when python3 has torch
 # Prints the GPU, the time of each phase, and exits non-zero on the first failing phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH=/usr/local/cuda/bin:$PATH
 phases=("$@")
-[ ${#phases[@]} -gt 0 ] || phases=(build check sanitize perf)
+[ ${#phases[@]} -gt 0 ] || phases=(build check sanitize perf train)
+batch=${HONE_GPU_BATCH:-256}
 build=build/gpu
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "nvidia-smi: no GPU visible"
 start=$SECONDS
@@ -44,7 +50,12 @@ for phase in "${phases[@]}"; do
     perf)
       $build/gpu_check --perf --reps 20
       ;;
-    *) echo "gpu.sh: unknown phase '$phase' (build, check, sanitize, perf)"; exit 2 ;;
+    train)
+      $build/gpu_check --train-step --batch "$batch" --reps 10
+      if python3 -c 'import torch' 2>/dev/null; then python3 bench/torch_gpu_step.py "$batch" 10
+      else echo "gpu.sh: python3 has no torch: PyTorch's step not measured"; fi
+      ;;
+    *) echo "gpu.sh: unknown phase '$phase' (build, check, sanitize, perf, train)"; exit 2 ;;
   esac
   echo "== gpu.sh: $phase took $((SECONDS - t0)) s"
 done

@@ -245,6 +245,9 @@ TEST(CliFinetune, BadInputEndsWithOneClearMessage) {
       {"finetune" + m + " --data " + f.data.string() + " --lr -1", "--lr"},
       {"finetune" + m + " --data " + f.data.string() + " --optimiser sgd", "optimiser"},
       {"finetune --resume " + (f.dir / "missing").string(), "config.json"},
+      // No machine here has 8 GPUs: the message says what there is (or that CUDA is not built).
+      {"finetune" + m + " --data " + f.data.string() + " --device cuda:7", "--device cuda:7: "},
+      {"finetune" + m + " --data " + f.data.string() + " --device tpu", "tpu"},
       {"predict --model " + f.model.string() + " " + (f.dir / "a_file").string(), "a_file"},
       {"eval --model " + f.model.string() + " --data " + (f.dir / "missing").string(), "missing"},
   };

@@ -84,7 +84,7 @@ int run_demo(const DemoConfig& c) {
     src.model_hash = "demo-source";
     src.strategy = "full", src.epochs = c.source_epochs, src.batch_size = 64, src.lr = 0.1, src.head_lr_mult = 1;
     src.schedule = "onecycle", src.augment = "none", src.seed = c.seed, src.out = (out / "source").string();
-    src.weight_decay = 5e-4, src.keep_best = false;
+    src.weight_decay = 5e-4, src.keep_best = false, src.device = c.device;
     const FinetuneResult pre = finetune(src);
     if (pre.interrupted) return 130;
     std::cout << "  source test accuracy " << std::fixed << std::setprecision(3) << pre.final_val_acc
@@ -102,7 +102,7 @@ int run_demo(const DemoConfig& c) {
     f.model_hash = "demo-source";
     f.train_set = target_train, f.val_set = target_curve, f.transform = tf;
     f.strategy = strategy, f.epochs = c.epochs, f.batch_size = c.batch_size, f.seed = c.seed;
-    f.schedule = "onecycle", f.augment = "none", f.weight_decay = 5e-4, f.keep_best = false;
+    f.schedule = "onecycle", f.augment = "none", f.weight_decay = 5e-4, f.keep_best = false, f.device = c.device;
     // From scratch every layer is new: one rate for all. Pretrained layers move gently and
     // the new head learns 10x faster.
     if (strategy == "scratch") f.lr = 0.1, f.head_lr_mult = 1;

@@ -23,6 +23,7 @@ struct DemoConfig {
   int64_t batch_size = 16;
   uint64_t seed = 0;
   int64_t threads = 0;
+  std::string device = "cpu";        // where every fine-tune trains: cpu or cuda:N
   std::string strategies = "scratch,feature-extract,partial:layer2,full";
   std::string source_model;          // an earlier run's source/model.onnx: skip pretraining
 };

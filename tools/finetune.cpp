@@ -153,6 +153,24 @@ class FeatureSource : public BatchSource {
   int64_t pos_ = 0;
 };
 
+// Moves each batch to the training device (images and labels; the host keeps the order).
+class DeviceSource : public BatchSource {
+ public:
+  DeviceSource(std::unique_ptr<BatchSource> inner, Device device) : inner_(std::move(inner)), device_(device) {}
+  void start_epoch(int64_t epoch, int64_t skip) override { inner_->start_epoch(epoch, skip); }
+  std::optional<io::Batch> next() override {
+    auto b = inner_->next();
+    if (b) b->images = b->images.to(device_), b->labels = b->labels.to(device_);
+    return b;
+  }
+  int64_t size() const override { return inner_->size(); }
+  double wait_seconds() const override { return inner_->wait_seconds(); }
+
+ private:
+  std::unique_ptr<BatchSource> inner_;
+  Device device_;
+};
+
 class Progress {
  public:
   Progress(bool live, std::string label, int64_t total) : live_(live), label_(std::move(label)), total_(total) {}
@@ -191,11 +209,11 @@ Evaluation evaluate(models::Classifier& net, BatchSource& src, bool features, in
     Tensor logits = features ? net.forward_head(b->images) : net(b->images);
     const int64_t bs = b->labels.size(0);
     loss += cross_entropy(logits, b->labels).item<double>() * double(bs);
-    Tensor l = logits.contiguous();
+    const Tensor l = logits.to(Device::cpu()).contiguous(), labels = b->labels.to(Device::cpu());
     const float* p = l.data<float>();
     for (int64_t i = 0; i < bs; ++i) {
       const int64_t best = std::max_element(p + i * num_classes, p + (i + 1) * num_classes) - (p + i * num_classes);
-      const int64_t t = b->labels.data<int64_t>()[i];
+      const int64_t t = labels.data<int64_t>()[i];
       correct += best == t;
       ++e.confusion[size_t(t)][size_t(best)];
     }
@@ -237,7 +255,8 @@ void hash_transform(Hash& h, const io::TransformOptions& t) {
 
 // Runs the frozen backbone over a data set (eval transform, eval mode): [N, D] features.
 std::pair<Tensor, Tensor> extract_features(models::Classifier& net, std::shared_ptr<const io::Dataset> ds,
-                                           const io::TransformOptions& t, const FinetuneConfig& cfg, const char* what) {
+                                           const io::TransformOptions& t, const FinetuneConfig& cfg, const char* what,
+                                           Device device) {
   NoGradGuard no_grad;
   net.eval();
   ImageSource src(ds, t, {.batch_size = cfg.batch_size, .shuffle = false, .seed = cfg.seed, .workers = cfg.workers});
@@ -247,7 +266,7 @@ std::pair<Tensor, Tensor> extract_features(models::Classifier& net, std::shared_
   src.start_epoch(0, 0);
   int64_t done = 0;
   while (auto b = src.next()) {
-    Tensor f = net.forward_features(b->images).contiguous();
+    Tensor f = net.forward_features(b->images.to(device)).to(Device::cpu()).contiguous();
     const int64_t bs = f.size(0), d = f.size(1);
     HONE_CHECK(d == net.feature_dim(), "features: the backbone gives ", d, " features, the head takes ", net.feature_dim());
     std::copy(f.data<float>(), f.data<float>() + bs * d, feats.data<float>() + b->position * d);
@@ -265,6 +284,16 @@ std::string join(const std::vector<std::string>& v, const char* sep = ", ") {
   return out;
 }
 
+// The device named by --device, checked to exist here.
+Device training_device(const std::string& name) {
+  const Device d = Device::parse(name);
+  if (d.is_cpu()) return d;
+  HONE_CHECK(cuda_built(), "--device ", name, ": this hone was built without CUDA (rebuild where nvcc is found); use --device cpu");
+  HONE_CHECK(d.index < cuda_device_count(), "--device ", name, ": ", cuda_device_count() == 0 ? std::string("no CUDA device is present")
+             : "there are " + std::to_string(cuda_device_count()) + " CUDA devices", "; use --device cpu");
+  return d;
+}
+
 void check_config(const FinetuneConfig& c) {
   HONE_CHECK(c.epochs >= 1, "--epochs must be at least 1, got ", c.epochs);
   HONE_CHECK(c.batch_size >= 1, "--batch-size must be at least 1, got ", c.batch_size);
@@ -273,7 +302,6 @@ void check_config(const FinetuneConfig& c) {
   HONE_CHECK(c.dropout >= 0 && c.dropout < 1, "--dropout must be in [0, 1), got ", c.dropout);
   HONE_CHECK(c.val_split >= 0 && c.val_split < 1, "--val-split must be in [0, 1), got ", c.val_split);
   HONE_CHECK(c.device == "cpu" || c.device.rfind("cuda", 0) == 0, "--device: 'cpu' or 'cuda:N', got '", c.device, "'");
-  HONE_CHECK(c.device == "cpu", "--device ", c.device, ": training on CUDA arrives with the CUDA backend (issue 13); use --device cpu");
   const bool ok = c.strategy == "feature-extract" || c.strategy == "full" || c.strategy == "scratch" ||
                   c.strategy.rfind("partial:", 0) == 0;
   HONE_CHECK(ok, "--strategy: feature-extract, partial:STAGE, full or scratch; got '", c.strategy, "'");
@@ -332,6 +360,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     }
   }
   check_config(cfg);
+  const Device device = training_device(cfg.device);
   if (cfg.threads > 0) Context::current().set_num_threads(int(cfg.threads));
   std::error_code ec;
   std::filesystem::create_directories(out, ec);
@@ -420,6 +449,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   if (bn_all && cfg.bn == "auto" && cfg.verbose)
     std::cout << "note: batch size " << cfg.batch_size << " is too small for batch statistics: batch norm is frozen (--bn train to override)\n";
   net->freeze_batchnorm(bn_all);
+  net->to(device);  // parameters and buffers; batches follow through DeviceSource
   const auto count = net->count_parameters();
 
   io::TransformOptions train_tf = tf;
@@ -459,8 +489,8 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     }
     if (!result.cache_hit) {
       const auto t0 = Clock::now();
-      std::tie(tx, ty) = extract_features(*net, train, tf, cfg, "train");
-      if (val) std::tie(vx, vy) = extract_features(*net, val, tf, cfg, "val");
+      std::tie(tx, ty) = extract_features(*net, train, tf, cfg, "train", device);
+      if (val) std::tie(vx, vy) = extract_features(*net, val, tf, cfg, "val", device);
       result.backbone_seconds = since(t0);
       std::map<std::string, Tensor> tensors{{"train.features", tx}, {"train.labels", ty}};
       if (val) tensors["val.features"] = vx, tensors["val.labels"] = vy;
@@ -488,6 +518,10 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     if (val)
       val_src = std::make_unique<ImageSource>(
           val, tf, io::LoaderOptions{.batch_size = cfg.batch_size, .shuffle = false, .seed = cfg.seed, .workers = cfg.workers});
+  }
+  if (!device.is_cpu()) {
+    train_src = std::make_unique<DeviceSource>(std::move(train_src), device);
+    if (val_src) val_src = std::make_unique<DeviceSource>(std::move(val_src), device);
   }
 
   // ---- optimizer: the new head learns head_lr_mult times faster than the body ----
@@ -677,6 +711,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   eo.channels = tf.channels;
   eo.preprocessing = {.input_size = {tf.crop, tf.crop}, .resize = tf.resize, .mean = tf.mean, .std = tf.std, .class_names = classes};
   net->eval();
+  net->to(Device::cpu());  // the export traces a forward on host inputs
   io::onnx::export_onnx(*net, out / "model.onnx", eo);
   result.seconds = since(t_start);
   return result;

@@ -190,7 +190,9 @@ int main(int argc, char** argv) {
       ->check(CLI::IsMember({"train", "frozen", "auto"}))->capture_default_str();
   ft->add_option("--augment", fc.augment, "default: random resized crop + horizontal flip; none")
       ->check(CLI::IsMember({"default", "none"}))->capture_default_str();
-  ft->add_option("--device", fc.device)->capture_default_str();
+  ft->add_option("--device", fc.device, "cpu, or cuda:N to train on that GPU (our CUDA kernels; each batch is copied "
+                                        "there, the model comes back to the host for the ONNX export)")
+      ->capture_default_str();
   ft->add_option("--threads", fc.threads, "compute threads (0: HONE_NUM_THREADS or all cores)")->check(CLI::NonNegativeNumber);
   ft->add_option("--workers", fc.workers, "image decoding threads")->check(CLI::Range(int64_t(0), int64_t(64)))->capture_default_str();
   ft->add_option("--seed", fc.seed)->capture_default_str();
@@ -282,6 +284,7 @@ int main(int argc, char** argv) {
   dm->add_option("--source-model", dc.source_model, "an earlier demo's source/model.onnx: skip pretraining")
       ->check(CLI::ExistingFile);
   dm->add_option("--threads", dc.threads)->check(CLI::NonNegativeNumber);
+  dm->add_option("--device", dc.device, "cpu, or cuda:N: where every fine-tune of the demo trains")->capture_default_str();
   dm->callback([&] {
     hone::tools::install_interrupt_handler();
     code = hone::tools::run_demo(dc);

@@ -14,7 +14,7 @@ namespace {
 Tensor batched_product(const Tensor& A, const Tensor& B) {
   const int64_t nd = A.dim();
   const Shape batch(A.shape().begin(), A.shape().end() - 2);
-  const int64_t m = A.shape()[size_t(nd - 2)], k = A.shape()[size_t(nd - 1)], n = B.shape()[size_t(nd - 1)];
+  const int64_t m = A.shape()[size_t(nd - 2)], n = B.shape()[size_t(nd - 1)];
   Shape out_shape = batch;
   out_shape.push_back(m);
   out_shape.push_back(n);
