@@ -8,9 +8,12 @@
 #             reference (tests/op_cases.h), and the caching allocator on the device
 #   sanitize  compute-sanitizer memcheck and racecheck over a subset (the tiled GEMM of
 #             conv2d/matmul, batch norm's shared-memory sums, pooling's gathers)
-#   check     ... and two whole ResNet-18 SGD steps on CUDA against the same steps on the CPU
+#   check     ... every distinct layer of ResNet-18 and VGG-16 (conv2d, batch norm, pooling,
+#             linear; traced from the models) at batch 2 against the CPU, and two whole
+#             ResNet-18 SGD steps on CUDA against the same steps on the CPU
 #   perf      each CUDA kernel's median time over 20 runs, with GFLOP/s or GB/s, and the
-#             device-to-device copy bandwidth they are measured against
+#             device-to-device copy bandwidth they are measured against; then each distinct
+#             ResNet-18 / VGG-16 layer at batch 64 and 256, ours beside the vendor's
 #   train     the ResNet-18 training step at batch $HONE_GPU_BATCH (default 256), 224x224,
 #             in images/s: ours, then PyTorch eager on the same GPU in the same run
 #             (bench/torch_gpu_step.py, NCHW and channels-last) when python3 has torch
@@ -49,6 +52,7 @@ for phase in "${phases[@]}"; do
       ;;
     perf)
       $build/gpu_check --perf --reps 20
+      $build/gpu_check --layers --reps 5
       ;;
     train)
       $build/gpu_check --train-step --batch "$batch" --reps 10

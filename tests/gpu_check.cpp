@@ -4,11 +4,15 @@
 // kernel on the device against the float64 reference (the same inputs, tolerances and NaN
 // pre-fill as tests/op_harness_test.cpp, which checks the CPU kernels the same way), then
 // checks the device caching allocator on the real device.
-//   gpu_check [--filter TEXT] [--perf] [--reps N] [--train-step [--batch B] [--model M]] [--on-cpu]
+//   gpu_check [--filter TEXT] [--perf] [--reps N] [--train-step [--batch B] [--model M]]
+//             [--layers] [--on-cpu]
 // --perf also times each CUDA kernel (median of N runs, synchronised), printing GFLOP/s or
 // GB/s where the case states its work. Without a filter, a whole ResNet-18 training step
 // on CUDA is checked against the CPU's (tests/gpu_train_step.cpp). --train-step instead
-// times that step at batch B (default 256, 224x224) and prints images/s. --on-cpu runs the
+// times that step at batch B (default 256, 224x224) and prints images/s. Without a filter
+// every distinct layer of ResNet-18 and VGG-16 is checked at batch 2 against the CPU
+// (tests/gpu_layers.cpp); --layers instead times each at batch 64 and 256, ours beside the
+// vendor's. --on-cpu runs the
 // training-step check and timing with the CPU as the device under test (a self-test of this
 // program where no GPU is present: the check must then agree exactly). Exit status: 0 all passed, 1 a failure, 77 no GPU
 // (the reason is printed).
@@ -20,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_layers.h"
 #include "gpu_train_step.h"
 #include "op_cases.h"
 #include "tensor/caching_allocator.h"
@@ -68,7 +73,7 @@ double copy_bandwidth() {
 
 int run(int argc, char** argv) {
   std::string filter;
-  bool perf = false, train_step = false, on_cpu = false;
+  bool perf = false, train_step = false, on_cpu = false, layers = false;
   int reps = 10;
   int64_t batch = 256;
   std::string model = "resnet18";
@@ -78,21 +83,25 @@ int run(int argc, char** argv) {
     else if (!std::strcmp(argv[i], "--reps") && i + 1 < argc) reps = std::max(1, std::atoi(argv[++i]));
     else if (!std::strcmp(argv[i], "--train-step")) train_step = true;
     else if (!std::strcmp(argv[i], "--on-cpu")) on_cpu = true;
+    else if (!std::strcmp(argv[i], "--layers")) layers = true;
     else if (!std::strcmp(argv[i], "--batch") && i + 1 < argc) batch = std::max(1, std::atoi(argv[++i]));
     else if (!std::strcmp(argv[i], "--model") && i + 1 < argc) model = argv[++i];
     else {
-      std::fprintf(stderr, "usage: gpu_check [--filter TEXT] [--perf] [--reps N] [--train-step [--batch B] [--model M]] [--on-cpu]\n");
+      std::fprintf(stderr, "usage: gpu_check [--filter TEXT] [--perf] [--reps N] [--train-step [--batch B] [--model M]] [--layers] [--on-cpu]\n");
       return 2;
     }
   }
-  if (on_cpu)
-    return train_step ? gpu_check::bench_train_step(model, batch, 64, reps, Device::cpu())
-                      : gpu_check::check_train_step(model, 0.0, Device::cpu());
+  if (on_cpu) {
+    if (train_step) return gpu_check::bench_train_step(model, batch, 64, reps, Device::cpu());
+    if (layers) return gpu_check::bench_layers({"resnet18"}, {1}, reps, Device::cpu());
+    return gpu_check::check_train_step(model, 0.0, Device::cpu()) + gpu_check::check_layers({"resnet18"}, 0.0, Device::cpu()) ? 1 : 0;
+  }
   if (!cuda_built() || cuda_device_count() == 0) {
     std::printf("gpu_check: %s: nothing to check\n", cuda_built() ? "no CUDA device present" : "built without CUDA");
     return 77;
   }
   if (train_step) return gpu_check::bench_train_step(model, batch, 224, reps, Device::cuda(0));
+  if (layers) return gpu_check::bench_layers({"resnet18", "vgg16"}, {64, 256}, reps, Device::cuda(0)) ? 1 : 0;
   const double copy_gbs = perf ? copy_bandwidth() : 0.0;
   int passed = 0, failed = 0;
   for (const harness::OpCase& c : harness::op_cases()) {
@@ -147,6 +156,8 @@ int run(int argc, char** argv) {
   // Float32 sums in another order over a whole network: 1e-3 norm-wise is far above the
   // rounding (about 1e-5) and far below a wrong kernel (order 1).
   failed += filter.empty() ? gpu_check::check_train_step(model, 1e-3, Device::cuda(0)) : 0;
+  // Exact float32 on both sides, sums of up to 4608 products in different orders.
+  failed += filter.empty() ? gpu_check::check_layers({"resnet18", "vgg16"}, 1e-4, Device::cuda(0)) : 0;
   std::printf("gpu_check: %d CUDA kernel runs passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
