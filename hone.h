@@ -20,6 +20,7 @@
 #include "autograd/ops/nn.h"
 #include "autograd/ops/pooling.h"
 #include "autograd/trace.h"
+#include "nn/continual.h"
 #include "nn/init.h"
 #include "nn/layers.h"
 #include "nn/module.h"
