@@ -3,7 +3,9 @@
 // -DHONE_WITH_IO=OFF). For every case of tests/op_cases.h it runs each registered CUDA
 // kernel on the device against the float64 reference (the same inputs, tolerances and NaN
 // pre-fill as tests/op_harness_test.cpp, which checks the CPU kernels the same way), then
-// checks the device caching allocator on the real device.
+// checks the device caching allocator on the real device and the tensor layer's CUDA paths
+// (random fills, strided copy, dropout, pinned memory: tests/gpu_check_tensor.h; --filter
+// tensor runs only these).
 //   gpu_check [--filter TEXT] [--perf] [--reps N]
 // --perf also times each CUDA kernel (median of N runs, synchronised), printing GFLOP/s or
 // GB/s where the case states its work. Exit status: 0 all passed, 1 a failure, 77 no GPU
@@ -16,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_check_tensor.h"
 #include "op_cases.h"
 #include "tensor/caching_allocator.h"
 
@@ -106,6 +109,7 @@ int run(int argc, char** argv) {
     }
   }
   failed += filter.empty() ? check_allocator() : 0;
+  failed += filter.empty() || filter == "tensor" ? gpu_check::check_tensor_kernels() : 0;
   std::printf("gpu_check: %d CUDA kernel runs passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }
