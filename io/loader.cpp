@@ -8,6 +8,7 @@
 #include <numeric>
 #include <thread>
 
+#include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
 #include "tensor/generator.h"
 
@@ -19,16 +20,18 @@ namespace {
 // random draws of (seed, epoch, dataset index) and written straight into the batch tensor.
 // Returns early (a batch nobody will see) once `cancelled` turns true.
 Batch make_batch(const Dataset& dataset, const Transform& transform, uint64_t seed, int64_t epoch,
-                 const std::vector<int64_t>& order, int64_t begin, int64_t end,
+                 const std::vector<int64_t>& order, int64_t begin, int64_t end, bool pin_memory,
                  const std::atomic<bool>* cancelled = nullptr) {
   const TransformOptions& t = transform.options();
   const int64_t count = end - begin, per_sample = transform.output_numel();
   Batch batch;
   batch.position = begin;
   batch.indices.assign(order.begin() + begin, order.begin() + end);
-  // Always on the CPU, never requiring grad: the training loop moves it where it wants.
-  batch.images = empty({count, t.channels, t.crop, t.crop}, {.dtype = DType::Float32, .device = Device::cpu()});
-  batch.labels = empty({count}, {.dtype = DType::Int64, .device = Device::cpu()});
+  // Always on the CPU, never requiring grad: the training loop moves it where it wants
+  // (pinned, with .to(cuda, /*non_blocking=*/true) while the host goes on).
+  const TensorOptions host{.dtype = DType::Float32, .device = Device::cpu(), .pin_memory = pin_memory};
+  batch.images = empty({count, t.channels, t.crop, t.crop}, host);
+  batch.labels = empty({count}, {.dtype = DType::Int64, .device = Device::cpu(), .pin_memory = pin_memory});
   float* images = batch.images.data<float>();
   int64_t* labels = batch.labels.data<int64_t>();
   const DecodeOptions decode = transform.decode_options();
@@ -116,7 +119,7 @@ struct DataLoader::State {
       Slot result;
       try {
         const auto [begin, end] = range(b);
-        result.batch = make_batch(*dataset, transform, opts.seed, epoch, order, begin, end, &cancelled);
+        result.batch = make_batch(*dataset, transform, opts.seed, epoch, order, begin, end, opts.pin_memory, &cancelled);
       } catch (...) {
         result.error = std::current_exception();
       }
@@ -135,6 +138,9 @@ DataLoader::DataLoader(std::shared_ptr<const Dataset> dataset, Transform transfo
   HONE_CHECK(opts_.batch_size >= 1, "DataLoader: batch_size ", opts_.batch_size, " must be >= 1");
   HONE_CHECK(opts_.workers >= 0, "DataLoader: workers ", opts_.workers, " must be >= 0");
   HONE_CHECK(opts_.prefetch >= 1, "DataLoader: prefetch ", opts_.prefetch, " must be >= 1");
+  HONE_CHECK(!opts_.pin_memory || (cuda_built() && cuda_device_count() > 0), "DataLoader: pin_memory needs a CUDA ",
+             cuda_built() ? "device, and none is present" : "build of hone, and this one was built without CUDA",
+             " (leave it off to train on the CPU)");
   const TransformOptions& t = transform_.options();
   HONE_CHECK(transform_.output_numel() == t.channels * t.crop * t.crop, "DataLoader: the transform writes ",
              transform_.output_numel(), " floats per sample, not channels * crop * crop = ", t.channels, " * ",
@@ -187,7 +193,7 @@ std::optional<Batch> DataLoader::next() {
       clock::time_point t0;
       ~AddWait() { total += std::chrono::duration<double>(clock::now() - t0).count(); }
     } add_wait{wait_seconds_, t0};
-    return make_batch(*s.dataset, s.transform, opts_.seed, s.epoch, s.order, begin, end);
+    return make_batch(*s.dataset, s.transform, opts_.seed, s.epoch, s.order, begin, end, opts_.pin_memory);
   }
   std::unique_lock lock(s.mu);
   if (s.next_to_hand >= s.num_batches) return std::nullopt;

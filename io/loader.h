@@ -29,6 +29,9 @@ struct LoaderOptions {
   uint64_t seed = 0;
   int64_t workers = 2;   // decoding threads; 0 decodes on the caller's thread
   int64_t prefetch = 4;  // batches decoded ahead at most
+  // Batches in pinned host memory (Storage::pinned), so batch.images.to(cuda, true) copies
+  // while the host goes on. Needs a CUDA build and device (else the constructor throws).
+  bool pin_memory = false;
 };
 
 struct Batch {

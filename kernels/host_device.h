@@ -1,7 +1,4 @@
 #pragma once
-// HONE_HOST_DEVICE marks index arithmetic shared by CUDA kernels and the CPU tests that check it.
-#if defined(__CUDACC__)
-#define HONE_HOST_DEVICE __host__ __device__
-#else
-#define HONE_HOST_DEVICE
-#endif
+// HONE_HOST_DEVICE lives in the tensor layer (tensor/host_device.h), where the Philox
+// generator and the strided-copy index arithmetic use it too; kernels keep this include.
+#include "tensor/host_device.h"

@@ -13,6 +13,7 @@
 
 #include "kernels/batchnorm.h"
 #include "kernels/conv2d.h"
+#include "kernels/dropout.h"
 #include "kernels/elementwise.h"
 #include "kernels/exec.h"
 #include "kernels/matmul.h"
@@ -114,6 +115,8 @@ struct KernelRegistry {
   KernelTable<ReduceArgs> sum{"sum", "forward"};
   KernelTable<MaxDimArgs> max_dim{"max", "forward"};
   KernelTable<IndexAddDimArgs> index_add_dim{"max", "backward"};
+  KernelTable<DropoutForwardArgs> dropout_forward{"dropout", "forward"};
+  KernelTable<DropoutBackwardArgs> dropout_backward{"dropout", "backward"};
 };
 
 // The process's registry: the CPU kernels, and the CUDA ones in a CUDA build, registered

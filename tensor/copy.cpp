@@ -1,13 +1,16 @@
 // Raw data movement: strided copies with dtype conversion and broadcasting, fills, and
 // moves between devices. No autograd here; autograd/ wraps these into differentiable ops.
 //
-// CUDA tensors: contiguous same-dtype copies go straight through cudaMemcpy; anything
-// strided or converting on the GPU is staged through a host image of the storage until
-// the CUDA copy kernel arrives (correct, but slow: keep GPU tensors contiguous).
+// CUDA tensors: contiguous same-dtype copies go straight through cudaMemcpy; strided,
+// broadcast or converting copies within one GPU run the CUDA copy kernel (tensor/
+// copy_cuda.cu, compiled but not yet run on a GPU) on the context's stream. Host<->device
+// copies that are strided or convert, copies between GPUs and 16-bit float conversions are
+// staged through a host image of the storage (correct, but slow).
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
+#include "tensor/cuda_kernels.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/parallel.h"
 #include "tensor/strided_loop.h"
@@ -90,6 +93,20 @@ Tensor host_image(const Tensor& t) {
   return Tensor(impl);
 }
 
+// A copy within one GPU on the copy kernel; false when it must take the host path.
+bool copy_on_device(const Tensor& dst, const Tensor& src) {
+  if (!dst.device().is_cuda() || dst.device() != src.device()) return false;
+  const bool same = dst.dtype() == src.dtype();  // copied as raw bits, whatever the dtype
+  if (!same && !(detail::cuda_copy_converts(dst.dtype()) && detail::cuda_copy_converts(src.dtype()))) return false;
+  StridedIndex<2> index;
+  if (!make_strided_index(StridedLayout<2>(dst.shape(), {dst.strides(), raw::broadcast_strides(src, dst.shape())}), index))
+    return false;
+  CudaDeviceGuard on(dst.device().index);
+  detail::cuda_strided_copy(dst.data_ptr(), dst.dtype(), src.data_ptr(), src.dtype(), index,
+                            Context::current().cuda_stream());
+  return true;
+}
+
 void upload_storage(const Tensor& cuda_dst, const Tensor& host) {
   cuda_memcpy(cuda_dst.storage()->data(), host.storage()->data(), host.storage()->nbytes(), CopyKind::HostToDevice);
 }
@@ -156,6 +173,7 @@ void copy(const Tensor& dst, const Tensor& src) {
     cuda_memcpy(dst.data_ptr(), src.data_ptr(), size_t(dst.numel()) * dst.element_size(), kind);
     return;
   }
+  if (dst.numel() == 0 || copy_on_device(dst, src)) return;
   Tensor s = host_image(src);
   Tensor d = host_image(dst);
   cpu_copy(d, s);
@@ -164,6 +182,12 @@ void copy(const Tensor& dst, const Tensor& src) {
 
 void fill(const Tensor& dst, double value) {
   check_writable(dst, "fill");
+  if (dst.numel() == 0) return;
+  if (dst.device().is_cuda()) {  // one value up, then broadcast on the device (stride 0)
+    Tensor one = empty({}, {.dtype = dst.dtype(), .device = Device::cpu()});
+    fill(one, value);
+    if (copy_on_device(dst, to_device(one, dst.device()))) return;
+  }
   Tensor d = host_image(dst);
   HONE_DISPATCH_ALL(d.dtype(), "fill", [&](auto tag) {
     using T = decltype(tag);
@@ -192,9 +216,15 @@ Tensor to_dtype(const Tensor& t, DType dtype) {
   return out;
 }
 
-Tensor to_device(const Tensor& t, Device device) {
+Tensor to_device(const Tensor& t, Device device, bool non_blocking) {
   if (t.device() == device) return t;
   Tensor out = empty(t.shape(), {.dtype = t.dtype(), .device = device});
+  if (non_blocking && t.is_pinned() && device.is_cuda() && t.is_contiguous() && t.numel() > 0) {
+    CudaDeviceGuard on(device.index);
+    t.storage()->record_async_read(
+        cuda_memcpy_async(out.data_ptr(), t.data_ptr(), size_t(t.numel()) * t.element_size(), CopyKind::HostToDevice));
+    return out;
+  }
   copy(out, t);
   return out;
 }

@@ -101,6 +101,35 @@ void cuda_memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind) {
   HONE_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, k, stream));
   HONE_CUDA_CHECK(cudaStreamSynchronize(stream));
 }
+void* cuda_host_alloc(size_t nbytes) {
+  HONE_CHECK(cuda_device_count() > 0, "pin_memory: no CUDA device or driver is present (the CUDA driver is what ",
+             "page-locks the memory)");
+  void* p = nullptr;
+  if (nbytes) HONE_CUDA_CHECK(cudaHostAlloc(&p, nbytes, cudaHostAllocDefault));
+  return p;
+}
+
+void cuda_host_free(void* p) {
+  if (p) cudaFreeHost(p);  // errors here cannot be reported from a destructor; ignore them
+}
+
+void* cuda_memcpy_async(void* dst, const void* src, size_t nbytes, CopyKind kind) {
+  cudaMemcpyKind k = kind == CopyKind::HostToDevice   ? cudaMemcpyHostToDevice
+                     : kind == CopyKind::DeviceToHost ? cudaMemcpyDeviceToHost
+                                                      : cudaMemcpyDeviceToDevice;
+  auto stream = static_cast<cudaStream_t>(Context::current().cuda_stream());
+  HONE_CUDA_CHECK(cudaMemcpyAsync(dst, src, nbytes, k, stream));
+  cudaEvent_t done = nullptr;
+  HONE_CUDA_CHECK(cudaEventCreateWithFlags(&done, cudaEventDisableTiming));
+  HONE_CUDA_CHECK(cudaEventRecord(done, stream));
+  return done;
+}
+
+void cuda_event_wait(void* event) {
+  if (!event) return;
+  cudaEventSynchronize(static_cast<cudaEvent_t>(event));  // called from destructors: errors are ignored
+  cudaEventDestroy(static_cast<cudaEvent_t>(event));
+}
 #else
 namespace {
 [[noreturn]] void not_built(const char* what) {
@@ -118,6 +147,10 @@ bool cuda_stream_capturing(int) { return false; }
 std::string cuda_memory_info(int) { return ""; }
 void cuda_memcpy(void*, const void*, size_t, CopyKind) { not_built("cuda_memcpy"); }
 void cuda_synchronize() {}
+void* cuda_host_alloc(size_t) { not_built("pin_memory"); }
+void cuda_host_free(void*) {}
+void* cuda_memcpy_async(void*, const void*, size_t, CopyKind) { not_built("cuda_memcpy_async"); }
+void cuda_event_wait(void*) {}
 CudaDeviceGuard::CudaDeviceGuard(int) {}
 CudaDeviceGuard::~CudaDeviceGuard() {}
 #endif

@@ -33,6 +33,16 @@ enum class CopyKind { HostToDevice, DeviceToHost, DeviceToDevice };
 void cuda_synchronize();
 // Copies on the current context's stream and waits for it.
 void cuda_memcpy(void* dst, const void* src, size_t nbytes, CopyKind kind);
+// Pinned (page-locked) host memory, which the GPU reads by DMA while the host goes on:
+// cudaHostAlloc / cudaFreeHost. Built without CUDA (or with no driver) allocating is a
+// hone::Error: pinning needs the CUDA driver, and a silent pageable fallback would hide that
+// the asynchronous copies the caller asked for are not happening.
+void* cuda_host_alloc(size_t nbytes);
+void cuda_host_free(void* p);
+// Queues a copy on the current context's stream and returns at once, with a cudaEvent_t
+// recorded after the copy: the source must stay alive until cuda_event_wait(event) returns.
+void* cuda_memcpy_async(void* dst, const void* src, size_t nbytes, CopyKind kind);
+void cuda_event_wait(void* event);  // waits for the event, then destroys it
 
 namespace detail {
 // Throws the hone::Error for a failed CUDA call (`status` is a cudaError_t).

@@ -7,6 +7,7 @@
 #include <type_traits>
 
 #include "tensor/error.h"
+#include "tensor/host_device.h"
 
 namespace hone {
 
@@ -37,9 +38,10 @@ DType promote_types(DType a, DType b);
 
 // Converts one value between element types: 16-bit floats go through float, bool is
 // "not zero", everything else is static_cast. The one place every copy, print and
-// factory converts an element.
+// factory converts an element; the CUDA copy (tensor/copy_cuda.cu) too, for every type but
+// the 16-bit floats (their conversions are host code).
 template <typename T, typename S>
-inline T cast_value(S v) {
+HONE_HOST_DEVICE inline T cast_value(S v) {
   if constexpr (std::is_same_v<T, S>) return v;
   else if constexpr (std::is_same_v<S, Half> || std::is_same_v<S, BFloat16>) return cast_value<T>(float(v));
   else if constexpr (std::is_same_v<T, Half> || std::is_same_v<T, BFloat16>) return T(float(v));

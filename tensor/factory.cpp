@@ -2,6 +2,8 @@
 #include <array>
 #include <cmath>
 
+#include "tensor/cuda_kernels.h"
+#include "tensor/cuda_runtime.h"
 #include "tensor/parallel.h"
 #include "tensor/tensor.h"
 
@@ -85,13 +87,32 @@ UniformStream uniform_stream(int64_t n, Generator* gen) {
   const Generator::Blocks b = g.reserve_blocks(uint64_t(n + 1) / 2 + 1);
   return {b.seed, b.first};
 }
+
+// A random tensor filled on its GPU by `fill(out, stream)` (tensor/random_cuda.cu), or an
+// undefined tensor where the CPU path must make it (not CUDA, a dtype the kernels do not
+// write, channels-last order).
+template <typename F>
+Tensor fill_on_device(const Shape& shape, const TensorOptions& opts, F&& fill) {
+  const Device device = resolve(opts);
+  if (!device.is_cuda() || (opts.dtype != DType::Float32 && opts.dtype != DType::Float64) ||
+      opts.memory_format != MemoryFormat::Contiguous)
+    return Tensor();
+  Tensor out = empty(shape, {.dtype = opts.dtype, .device = device});
+  CudaDeviceGuard on(device.index);
+  fill(out, Context::current().cuda_stream());
+  return finish(out, opts);
+}
 }  // namespace
 
 Tensor empty(const Shape& shape, TensorOptions opts) {
   const int64_t n = numel(shape);  // validates dims
   auto impl = std::make_shared<TensorImpl>();
   HONE_CHECK(n <= int64_t(1) << 46, "empty: shape ", shape, " is too large (", n, " elements)");
-  impl->storage = std::make_shared<Storage>(size_t(n) * dtype_size(opts.dtype), resolve(opts));
+  const size_t nbytes = size_t(n) * dtype_size(opts.dtype);
+  if (opts.pin_memory)
+    HONE_CHECK(resolve(opts).is_cpu(), "empty: pin_memory is for CPU tensors (the host side of a copy to a GPU), ",
+               "asked for ", resolve(opts).str());
+  impl->storage = opts.pin_memory ? Storage::pinned(nbytes) : std::make_shared<Storage>(nbytes, resolve(opts));
   impl->shape = shape;
   impl->strides = strides_for(shape, opts.memory_format);
   impl->dtype = opts.dtype;
@@ -139,6 +160,10 @@ template Tensor from_vector<uint8_t>(const std::vector<uint8_t>&, const Shape&, 
 Tensor uniform(const Shape& shape, double low, double high, TensorOptions opts, Generator* gen) {
   HONE_CHECK(low <= high, "uniform: low ", low, " > high ", high);
   UniformStream u = uniform_stream(numel(shape), gen);
+  if (Tensor t = fill_on_device(shape, opts, [&](const Tensor& out, void* stream) {
+        detail::cuda_fill_uniform(out.data_ptr(), out.dtype(), out.numel(), u.seed, u.first, low, high, stream);
+      }); t.defined())
+    return t;
   // A draw in [low, high) can round up to `high` in a narrower dtype: step it below.
   return generate(shape, opts, [&](int64_t i) {
     double v = stored(low + (high - low) * u(i), opts.dtype);
@@ -153,6 +178,10 @@ Tensor normal(const Shape& shape, double mean, double std, TensorOptions opts, G
   HONE_CHECK(std >= 0, "normal: std ", std, " is negative");
   // Box-Muller on uniform pairs (2k, 2k+1); element i takes the cos or sin branch.
   UniformStream u = uniform_stream(numel(shape) + 1, gen);
+  if (Tensor t = fill_on_device(shape, opts, [&](const Tensor& out, void* stream) {
+        detail::cuda_fill_normal(out.data_ptr(), out.dtype(), out.numel(), u.seed, u.first, mean, std, stream);
+      }); t.defined())
+    return t;
   return generate(shape, opts, [&](int64_t i) {
     // Elements 2k and 2k+1 are the cos and sin halves of one Box-Muller pair: compute the
     // pair once per thread and hand out both halves.

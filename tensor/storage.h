@@ -22,6 +22,16 @@ class Storage {
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
 
+  // Pinned host memory (cuda_host_alloc): what Tensor::pin_memory and the data loader's
+  // batches live in, so that a copy to the GPU can run while the host goes on.
+  static std::shared_ptr<Storage> pinned(size_t nbytes);
+  bool is_pinned() const { return pinned_; }
+  // An asynchronous copy out of this storage was queued; `event` (cuda_memcpy_async's)
+  // completes with it. Freeing the storage waits for the last such copy, so the memory is
+  // never handed back while the GPU still reads it. A second copy queued before the first
+  // is done waits for the first here.
+  void record_async_read(void* event);
+
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   Device device() const { return device_; }
@@ -35,6 +45,8 @@ class Storage {
   Device device_;
   std::function<void(void*)> deleter_;
   std::atomic<uint64_t> version_{0};
+  bool pinned_ = false;
+  std::atomic<void*> pending_read_{nullptr};
 };
 
 

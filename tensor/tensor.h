@@ -41,6 +41,7 @@ struct TensorOptions {
   std::optional<Device> device;  // unset: the current context's default device
   bool requires_grad = false;
   MemoryFormat memory_format = MemoryFormat::Contiguous;
+  bool pin_memory = false;  // CPU only: page-locked memory (Storage::pinned), for copies to a GPU
 };
 
 class Tensor {
@@ -62,6 +63,7 @@ class Tensor {
   bool is_contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;
   const std::shared_ptr<Storage>& storage() const { return impl().storage; }
   bool is_same(const Tensor& other) const { return impl_ == other.impl_; }
+  bool is_pinned() const { return storage()->is_pinned(); }  // in page-locked host memory
   // True when this handle is the only one to its view and its storage: nothing else can
   // see or change the data (autograd adopts such gradients instead of copying them).
   bool is_unique() const { return impl_ && impl_.use_count() == 1 && impl_->storage.use_count() == 1; }
@@ -113,7 +115,12 @@ class Tensor {
   Tensor contiguous(MemoryFormat format = MemoryFormat::Contiguous) const;
   Tensor clone() const;
   Tensor to(DType dtype) const;
-  Tensor to(Device device) const;
+  // non_blocking: a contiguous pinned CPU tensor goes to the GPU on the context's stream
+  // without waiting (what Tensor::pin_memory is for); every other copy waits, as always.
+  Tensor to(Device device, bool non_blocking = false) const;
+  // A copy in pinned host memory (this tensor if it is pinned already). A hone::Error for a
+  // GPU tensor, and where hone was built without CUDA or no CUDA driver is present.
+  Tensor pin_memory() const;
   Tensor sum() const;
   Tensor sum(const std::vector<int64_t>& dims, bool keepdim = false) const;
   Tensor mean() const;
@@ -192,7 +199,7 @@ void fill(const Tensor& dst, double value);
 void check_writable(const Tensor& dst, const char* op);
 Tensor contiguous(const Tensor& t, MemoryFormat format = MemoryFormat::Contiguous);  // t itself if already
 Tensor to_dtype(const Tensor& t, DType dtype);     // t itself if same dtype
-Tensor to_device(const Tensor& t, Device device);  // t itself if same device
+Tensor to_device(const Tensor& t, Device device, bool non_blocking = false);  // t itself if same device
 }  // namespace raw
 
 }  // namespace hone

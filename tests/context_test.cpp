@@ -16,6 +16,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "tensor/philox.h"
 #include "test_util.h"
 
 namespace hone {
@@ -222,6 +223,18 @@ TEST(Generator, PhiloxMatchesRandom123KnownAnswer) {
   EXPECT_NE(Generator::philox(0, uint64_t(1) << 32), Generator::philox(0, 0));
   EXPECT_NE(Generator::philox(uint64_t(1) << 32, 0), Generator::philox(0, 0));
   EXPECT_EQ(Generator::philox(77, 5), Generator::philox(77, 5));
+}
+
+// The numbers as they were before Philox moved into tensor/philox.h (HONE_HOST_DEVICE, shared
+// with the CUDA kernels): printed by the previous build, pinned here bit for bit.
+TEST(Generator, SharedPhiloxKeepsTheCpuNumbers) {
+  EXPECT_EQ(Generator::philox(0x0123456789abcdefULL, 0xfedcba9876543210ULL),
+            (std::array<uint32_t, 4>{0x2c03a599u, 0xd8a290fcu, 0x4339955bu, 0x8784c033u}));
+  Generator g(42);
+  const std::vector<double> u = rand({5}, {.dtype = DType::Float64}, &g).to_vector<double>();
+  EXPECT_EQ(u, (std::vector<double>{0x1.39d5e0a6efea9p-1, 0x1.2bf50ad5742bp-4, 0x1.f9b6424ea774dp-1,
+                                    0x1.071eb4dce89cp-1, 0x1.a6d8044b510ebp-1}));
+  for (int64_t i = 0; i < 5; ++i) EXPECT_EQ(philox_uniform(42, 0, i), u[size_t(i)]);  // what the kernels call
 }
 
 TEST(Generator, StateIsSeedAndOffset) {

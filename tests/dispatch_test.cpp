@@ -45,6 +45,7 @@ std::vector<FamilyUse> every_family() {
        }},
       {"sum", [=] { sum(leaf({3, 4}, 1), {1}).sum().backward(); }},
       {"max", [=] { max(leaf({3, 4}, 1), 1).values.sum().backward(); }},
+      {"dropout", [=] { dropout(leaf({3, 4}, 1), 0.5, true).sum().backward(); }},
   };
 }
 
@@ -160,6 +161,7 @@ TEST(Dispatch, TheRegistryHoldsOurCpuKernelForEveryFamilyInBothFloatTypes) {
   check(r.avg_pool2d_forward), check(r.avg_pool2d_backward), check(r.adaptive_avg_pool2d_forward);
   check(r.adaptive_avg_pool2d_backward), check(r.softmax_forward), check(r.softmax_backward);
   check(r.cross_entropy_forward), check(r.cross_entropy_backward), check(r.sum), check(r.max_dim), check(r.index_add_dim);
+  check(r.dropout_forward), check(r.dropout_backward);
   // Every family has a use in EveryOpFamilyRunsThroughTheRegistry.
   std::set<std::string> used;
   for (const FamilyUse& u : every_family()) used.insert(u.family);
@@ -198,7 +200,8 @@ TEST(Dispatch, UnknownBackendFamiliesAreRefused) {
                         r.avg_pool2d_backward.family(), r.adaptive_avg_pool2d_forward.family(),
                         r.adaptive_avg_pool2d_backward.family(), r.softmax_forward.family(), r.softmax_backward.family(),
                         r.cross_entropy_forward.family(), r.cross_entropy_backward.family(), r.sum.family(),
-                        r.max_dim.family(), r.index_add_dim.family()})
+                        r.max_dim.family(), r.index_add_dim.family(), r.dropout_forward.family(),
+                        r.dropout_backward.family()})
     registry_families.insert(f);
   const auto& listed = Context::op_families();
   EXPECT_EQ(registry_families, std::set<std::string>(listed.begin(), listed.end()));

@@ -3,7 +3,9 @@
 // -DHONE_WITH_IO=OFF). For every case of tests/op_cases.h it runs each registered CUDA
 // kernel on the device against the float64 reference (the same inputs, tolerances and NaN
 // pre-fill as tests/op_harness_test.cpp, which checks the CPU kernels the same way), then
-// checks the device caching allocator on the real device.
+// checks the device caching allocator on the real device and the tensor layer's CUDA paths
+// (random fills, strided copy, dropout, pinned memory: tests/gpu_check_tensor.h; --filter
+// tensor runs only these).
 //   gpu_check [--filter TEXT] [--perf] [--reps N] [--train-step [--batch B] [--model M]]
 //             [--layers] [--on-cpu]
 // --perf also times each CUDA kernel (median of N runs, synchronised), printing GFLOP/s or
@@ -24,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "gpu_check_tensor.h"
 #include "gpu_layers.h"
 #include "gpu_train_step.h"
 #include "op_cases.h"
@@ -153,6 +156,7 @@ int run(int argc, char** argv) {
     }
   }
   failed += filter.empty() ? check_allocator() : 0;
+  failed += filter.empty() || filter == "tensor" ? gpu_check::check_tensor_kernels() : 0;
   // Float32 sums in another order over a whole network: 1e-3 norm-wise is far above the
   // rounding (about 1e-5) and far below a wrong kernel (order 1).
   failed += filter.empty() ? gpu_check::check_train_step(model, 1e-3, Device::cuda(0)) : 0;

@@ -139,6 +139,22 @@ TEST(Loader, BatchesBitwiseEqualForAnyWorkerCount) {
   EXPECT_NE(std::memcmp(e0.pixels.data() + k0 * one.size(), e1.pixels.data() + k1 * one.size(), one.size() * 4), 0);
 }
 
+// pin_memory asks for page-locked batches, which only a CUDA driver can give: without a GPU it
+// is refused up front, naming the option. With it off (the default), batches are ordinary,
+// unpinned CPU tensors, exactly as before the option existed.
+TEST(Loader, PinMemoryNeedsAGpuAndIsOffByDefault) {
+  auto data = std::make_shared<PatternDataset>(7);
+  if (cuda_device_count() == 0)
+    test::expect_error([&] { DataLoader(data, train_transform(), {.batch_size = 2, .pin_memory = true}); },
+                       {"DataLoader: pin_memory needs a CUDA", "leave it off"});
+  DataLoader loader(data, train_transform(), {.batch_size = 3, .seed = 2, .workers = 1});
+  loader.start_epoch(0);
+  const Batch b = *loader.next();
+  EXPECT_FALSE(b.images.is_pinned());
+  EXPECT_FALSE(b.labels.is_pinned());
+  EXPECT_TRUE(b.images.device().is_cpu());
+}
+
 TEST(Loader, OrderIsASeededPermutationPerEpoch) {
   auto data = std::make_shared<PatternDataset>(50);
   DataLoader a(data, train_transform(), {.seed = 1});

@@ -64,6 +64,70 @@ TEST(Dropout, GradientIsTheMask) {
   EXPECT_EQ(x.grad().to_vector<float>(), y.to_vector<float>());
 }
 
+// Dropout as it was composed before the fused kernel (kernels/dropout.h), kept here as the
+// definition the kernel must reproduce bit for bit, mask, scale and generator offset.
+Tensor composed_dropout(const Tensor& x, double p, Generator* gen) {
+  Tensor u = rand(x.shape(), {.dtype = DType::Float64, .device = x.device()}, gen);
+  Tensor mask = ge(u, scalar_like(p, u)).to(x.dtype()) * (1.0 / (1.0 - p));
+  return x * mask;
+}
+
+std::vector<unsigned char> bytes_of(const Tensor& t) {
+  Tensor c = t.contiguous();
+  const auto* p = static_cast<const unsigned char*>(c.data_ptr());
+  return {p, p + c.numel() * int64_t(c.element_size())};
+}
+
+TEST(Dropout, FusedKernelIsBitwiseTheComposedFormula) {
+  const double inf = INFINITY, nan = NAN;
+  for (DType t : {DType::Float32, DType::Float64})
+    for (double p : {0.1, 1.0 / 3, 0.5, 0.9})
+      for (const Shape& shape : {Shape{1}, Shape{7, 13}, Shape{3 * 65536 + 1}, Shape{}}) {
+        SCOPED_TRACE(std::string(dtype_name(t)) + " p=" + std::to_string(p) + " shape=" + shape_str(shape));
+        Generator init(uint64_t(numel(shape)));
+        Tensor x = uniform(shape, -3, 3, {.dtype = t}, &init);
+        if (x.numel() >= 4) {  // special values: the product must keep its NaN and signed zeros
+          Tensor flat = x.view({x.numel()});
+          NoGradGuard ng;
+          flat.narrow(0, 0, 1).fill_(inf), flat.narrow(0, 1, 1).fill_(nan), flat.narrow(0, 2, 1).fill_(-0.0);
+          flat.narrow(0, 3, 1).fill_(-inf);
+        }
+        for (bool transposed : {false, true}) {
+          const Tensor in = transposed && x.dim() == 2 ? x.t() : x;
+          Tensor a = in.detach().set_requires_grad(), b = in.detach().set_requires_grad();
+          Generator g1(99), g2(99);
+          g1.set_offset(12345), g2.set_offset(12345);
+          Tensor y1 = dropout(a, p, true, &g1), y2 = composed_dropout(b, p, &g2);
+          EXPECT_EQ(bytes_of(y1), bytes_of(y2));
+          EXPECT_EQ(g1.offset(), g2.offset());
+          EXPECT_EQ(y1.grad_fn()->name(), "DropoutBackward");  // one fused node, not ge, to and two muls
+          Generator gw(7);
+          const Tensor w = uniform(in.shape(), -2, 2, {.dtype = t}, &gw);
+          (y1 * w).sum().backward();
+          (y2 * w).sum().backward();
+          EXPECT_EQ(bytes_of(a.grad()), bytes_of(b.grad()));
+        }
+      }
+}
+
+TEST(Dropout, SameSeedSameMaskWhateverTheThreads) {
+  Tensor x = ones({200001});
+  std::vector<unsigned char> first;
+  for (int threads : {1, 2, 3}) {
+    Context ctx;
+    ctx.set_num_threads(threads);
+    ContextGuard guard(ctx);
+    Generator g(5);
+    const auto b = bytes_of(dropout(x, 0.25, true, &g));
+    if (first.empty()) first = b;
+    EXPECT_EQ(b, first) << threads << " threads";
+  }
+}
+
+TEST(Dropout, HalfPrecisionIsRefusedNamingTheOp) {
+  test::expect_error([] { dropout(ones({4}, {.dtype = DType::Float16}), 0.5, true); }, {"dropout", "float16"});
+}
+
 TEST(Softmax, HandComputedRowsSumToOne) {
   Tensor x = from_vector<double>({1, 2, 3, 1000, 1000, 1000}, {2, 3});
   const double e = std::exp(1.0), z = 1 + e + e * e;

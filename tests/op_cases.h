@@ -8,6 +8,7 @@
 // a layer is cheap enough for every run of the unit suite.
 #include <vector>
 
+#include "op_harness_dropout.h"
 #include "op_harness_elementwise.h"
 #include "op_harness_linalg.h"
 #include "op_harness_nn.h"
@@ -175,6 +176,14 @@ inline const std::vector<OpCase>& op_cases() {
         index_add_dim_case({3, 5}, 1),
         index_add_dim_case({4, 1, 6}, 0),
         index_add_dim_case({2, 7, 3}, 2),
+
+        // ---- dropout ----
+        dropout_forward_case(1, 0.5),
+        dropout_forward_case(37, 0.3, 5),
+        dropout_forward_case(2 * 512, 0.5),               // ResNet-18's features before the head, batch 2
+        dropout_forward_case(3 * 65536 + 1, 0.1, 1001),  // splits over threads; odd: a half-used last block
+        dropout_backward_case(37, 0.3),
+        dropout_backward_case(2 * 4096, 0.5),             // VGG-16's classifier, batch 2
     };
   }();
   return cases;

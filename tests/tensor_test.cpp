@@ -1004,3 +1004,27 @@ TEST(Devices, CudaRoundTripPreservesValues) {
 
 }  // namespace
 }  // namespace hone
+
+namespace hone {
+namespace {
+
+// Pinned memory needs the CUDA driver: where there is none, asking for it is a hone::Error
+// naming pin_memory (never a silent pageable copy); ordinary tensors are not pinned, and a
+// non_blocking move within the CPU is no move at all. gpu_check covers the pinned path itself.
+TEST(PinnedMemory, WithoutAGpuItIsAClearError) {
+  Tensor x = ones({3, 4});
+  EXPECT_FALSE(x.is_pinned());
+  EXPECT_TRUE(x.to(Device::cpu(), /*non_blocking=*/true).is_same(x));
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a GPU is present: gpu_check covers pinned memory";
+  const std::string why = cuda_built() ? "no CUDA device or driver" : "built without CUDA";
+  test::expect_error([&] { x.pin_memory(); }, {"pin_memory", why});
+  test::expect_error([&] { empty({2}, {.pin_memory = true}); }, {"pin_memory", why});
+}
+
+TEST(PinnedMemory, OnlyCpuTensorsArePinned) {
+  test::expect_error([] { empty({2}, {.device = Device::cuda(), .pin_memory = true}); },
+                     {"empty: pin_memory is for CPU tensors", "cuda:0"});
+}
+
+}  // namespace
+}  // namespace hone

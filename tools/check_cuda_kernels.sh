@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Compile checks for the CUDA kernels that need no GPU (issue 13): every kernels/cuda/*.cu
+# Compile checks for the CUDA kernels that need no GPU (issue 13): every kernels/cuda/*.cu and tensor/*.cu
 # builds for sm_90 with ptxas's report, and no kernel spills registers to local memory
 # (a spill in a hot loop costs more than anything the kernel computes). Prints each kernel's
 # registers, shared memory and spills; exits non-zero on a compile error or any spill.
@@ -12,7 +12,7 @@ nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
 [ -x "$nvcc" ] || { echo "check_cuda_kernels: no nvcc: nothing to check"; exit 0; }
 [ -f "$build/generated/hone_config.h" ] || { echo "check_cuda_kernels: configure $build first"; exit 1; }
 status=0
-for cu in kernels/cuda/*.cu; do
+for cu in kernels/cuda/*.cu tensor/*.cu; do
   report=$("$nvcc" -std=c++20 -arch=sm_90 -O3 ${NVCC_EXTRA:-} -Xptxas -v -I. -I"$build/generated" -c "$cu" -o /dev/null 2>&1) ||
     { echo "$report"; echo "check_cuda_kernels: $cu does not compile"; status=1; continue; }
   # ptxas prints, per function: "Compiling entry function '<mangled>'", then "N bytes stack frame,

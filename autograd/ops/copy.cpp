@@ -37,9 +37,17 @@ Tensor Tensor::to(DType t) const {
   return out;
 }
 
-Tensor Tensor::to(Device d) const {
+Tensor Tensor::pin_memory() const {
+  HONE_CHECK(device().is_cpu(), "pin_memory: only CPU tensors can be pinned; this one is on ", device().str());
+  if (is_pinned()) return *this;
+  Tensor out = empty(shape(), {.dtype = dtype(), .device = Device::cpu(), .pin_memory = true});
+  raw::copy(out, *this);
+  return identity_node(*this, out, "pin_memory");
+}
+
+Tensor Tensor::to(Device d, bool non_blocking) const {
   if (d == device()) return *this;
-  Tensor out = raw::to_device(*this, d);
+  Tensor out = raw::to_device(*this, d, non_blocking);
   autograd::record("to", {*this}, {out}, {}, [from = device()](const auto& g, const auto&, const auto&) {
     return std::vector<Tensor>{g[0].to(from)};
   });

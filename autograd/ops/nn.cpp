@@ -163,10 +163,33 @@ Tensor dropout(const Tensor& x, double p, bool training, Generator* gen) {
   if (!training || p == 0) return x;
   require_float("dropout", x, "input");
   if (p == 1) return x * 0.0;
-  // keep = u >= p, scaled so the expectation is unchanged; mul records the backward.
-  Tensor u = rand(x.shape(), {.dtype = DType::Float64, .device = x.device()}, gen);
-  Tensor mask = ge(u, scalar_like(p, u)).to(x.dtype()) * (1.0 / (1.0 - p));
-  return x * mask;
+  // One fused kernel (kernels/dropout.h): keep = u >= p over the draws rand() would make,
+  // y = x * (keep ? 1/(1-p) : 0), bit for bit what x * (ge(rand, p) * (1/(1-p))) gave.
+  // The backward reads the one-byte mask, not a mask of x's dtype.
+  const Tensor xc = raw::contiguous(x);
+  const int64_t n = xc.numel();
+  Generator& g = gen ? *gen : Context::current().generator();
+  const Generator::Blocks blocks = g.reserve_blocks(kernels::dropout_blocks(n));
+  const double scale = 1.0 / (1.0 - p);
+  Tensor y = empty(xc.shape(), {.dtype = xc.dtype(), .device = xc.device()});
+  Tensor mask = empty(xc.shape(), {.dtype = DType::UInt8, .device = xc.device()});
+  if (n > 0)
+    detail::run_kernel(detail::kernel_registry().dropout_forward, "dropout", xc.device(), xc.dtype(),
+                       {.dtype = xc.dtype(), .n = n, .p = p, .scale = scale, .seed = blocks.seed,
+                        .first_block = blocks.first, .x = xc.data_ptr(), .y = y.data_ptr(),
+                        .mask = static_cast<uint8_t*>(mask.data_ptr())});
+  autograd::record("dropout", {x}, {y}, {mask}, [scale](const auto& g, const auto& s, const auto&) {
+    const Tensor dy = raw::contiguous(g[0]);
+    Tensor dx = empty(dy.shape(), {.dtype = dy.dtype(), .device = dy.device()});
+    if (dx.numel() > 0)
+      detail::run_kernel(detail::kernel_registry().dropout_backward, "dropout backward", dy.device(), dy.dtype(),
+                         {.dtype = dy.dtype(), .n = dy.numel(), .scale = scale,
+                          .mask = static_cast<const uint8_t*>(s[0].data_ptr()), .dy = dy.data_ptr(),
+                          .dx = dx.data_ptr()});
+    return std::vector<Tensor>{dx};
+  });
+  HONE_TRACE("dropout", {x}, {y}, {{"p", p}});
+  return y;
 }
 
 // ---- softmax ----

@@ -1,6 +1,7 @@
 // Every CPU kernel, registered under its op family: the whole list in one place.
 #include "kernels/cpu/batchnorm.h"
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/dropout.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
 #include "kernels/cpu/pooling.h"
@@ -37,6 +38,8 @@ void register_kernels(KernelRegistry& r) {
   r.sum.add(kCpu, {DType::Float32, DType::Float64, DType::Int64, DType::Int32}, kOurs, "cpu", sum);
   r.max_dim.add(kCpu, numbers, kOurs, "cpu", max_dim);
   r.index_add_dim.add(kCpu, floats, kOurs, "cpu", index_add_dim);
+  r.dropout_forward.add(kCpu, floats, kOurs, "cpu", dropout_forward);
+  r.dropout_backward.add(kCpu, floats, kOurs, "cpu", dropout_backward);
 }
 
 }  // namespace hone::kernels::cpu

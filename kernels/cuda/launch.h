@@ -1,13 +1,10 @@
 #pragma once
-// Grid size for a grid-stride kernel over n items with `threads` per block: enough blocks to
-// cover n, at most 65535 (the kernels loop over the rest).
-#include <cstdint>
+// Grid size for a grid-stride kernel (tensor/cuda_launch.h, shared with the tensor layer's
+// copy and random kernels).
+#include "tensor/cuda_launch.h"
 
 namespace hone::kernels::cuda {
 
-inline unsigned grid_for(int64_t n, int threads) {
-  const int64_t blocks = (n + threads - 1) / threads;
-  return unsigned(blocks < 65535 ? blocks : 65535);
-}
+using hone::detail::grid_for;
 
 }  // namespace hone::kernels::cuda

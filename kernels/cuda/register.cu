@@ -3,6 +3,7 @@
 // the op harness over them against the reference and the CPU kernels.
 #include "kernels/cuda/batchnorm.h"
 #include "kernels/cuda/conv2d.h"
+#include "kernels/cuda/dropout.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/matmul.h"
 #include "kernels/cuda/pooling.h"
@@ -37,6 +38,8 @@ void register_kernels(KernelRegistry& r) {
   r.index_add_dim.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", index_add_dim);
   r.matmul.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", matmul);
   r.conv2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_backward);
+  r.dropout_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", dropout_forward);
+  r.dropout_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", dropout_backward);
 }
 
 }  // namespace hone::kernels::cuda
