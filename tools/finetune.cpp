@@ -154,13 +154,15 @@ class FeatureSource : public BatchSource {
 };
 
 // Moves each batch to the training device (images and labels; the host keeps the order).
+// Batches the loader built in pinned memory go up without waiting (the copy overlaps the
+// step still running on the device).
 class DeviceSource : public BatchSource {
  public:
   DeviceSource(std::unique_ptr<BatchSource> inner, Device device) : inner_(std::move(inner)), device_(device) {}
   void start_epoch(int64_t epoch, int64_t skip) override { inner_->start_epoch(epoch, skip); }
   std::optional<io::Batch> next() override {
     auto b = inner_->next();
-    if (b) b->images = b->images.to(device_), b->labels = b->labels.to(device_);
+    if (b) b->images = b->images.to(device_, true), b->labels = b->labels.to(device_, true);
     return b;
   }
   int64_t size() const override { return inner_->size(); }
@@ -513,11 +515,13 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     train_src = std::make_unique<FeatureSource>(tx, ty, cfg.batch_size, true, cfg.seed);
     if (val) val_src = std::make_unique<FeatureSource>(vx, vy, cfg.batch_size, false, cfg.seed);
   } else {
+    const bool pin = !device.is_cpu();  // page-locked batches: asynchronous uploads
     train_src = std::make_unique<ImageSource>(
-        train, train_tf, io::LoaderOptions{.batch_size = cfg.batch_size, .seed = cfg.seed, .workers = cfg.workers});
+        train, train_tf, io::LoaderOptions{.batch_size = cfg.batch_size, .seed = cfg.seed, .workers = cfg.workers, .pin_memory = pin});
     if (val)
       val_src = std::make_unique<ImageSource>(
-          val, tf, io::LoaderOptions{.batch_size = cfg.batch_size, .shuffle = false, .seed = cfg.seed, .workers = cfg.workers});
+          val, tf, io::LoaderOptions{.batch_size = cfg.batch_size, .shuffle = false, .seed = cfg.seed, .workers = cfg.workers,
+                                     .pin_memory = pin});
   }
   if (!device.is_cpu()) {
     train_src = std::make_unique<DeviceSource>(std::move(train_src), device);
