@@ -13,6 +13,7 @@
 #include "op_cases.h"
 #include "test_util.h"
 #if HONE_WITH_VENDOR
+#include "kernels/vendor/kernels.h"
 #include "kernels/vendor/vendor.h"
 #endif
 
@@ -205,6 +206,41 @@ TEST(Vendor, TheOpHarnessListsTheVendorKernelsAsVariants) {
     }
   }
   EXPECT_GT(found, 3);
+}
+TEST(Vendor, WhatCudnnCannotDoIsRefusedNamingTheOpAndTheSetting) {
+  // The refusals come before any descriptor, allocation or launch, so they are checked here
+  // without a GPU (no pointer is touched).
+  namespace kv = kernels::vendor;
+  const kernels::Exec exec;
+  kernels::Conv2dForwardArgs conv{.g = {.n = 1, .c_in = 2, .h = 5, .w = 5, .c_out = 3, .kh = 3, .kw = 3, .pad_top = 1,
+                                        .pad_left = 1, .pad_bottom = 0, .pad_right = 1},
+                                  .dtype = DType::Float32};
+  test::expect_error([&] { kv::conv2d_forward(conv, exec); },
+                     {"conv2d forward (cudnn): padding top/bottom 1/0", "use Backend::Native for conv2d"});
+  kernels::Conv2dBackwardArgs conv_bwd{.g = conv.g, .dtype = DType::Float32};
+  test::expect_error([&] { kv::conv2d_backward(conv_bwd, exec); }, {"conv2d backward (cudnn)", "asymmetric"});
+
+  kernels::Pool2dGeometry pool{.n = 1, .c = 2, .h = 7, .w = 7, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2};
+  pool.ceil_mode = true;
+  test::expect_error([&] { kv::avg_pool2d_forward({.g = pool, .dtype = DType::Float32}, exec); },
+                     {"avg_pool2d forward (cudnn): ceil_mode", "use Backend::Native for avg_pool2d"});
+  pool.ceil_mode = false;
+  pool.pad_right = 1;
+  test::expect_error([&] { kv::avg_pool2d_backward({.g = pool, .dtype = DType::Float32}, exec); },
+                     {"avg_pool2d backward (cudnn): padding top/bottom 0/0, left/right 0/1"});
+
+  test::expect_error(
+      [&] { kv::adaptive_avg_pool2d_forward({.n = 1, .c = 2, .h = 10, .w = 9, .out_h = 3, .out_w = 4}, exec); },
+      {"adaptive_avg_pool2d forward (cudnn): output 3x4 does not divide the input 10x9",
+       "use Backend::Native for adaptive_avg_pool2d"});
+  test::expect_error(
+      [&] { kv::adaptive_avg_pool2d_backward({.n = 1, .c = 1, .h = 5, .w = 5, .out_h = 7, .out_w = 6}, exec); },
+      {"adaptive_avg_pool2d backward (cudnn): output 7x6"});
+
+  kernels::BatchNormForwardArgs bn{.dtype = DType::Float32, .n = 1, .c = 3, .hw = 1, .use_batch_stats = true,
+                                   .update_running = true};
+  test::expect_error([&] { kv::batchnorm_forward(bn, exec); },
+                     {"batch_norm forward (cudnn)", "one value per channel", "use Backend::Native for batch_norm"});
 }
 #else
 TEST(Vendor, RegisterKernelsPutsCudnnAndCublasUnderVendorForCuda) {

@@ -80,6 +80,11 @@ void forward(const BatchNormForwardArgs& a, const Exec& exec) {
   constexpr const char* op = "batch_norm forward (cudnn)";
   const size_t cbytes = size_t(a.c) * sizeof(T);
   const int64_t m = a.n * a.hw;
+  HONE_CHECK(a.eps >= CUDNN_BN_MIN_EPSILON, op, ": eps ", a.eps, " is below cuDNN's minimum ", CUDNN_BN_MIN_EPSILON,
+             "; use Backend::Native for batch_norm");
+  HONE_CHECK(!(a.use_batch_stats && a.update_running && m == 1), op,
+             ": a running-statistics update over one value per channel (n * h * w = 1): cuDNN's unbiased variance "
+             "divides by zero; use Backend::Native for batch_norm");
   if (!a.use_batch_stats) {
     running_stats<T><<<cuda::grid_for(a.c, kThreads), kThreads, 0, stream_of(exec)>>>(
         static_cast<T*>(a.save_mean), static_cast<T*>(a.save_invstd), static_cast<const T*>(a.running_mean),
@@ -87,11 +92,6 @@ void forward(const BatchNormForwardArgs& a, const Exec& exec) {
     HONE_CUDA_CHECK_LAUNCH("batch_norm (cudnn) running statistics");
     if (m == 0) return;
   }
-  HONE_CHECK(a.eps >= CUDNN_BN_MIN_EPSILON, op, ": eps ", a.eps, " is below cuDNN's minimum ", CUDNN_BN_MIN_EPSILON,
-             "; use Backend::Native for batch_norm");
-  HONE_CHECK(!(a.use_batch_stats && a.update_running && m == 1), op,
-             ": a running-statistics update over one value per channel (n * h * w = 1): cuDNN's unbiased variance "
-             "divides by zero; use Backend::Native for batch_norm");
   TensorDesc x, stats;
   x.set(a.dtype, a.n, a.c, a.hw, 1, op);
   HONE_CUDNN_CHECK(cudnnDeriveBNTensorDescriptor(stats.d, x.d, CUDNN_BATCHNORM_SPATIAL));

@@ -11,6 +11,13 @@ namespace hone::kernels::vendor {
 
 namespace {
 
+// Refuses what cuDNN's convolution cannot express, before anything is created or launched.
+void refuse_unsupported(const Conv2dGeometry& g, const char* op) {
+  HONE_CHECK(g.pad_top == g.pad_bottom && g.pad_left == g.pad_right, op, ": padding top/bottom ", g.pad_top, "/",
+             g.pad_bottom, ", left/right ", g.pad_left, "/", g.pad_right,
+             " is asymmetric and cuDNN pads symmetrically; use Backend::Native for conv2d");
+}
+
 // The descriptors of one convolution: input, weight, output, and the convolution itself.
 struct ConvDescs {
   TensorDesc x, y, bias;
@@ -18,9 +25,6 @@ struct ConvDescs {
   cudnnConvolutionDescriptor_t conv = nullptr;
 
   ConvDescs(const Conv2dGeometry& g, DType t, const char* op) {
-    HONE_CHECK(g.pad_top == g.pad_bottom && g.pad_left == g.pad_right, op, ": padding top/bottom ", g.pad_top, "/",
-               g.pad_bottom, ", left/right ", g.pad_left, "/", g.pad_right,
-               " is asymmetric and cuDNN pads symmetrically; use Backend::Native for conv2d");
     HONE_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w));
     HONE_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv));
     const cudnnDataType_t type = cudnn_type(t, op);
@@ -80,6 +84,7 @@ void zero(void* p, size_t bytes, const Exec& exec) {
 
 void conv2d_forward(const Conv2dForwardArgs& a, const Exec& exec) {
   constexpr const char* op = "conv2d forward (cudnn)";
+  refuse_unsupported(a.g, op);
   if (a.g.n == 0) return;
   ConvDescs d(a.g, a.dtype, op);
   cudnnHandle_t h = cudnn_handle(exec);
@@ -101,6 +106,7 @@ void conv2d_forward(const Conv2dForwardArgs& a, const Exec& exec) {
 
 void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
   constexpr const char* op = "conv2d backward (cudnn)";
+  refuse_unsupported(a.g, op);
   const size_t elem = dtype_size(a.dtype);
   if (a.g.n == 0) {  // no batch: the parameter gradients are sums over nothing
     zero(a.grad_weight, size_t(a.g.c_out * (a.g.c_in / a.g.groups) * a.g.kh * a.g.kw) * elem, exec);

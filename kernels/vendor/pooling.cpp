@@ -16,16 +16,20 @@ struct PoolDesc {
   PoolDesc& operator=(const PoolDesc&) = delete;
 };
 
-// One average pooling as cuDNN's descriptors, after refusing what cuDNN cannot express.
+// Refuses what cuDNN's pooling cannot express, before anything is created or launched.
+void refuse_unsupported(const Pool2dGeometry& g, const char* op) {
+  HONE_CHECK(!g.ceil_mode, op, ": ceil_mode is not supported by cuDNN's pooling; use Backend::Native for avg_pool2d");
+  HONE_CHECK(g.pad_top == g.pad_bottom && g.pad_left == g.pad_right, op, ": padding top/bottom ", g.pad_top, "/",
+             g.pad_bottom, ", left/right ", g.pad_left, "/", g.pad_right,
+             " is asymmetric and cuDNN pads symmetrically; use Backend::Native for avg_pool2d");
+  HONE_CHECK(g.dilation_h == 1 && g.dilation_w == 1, op, ": average pooling has no dilation");
+}
+
+// One average pooling as cuDNN's descriptors.
 struct AvgPool {
   PoolDesc pool;
   TensorDesc x, y;
   AvgPool(const Pool2dGeometry& g, DType t, bool count_include_pad, const char* op) {
-    HONE_CHECK(!g.ceil_mode, op, ": ceil_mode is not supported by cuDNN's pooling; use Backend::Native for avg_pool2d");
-    HONE_CHECK(g.pad_top == g.pad_bottom && g.pad_left == g.pad_right, op, ": padding top/bottom ", g.pad_top, "/",
-               g.pad_bottom, ", left/right ", g.pad_left, "/", g.pad_right,
-               " is asymmetric and cuDNN pads symmetrically; use Backend::Native for avg_pool2d");
-    HONE_CHECK(g.dilation_h == 1 && g.dilation_w == 1, op, ": average pooling has no dilation");
     // Without ceil_mode no window reaches past the padding, so hone's count_include_pad
     // divisor is the whole window, as cuDNN's INCLUDE_PADDING.
     const auto mode = count_include_pad ? CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING
@@ -45,6 +49,7 @@ struct AvgPool {
 
 void forward(const Pool2dGeometry& g, DType t, bool include_pad, const void* in, void* out, const Exec& exec,
              const char* op) {
+  refuse_unsupported(g, op);
   if (g.n * g.c == 0) return;
   AvgPool p(g, t, include_pad, op);
   const Scale one(t, 1), zero(t, 0);
@@ -53,6 +58,7 @@ void forward(const Pool2dGeometry& g, DType t, bool include_pad, const void* in,
 
 void backward(const Pool2dGeometry& g, DType t, bool include_pad, const void* dy, void* dx, const Exec& exec,
               const char* op) {
+  refuse_unsupported(g, op);
   if (g.n * g.c == 0) return;
   AvgPool p(g, t, include_pad, op);
   const Scale one(t, 1), zero(t, 0);
