@@ -12,11 +12,14 @@
 #             linear; traced from the models) at batch 2 against the CPU, and two whole
 #             ResNet-18 SGD steps on CUDA against the same steps on the CPU
 #   perf      each CUDA kernel's median time over 20 runs, with GFLOP/s or GB/s, and the
-#             device-to-device copy bandwidth they are measured against; then each distinct
+#             device-to-device copy bandwidth they are measured against; where hone_vendor
+#             was built, ours beside cuDNN/cuBLAS ("VS" lines: vendor/ours); then each distinct
 #             ResNet-18 / VGG-16 layer at batch 64 and 256, ours beside the vendor's
 #   train     the ResNet-18 training step at batch $HONE_GPU_BATCH (default 256), 224x224,
 #             in images/s: ours, then PyTorch eager on the same GPU in the same run
 #             (bench/torch_gpu_step.py, NCHW and channels-last) when python3 has torch
+# cuDNN: from the system or CUDA paths, else from PyTorch's pip wheel (nvidia.cudnn), passed
+# to CMake as CUDNN_ROOT and put on LD_LIBRARY_PATH; without it, gpu_check checks ours only.
 # Prints the GPU, the time of each phase, and exits non-zero on the first failing phase.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,13 +29,25 @@ phases=("$@")
 batch=${HONE_GPU_BATCH:-256}
 build=build/gpu
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "nvidia-smi: no GPU visible"
+cudnn_args=()
+if ! ls /usr/include/cudnn.h /usr/local/cuda/include/cudnn.h >/dev/null 2>&1; then
+  cudnn_root=$(python3 -c 'import nvidia.cudnn as m, os; print(os.path.dirname(m.__file__) if m.__file__ else list(m.__path__)[0])' 2>/dev/null || true)
+  if [ -n "$cudnn_root" ] && [ -f "$cudnn_root/include/cudnn.h" ]; then
+    echo "gpu.sh: cuDNN from $cudnn_root"
+    cudnn_args=(-DCUDNN_ROOT="$cudnn_root")
+    export LD_LIBRARY_PATH="$cudnn_root/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  else
+    echo "gpu.sh: no cuDNN found (system, CUDA or the nvidia.cudnn wheel): the vendor kernels are not built"
+  fi
+fi
 start=$SECONDS
 for phase in "${phases[@]}"; do
   t0=$SECONDS
   echo "== gpu.sh: $phase"
   case $phase in
     build)
-      cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHONE_CUDA=ON -DHONE_WITH_IO=OFF >/dev/null
+      cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHONE_CUDA=ON -DHONE_WITH_IO=OFF ${cudnn_args[@]+"${cudnn_args[@]}"} |
+        grep "hone:"
       cmake --build $build --target gpu_check -j "$(nproc)"
       ;;
     check)

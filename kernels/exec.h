@@ -13,6 +13,9 @@ namespace hone::kernels {
 struct Exec {
   ThreadPool* pool = nullptr;  // nullptr: everything runs on the calling thread
   void* stream = nullptr;      // a cudaStream_t; nullptr = the default stream
+  // CUDA float32: may products round their inputs to TF32 on tensor cores (10-bit mantissa)?
+  // false: exact float32, as the CPU kernels. From Context::allow_tf32().
+  bool allow_tf32 = false;
 
   int threads() const { return pool ? pool->size() : 1; }
 };

@@ -68,8 +68,21 @@ class KernelTable {
     if (e) return *e;
     fail(op, ": no ", requested == Backend::Auto ? "" : backend_name(requested), requested == Backend::Auto ? "" : " ",
          "kernel for ", device_type_name(device), " ", dtype_name(dtype), " (", name(), " kernels: ", registered(), ")",
-         requested == Backend::Auto ? "" : "; the context's backend for this op can be set back to Auto");
+         requested == Backend::Auto ? "" : "; the context's backend for this op can be set back to Auto",
+         requested == Backend::Vendor && !has_backend(Backend::Vendor) ? kVendorHint : "");
   }
+
+  bool has_backend(Backend b) const {
+    for (const Entry& e : entries_)
+      if (e.backend == b) return true;
+    return false;
+  }
+
+  // Why a table may have no vendor kernel at all: they live outside libhone, and some
+  // families have none (kernels/vendor/vendor.h lists them).
+  static constexpr const char* kVendorHint =
+      "; the vendor kernels (cuDNN, cuBLAS) are in the library hone_vendor: link it and call "
+      "hone::vendor::register_kernels() once at start-up (kernels/vendor/vendor.h lists the op families it covers)";
 
   // What is registered, one group per (backend, device): "native cpu float32, float64".
   std::string registered() const {
@@ -120,8 +133,15 @@ struct KernelRegistry {
 };
 
 // The process's registry: the CPU kernels, and the CUDA ones in a CUDA build, registered
-// on first use and never changed afterwards (so lookups need no lock).
+// on first use; afterwards only extend_kernel_registry adds to it (lookups take no lock).
 const KernelRegistry& kernel_registry();
+
+// Adds the kernels `add` registers to the process's registry, once per `add` (a second call
+// with the same function does nothing). For libraries outside libhone (hone_vendor's
+// hone::vendor::register_kernels): an explicit call, since a static initialiser in a static
+// library is dropped by the linker. Call it at start-up, before threads run ops: lookups
+// take no lock.
+void extend_kernel_registry(void (*add)(KernelRegistry&));
 
 namespace cpu {
 void register_kernels(KernelRegistry& registry);  // kernels/cpu/register.cpp

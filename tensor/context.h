@@ -48,6 +48,12 @@ class Context {
   void* cuda_stream() const { return cuda_stream_; }  // a cudaStream_t; nullptr = default stream
   void set_cuda_stream(void* stream) { cuda_stream_ = stream; }
 
+  // CUDA float32 matrix products and convolutions may use TF32 tensor cores (inputs rounded
+  // to a 10-bit mantissa: faster, about 1e-3 relative error) when true. Default false: exact
+  // float32, the same numbers as the CPU. Kernels see it as kernels::Exec::allow_tf32.
+  bool allow_tf32() const { return allow_tf32_; }
+  void set_allow_tf32(bool allow) { allow_tf32_ = allow; }
+
   // The implementation an op family ("conv2d", "batch_norm", "binary", ...: the names
   // kernels/registry.h lists) runs with; Auto unless set. Native or Vendor where that
   // implementation does not exist for the tensors' device and dtype is an error naming the
@@ -75,6 +81,7 @@ class Context {
   std::atomic<uint64_t> default_device_;  // pack(device)
   Generator generator_;
   std::atomic<void*> cuda_stream_ = nullptr;
+  std::atomic<bool> allow_tf32_ = false;
   std::map<std::string, Backend, std::less<>> backends_;
   std::atomic<bool> any_backend_set_ = false;  // lets backend() skip the lock in the common case
 };

@@ -35,6 +35,7 @@ void run_kernel(const kernels::KernelTable<Args>& table, const char* op, Device 
     kernel.fn(args, exec);
   } else {
     exec.stream = ctx.cuda_stream();
+    exec.allow_tf32 = ctx.allow_tf32();
     CudaDeviceGuard on(device.index);  // kernels launch on the current device: the tensors'
     kernel.fn(args, exec);
   }
