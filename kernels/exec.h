@@ -13,6 +13,7 @@ namespace hone::kernels {
 struct Exec {
   ThreadPool* pool = nullptr;  // nullptr: everything runs on the calling thread
   void* stream = nullptr;      // a cudaStream_t; nullptr = the default stream
+  bool allow_tf32 = false;     // CUDA matrix products may use TF32 tensor cores (Context::allow_tf32)
 
   int threads() const { return pool ? pool->size() : 1; }
 };

@@ -57,6 +57,13 @@ class Context {
   void set_backend(std::string_view op, Backend b);
   static const std::vector<std::string>& op_families();
 
+  // Whether matrix products on CUDA (conv2d, matmul, linear) may round float32 operands to
+  // TF32 (10-bit mantissa) for tensor cores, accumulating in float32: about 1e-3 relative
+  // error instead of float32's 1e-6 (tests/op_harness.h states the bound). Default false:
+  // exact float32. CPU kernels and float64 ignore it.
+  bool allow_tf32() const { return allow_tf32_; }
+  void set_allow_tf32(bool allow) { allow_tf32_ = allow; }
+
   // The context installed on this thread, else the process default.
   static Context& current();
   // The process default (created on first use by from_environment()).
@@ -76,7 +83,8 @@ class Context {
   Generator generator_;
   std::atomic<void*> cuda_stream_ = nullptr;
   std::map<std::string, Backend, std::less<>> backends_;
-  std::atomic<bool> any_backend_set_ = false;  // lets backend() skip the lock in the common case
+  std::atomic<bool> any_backend_set_ = false;
+  std::atomic<bool> allow_tf32_ = false;  // lets backend() skip the lock in the common case
 };
 
 // Installs `ctx` as this thread's current context for the guard's lifetime.

@@ -28,6 +28,7 @@ void run_kernel(const kernels::KernelTable<Args>& table, const char* op, Device 
   Context& ctx = Context::current();
   const auto& kernel = table.resolve(device.type, dtype, ctx.backend(table.family()), op);
   kernels::Exec exec;
+  exec.allow_tf32 = ctx.allow_tf32();  // CPU kernels ignore it
   std::shared_ptr<ThreadPool> pool;  // held for the call: set_num_threads may retire it meanwhile
   if (device.is_cpu()) {
     pool = ctx.thread_pool();
