@@ -113,12 +113,16 @@ void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
       for (int64_t i = 0; i < a.n; ++i) {
         const T* g = dy + (i * a.c + c) * a.hw;
         const T* p = x + (i * a.c + c) * a.hw;
-        const T* o = Relu ? y + (i * a.c + c) * a.hw : nullptr;
-        auto d = [o](T v, int64_t k) { return Relu && !(o[k] > T(0)) ? T(0) : v; };
-        sum_dy += lane_sum(g, a.hw, [d](T v, int64_t k) { return double(d(v, k)); });
-        sum_dy_xhat += lane_sum(g, a.hw, [d, p, mean, invstd](T v, int64_t k) {
-          return double(d(v, k)) * (double(p[k]) - mean) * invstd;
-        });
+        if constexpr (Relu) {
+          const T* o = y + (i * a.c + c) * a.hw;
+          sum_dy += lane_sum(g, a.hw, [o](T v, int64_t k) { return double(o[k] > T(0) ? v : T(0)); });
+          sum_dy_xhat += lane_sum(g, a.hw, [o, p, mean, invstd](T v, int64_t k) {
+            return double(o[k] > T(0) ? v : T(0)) * (double(p[k]) - mean) * invstd;
+          });
+        } else {
+          sum_dy += lane_sum(g, a.hw, [](T v, int64_t) { return double(v); });
+          sum_dy_xhat += lane_sum(g, a.hw, [p, mean, invstd](T v, int64_t k) { return double(v) * (double(p[k]) - mean) * invstd; });
+        }
       }
       if (dgamma) dgamma[c] = T(sum_dy_xhat);
       if (dbeta) dbeta[c] = T(sum_dy);
@@ -129,7 +133,10 @@ void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
         const T* p = x + (i * a.c + c) * a.hw;
         T* q = dx + (i * a.c + c) * a.hw;
         const T* o = Relu ? y + (i * a.c + c) * a.hw : nullptr;
-        auto d = [o, g](int64_t k) { return Relu && !(o[k] > T(0)) ? T(0) : g[k]; };
+        auto d = [o, g](int64_t k) {
+          if constexpr (Relu) return o[k] > T(0) ? g[k] : T(0);
+          else return g[k];
+        };
         if (a.used_batch_stats) {
           const double mean_dy = sum_dy / double(m), mean_dy_xhat = sum_dy_xhat / double(m);
           for (int64_t k = 0; k < a.hw; ++k) {
