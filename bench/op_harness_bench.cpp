@@ -20,7 +20,7 @@ void register_all() {
   for (const harness::OpCase& c : harness::op_cases())
     for (DType t : c.dtypes)
       for (const harness::Variant& v : c.variants(t)) {
-        if (!v.skip.empty()) continue;
+        if (!v.skip.empty() || v.check_only) continue;
         const std::string name = c.name + " | " + v.label;
         const double flops = c.flops, bytes = c.elements * double(dtype_size(t));
         auto prepare = v.prepare;

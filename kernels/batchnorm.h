@@ -29,6 +29,7 @@ struct BatchNormForwardArgs {
   void* y;
   void* save_mean;    // [c] out: the mean used (batch or running)
   void* save_invstd;  // [c] out: 1 / sqrt(var + eps) used
+  bool relu = false;  // y = max(0, batch norm) in the same pass (a conv-bn-relu block's bn + relu)
 };
 
 struct BatchNormBackwardArgs {
@@ -43,6 +44,9 @@ struct BatchNormBackwardArgs {
   void* dx;               // nullptr: not needed
   void* dgamma;           // nullptr: not needed
   void* dbeta;            // nullptr: not needed
+  // The forward's output when it fused a relu: dy counts only where y > 0 (relu's backward,
+  // in the same pass). nullptr: no relu.
+  const void* y = nullptr;
 };
 
 // Throws a hone::Error unless the sizes and modes make sense (the op runs it once, after

@@ -12,7 +12,7 @@ namespace hone::kernels {
 
 struct ContextExec {
   std::shared_ptr<ThreadPool> pool = Context::current().thread_pool();
-  Exec exec{.pool = pool.get(), .stream = Context::current().cuda_stream()};
+  Exec exec{.pool = pool.get(), .stream = Context::current().cuda_stream(), .allow_tf32 = Context::current().allow_tf32()};
   operator const Exec&() const { return exec; }
 };
 

@@ -23,6 +23,7 @@ enum class BinaryOp {
   SigmoidBackward,  // a = grad, b = sigmoid output y: a * y * (1 - y)
   TanhBackward,     // a = grad, b = tanh output y: a * (1 - y * y)
   Eq, Ne, Lt, Le, Gt, Ge,  // write 1 or 0 in the operands' dtype
+  AddRelu,          // relu(a + alpha * b): a residual block's sum and activation in one pass
 };
 
 // Operands share one shape (broadcast inputs come as stride-0 views) and one dtype.

@@ -48,12 +48,6 @@ class Context {
   void* cuda_stream() const { return cuda_stream_; }  // a cudaStream_t; nullptr = default stream
   void set_cuda_stream(void* stream) { cuda_stream_ = stream; }
 
-  // CUDA float32 matrix products and convolutions may use TF32 tensor cores (inputs rounded
-  // to a 10-bit mantissa: faster, about 1e-3 relative error) when true. Default false: exact
-  // float32, the same numbers as the CPU. Kernels see it as kernels::Exec::allow_tf32.
-  bool allow_tf32() const { return allow_tf32_; }
-  void set_allow_tf32(bool allow) { allow_tf32_ = allow; }
-
   // The implementation an op family ("conv2d", "batch_norm", "binary", ...: the names
   // kernels/registry.h lists) runs with; Auto unless set. Native or Vendor where that
   // implementation does not exist for the tensors' device and dtype is an error naming the
@@ -62,6 +56,14 @@ class Context {
   Backend backend(std::string_view op) const;
   void set_backend(std::string_view op, Backend b);
   static const std::vector<std::string>& op_families();
+
+  // Whether matrix products on CUDA (conv2d, matmul, linear) may round float32 operands to
+  // TF32 (10-bit mantissa) for tensor cores, accumulating in float32: about 1e-3 relative
+  // error instead of float32's 1e-6 (tests/op_harness.h states the bound). Default false:
+  // exact float32, the CPU's numbers to rounding. CPU kernels and float64 ignore it; the
+  // vendor backend maps it to cuDNN/cuBLAS's TF32 math modes. Kernels see kernels::Exec::allow_tf32.
+  bool allow_tf32() const { return allow_tf32_; }
+  void set_allow_tf32(bool allow) { allow_tf32_ = allow; }
 
   // The context installed on this thread, else the process default.
   static Context& current();

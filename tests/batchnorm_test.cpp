@@ -1,6 +1,8 @@
 // batch_norm in training, inference and frozen use, both running-statistics conventions:
 // hand-computed values, the kernels against their naive references on random data, the
 // references against hand-computed values and finite differences, and float64 gradchecks.
+#include <cstring>
+
 #include "autograd/ops/nn.h"
 #include "kernels/context_exec.h"
 #include "kernels/cpu/batchnorm.h"
@@ -79,6 +81,44 @@ TEST(BatchNorm, GradcheckRunningStatsModeAllInputs) {
   test::expect_gradcheck([&](const std::vector<Tensor>& in) {
     return batch_norm(in[0], in[1], in[2], rm, rv, {.use_batch_stats = false}) * in[0];
   }, {x, w, b});
+}
+
+TEST(BatchNorm, GradcheckFusedReluBothStatistics) {
+  Tensor x = test::random_leaf({3, 2, 2, 3}, 11), w = test::random_leaf({2}, 12, 0.5, 1.5), b = test::random_leaf({2}, 13);
+  Tensor rm = from_vector<double>({0.1, -0.2}), rv = from_vector<double>({1.5, 0.7});
+  for (bool batch : {true, false})
+    test::expect_gradcheck([&](const std::vector<Tensor>& in) {
+      return batch_norm(in[0], in[1], in[2], rm, rv, {.use_batch_stats = batch, .update_running_stats = false, .fuse_relu = true}) *
+             in[0];
+    }, {x, w, b});
+}
+
+// The fused op stores the bits of batch_norm then relu, forward and every gradient, in
+// float32 and float64, with batch or running statistics, updating the running ones the same.
+TEST(BatchNorm, FusedReluIsBitwiseBatchNormThenRelu) {
+  auto bits = [](const Tensor& a, const Tensor& b) {
+    return a.shape() == b.shape() && a.dtype() == b.dtype() &&
+           std::memcmp(a.data_ptr(), b.data_ptr(), size_t(a.numel()) * dtype_size(a.dtype())) == 0;
+  };
+  for (DType t : {DType::Float32, DType::Float64})
+    for (bool batch : {true, false}) {
+      Generator g(21);
+      const TensorOptions o{.dtype = t};
+      const Tensor x0 = uniform({3, 4, 5, 6}, -2, 3, o, &g), w0 = uniform({4}, 0.5, 1.5, o, &g), b0 = uniform({4}, -1, 1, o, &g);
+      const Tensor dy = uniform({3, 4, 5, 6}, -1, 1, o, &g);
+      std::vector<Tensor> results[2];
+      for (int fused = 0; fused < 2; ++fused) {
+        Tensor x = x0.clone(), w = w0.clone(), b = b0.clone();
+        for (Tensor* p : {&x, &w, &b}) p->set_requires_grad(true);
+        Tensor rm = full({4}, 0.2, o), rv = full({4}, 1.3, o);
+        const BatchNormFuncOptions opts{.use_batch_stats = batch, .fuse_relu = fused == 1};
+        Tensor y = fused ? batch_norm(x, w, b, rm, rv, opts) : relu(batch_norm(x, w, b, rm, rv, opts));
+        y.backward(dy);
+        results[fused] = {y, x.grad(), w.grad(), b.grad(), rm, rv};
+      }
+      for (size_t i = 0; i < results[0].size(); ++i)
+        EXPECT_TRUE(bits(results[0][i], results[1][i])) << dtype_name(t) << (batch ? " batch" : " running") << " result " << i;
+    }
 }
 
 TEST(BatchNorm, FrozenAffineStillPassesGradientToInput) {

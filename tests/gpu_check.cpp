@@ -144,14 +144,15 @@ int run(int argc, char** argv) {
           ++failed;
           continue;
         }
-        const harness::Comparison cmp = harness::compare_outputs(p.problem->outputs(), expected, c.tol(t));
+        const harness::Comparison cmp = harness::compare_outputs(p.problem->outputs(), expected, harness::tolerance_for(c, v));
         if (!cmp.failures.empty()) {
           std::printf("FAIL %s | %s:\n%s\n", c.name.c_str(), v.label.c_str(), cmp.failures.c_str());
           ++failed;
           continue;
         }
         ++passed;
-        std::printf("PASS %s | %s: error %.3g (tolerance %.3g)", c.name.c_str(), v.label.c_str(), cmp.error, c.tol(t));
+        std::printf("PASS %s | %s: error %.3g (tolerance %.3g)", c.name.c_str(), v.label.c_str(), cmp.error,
+                    harness::tolerance_for(c, v));
         if (perf) {
           std::vector<double> ms;
           for (int r = 0; r < reps; ++r) {

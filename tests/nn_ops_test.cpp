@@ -1,5 +1,7 @@
 // linear, add_relu, dropout, softmax, log_softmax, cross_entropy, topk_accuracy; the softmax
 // and cross-entropy kernels against their naive references, and the references by hand.
+#include <cstring>
+
 #include "autograd/ops/nn.h"
 #include "kernels/context_exec.h"
 #include "kernels/cpu/softmax.h"
@@ -33,6 +35,17 @@ TEST(AddRelu, ValuesAndGradcheck) {
   test::expect_gradcheck([](const std::vector<Tensor>& in) { return add_relu(in[0], in[1]); }, {x, y});
   Tensor z = test::random_leaf({2, 3}, 6, 0.1, 1.0);
   test::expect_gradcheck([](const std::vector<Tensor>& in) { return add_relu(in[0], in[1]); }, {x, z});
+}
+
+// The fused kernel (BinaryOp::AddRelu) stores exactly what add then relu store, broadcast too.
+TEST(AddRelu, FusedIsBitwiseAddThenRelu) {
+  Generator g(9);
+  for (DType t : {DType::Float32, DType::Float64}) {
+    Tensor a = randn({2, 8, 5, 7}, {.dtype = t}, &g), b = randn({8, 1, 7}, {.dtype = t}, &g);
+    const Tensor fused = add_relu(a, b), unfused = relu(add(a, b));
+    ASSERT_EQ(fused.shape(), unfused.shape());
+    EXPECT_EQ(std::memcmp(fused.data_ptr(), unfused.data_ptr(), size_t(fused.numel()) * dtype_size(t)), 0) << dtype_name(t);
+  }
 }
 
 TEST(Dropout, EvalAndZeroProbabilityAreIdentity) {

@@ -182,6 +182,45 @@ TEST(OnnxExport, EditingAForwardChangesTheExport) {
   EXPECT_LT(rel(b->forward(x), edited->forward(x)), 1e-6);
 }
 
+// batch_norm with a fused relu (one op in hone) exports as BatchNormalization then Relu.
+class FusedBnReluBlock : public nn::Module {
+ public:
+  explicit FusedBnReluBlock(Generator* gen) : Module("FusedBnReluBlock") {
+    conv_ = register_module("conv", std::make_shared<nn::Conv2d>(
+                                        nn::Conv2dOptions{.in_channels = 3, .out_channels = 3, .kernel = {3, 3},
+                                                          .padding = {1, 1, 1, 1}, .bias = false}, gen));
+    bn_ = register_module("bn", std::make_shared<nn::BatchNorm2d>(nn::BatchNorm2dOptions{.num_features = 3}));
+    NoGradGuard no_grad;  // statistics that make the relu cut: some channels mostly negative
+    bn_->running_mean.copy_(from_vector<float>({0.3f, -0.2f, 0.1f}));
+    bn_->running_var.copy_(from_vector<float>({0.5f, 1.5f, 0.8f}));
+    bn_->bias.copy_(from_vector<float>({-0.4f, 0.2f, 0.0f}));
+  }
+  Tensor forward(const Tensor& x) override {
+    return batch_norm((*conv_)(x), bn_->weight, bn_->bias, bn_->running_mean, bn_->running_var,
+                      {.use_batch_stats = false, .update_running_stats = false, .fuse_relu = true});
+  }
+  std::shared_ptr<nn::Conv2d> conv_;
+  std::shared_ptr<nn::BatchNorm2d> bn_;
+};
+
+TEST(OnnxExport, FusedBatchNormReluExportsAsBatchNormalizationAndRelu) {
+  Scratch s("fused_bn_relu");
+  Generator gen(14);
+  auto net = custom_net(std::make_shared<FusedBnReluBlock>(&gen), &gen);
+  const fs::path file = s.dir / "fused_bn_relu.onnx";
+  io::onnx::export_onnx(*net, file, {.preprocessing = {.input_size = {12, 12}}});
+  net->eval();
+  NoGradGuard no_grad;
+  const Tensor x = uniform({2, 3, 12, 12}, -1, 1, {}, &gen);
+  const Tensor want = net->forward(x);
+  auto back = io::onnx::import_onnx(file);
+  back->eval();
+  EXPECT_EQ(count_ops(back->model(), "BatchNormalization"), 1);
+  EXPECT_EQ(count_ops(back->model(), "Relu"), 1);
+  EXPECT_LT(rel(back->forward(x), want), 1e-6);
+  keep_for_ort(file, x, want);
+}
+
 // An op the table has no entry for.
 class LossInForward : public nn::Module {
  public:

@@ -50,6 +50,9 @@ inline const std::vector<OpCase>& op_cases() {
         binary_case(B::Lt, {7, 5}, L::Contiguous, L::Broadcast, 1, {-3, 3, -3, 3}, with_ints),
         binary_case(B::Eq, {4, 4}, L::Contiguous, L::Contiguous, 1, {-2, 2, -2, 2}, with_ints),
         binary_case(B::Ge, {3, 11}, L::Gapped, L::Transposed),
+        binary_case(B::AddRelu, {4, 1, 9}, L::Contiguous, L::Broadcast, 0.5),
+        binary_case(B::AddRelu, {5, 6}, L::Transposed, L::Gapped, 1, {-9, 9, -9, 9}, with_ints),
+        binary_case(B::AddRelu, {2, 64, 56 * 56}),  // ResNet-18 layer1's residual sum at batch 2
 
         // ---- matmul ----
         matmul_case(1, 1, 1, 1),
@@ -104,11 +107,17 @@ inline const std::vector<OpCase>& op_cases() {
         batch_norm_forward_case(4, 6, 5, {.update_running = false}),
         batch_norm_forward_case(2, 3, 10, {.convention = kernels::BatchNormConvention::Onnx}),
         batch_norm_forward_case(2, 64, 56 * 56),
+        batch_norm_forward_case(3, 5, 7, {.relu = true}),
+        batch_norm_forward_case(2, 4, 9, {.use_batch_stats = false, .relu = true}),
+        batch_norm_forward_case(2, 64, 56 * 56, {.relu = true}),
         batch_norm_backward_case(3, 5, 7),
         batch_norm_backward_case(1, 3, 1, {.affine = false, .use_batch_stats = false}),
         batch_norm_backward_case(1, 3, 2, {.affine = false}),
         batch_norm_backward_case(2, 4, 9, {.use_batch_stats = false}),
         batch_norm_backward_case(2, 128, 28 * 28),
+        batch_norm_backward_case(3, 5, 7, {.relu = true}),
+        batch_norm_backward_case(2, 4, 9, {.use_batch_stats = false, .relu = true}),
+        batch_norm_backward_case(2, 128, 28 * 28, {.relu = true}),
 
         // ---- pooling ----
         max_pool2d_forward_case(P{.n = 2, .c = 3, .h = 11, .w = 9, .kh = 3, .kw = 3, .stride_h = 2, .stride_w = 2,

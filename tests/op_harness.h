@@ -14,6 +14,13 @@
 // must match exactly; a NaN where the reference has none (e.g. an output left unwritten:
 // outputs start as NaN) fails.
 //
+// TF32 (matrix products: Spec::tf32_tol > 0): each CUDA float32 kernel of the table also runs
+// with Exec::allow_tf32 ("cuda float32 tf32"), held to the case's TF32 tolerance; and a CPU
+// variant "tf32-emulated float32" runs the reference on operands rounded to TF32 exactly as
+// the kernel rounds them (kernels/cuda/tf32.h), held to the same tolerance. That variant is
+// the evidence for the tolerance on every machine: it has the TF32 path's input rounding, and
+// only its float32 sums run in another order.
+//
 // Header-only, without GoogleTest, so the benchmark shares it.
 #include <algorithm>
 #include <cmath>
@@ -29,6 +36,7 @@
 
 #include "autograd/gradcheck.h"
 #include "hone.h"
+#include "kernels/cuda/tf32.h"
 #include "kernels/registry.h"
 
 namespace hone::harness {
@@ -77,6 +85,15 @@ class Problem {
 
   void reset() {
     for (Buf& b : bufs_) raw::copy(b.live, b.init);
+  }
+  // Rounds every float32 input (not the outputs) to TF32 in place, as the tensor-core path
+  // does when it loads its operands; reset() brings the exact values back.
+  void round_inputs_to_tf32() {
+    for (Buf& b : bufs_) {
+      if (b.compared || b.live.dtype() != DType::Float32 || !b.live.device().is_cpu()) continue;
+      float* p = static_cast<float*>(b.live.data_ptr());
+      for (int64_t i = 0; i < b.live.numel(); ++i) p[i] = kernels::cuda::round_to_tf32(p[i]);
+    }
   }
 
   struct Output {
@@ -140,6 +157,8 @@ struct Variant {
   DeviceType device;
   DType dtype;
   std::string skip;  // why it cannot run here; empty when it can
+  double tol = 0;    // > 0: this variant's tolerance instead of the case's (TF32 variants)
+  bool check_only = false;  // not a kernel (the TF32 emulation): checked, never timed
   std::function<Prepared()> prepare;
 };
 
@@ -154,6 +173,9 @@ struct OpCase {
   std::function<Prepared(DType)> reference;  // on the CPU, in float64, values of that dtype's kind
   std::function<GradcheckResult()> gradcheck;  // the public op on a small version; empty: not differentiable
 };
+
+// The tolerance variant `v` of case `c` is held to.
+inline double tolerance_for(const OpCase& c, const Variant& v) { return v.tol > 0 ? v.tol : c.tol(v.dtype); }
 
 // A lowering: a name and how it sets the argument struct's lowering fields (CPU only).
 template <typename Args>
@@ -172,6 +194,7 @@ struct Spec {
   double flops = 0, elements = 0;  // per call: flops, and elements read + written
   std::vector<DType> dtypes{DType::Float32, DType::Float64};
   bool integer_values = false;  // draws whole numbers (integer kernels in `dtypes`)
+  double tf32_tol = 0;  // > 0: a matrix product; its TF32 variants are held to this (see the top)
 };
 
 inline std::string variant_skip(DeviceType device) {
@@ -211,15 +234,43 @@ OpCase make_case(Spec<Args> spec) {
         v.skip = variant_skip(e.device);
         const Device device = e.device == DeviceType::CPU ? Device::cpu() : Device::cuda();
         auto fn = e.fn;
-        v.prepare = [s, seed, integer_kind, device, dtype, fn, lower] {
-          Prepared p{std::make_unique<Problem>(device, dtype, integer_kind(dtype), seed), nullptr};
-          Args a = s->build(*p.problem);
-          if (lower) lower(a);
-          p.run = [a, fn](const kernels::Exec& x) { fn(a, x); };
-          return p;
+        auto prepare = [s, seed, integer_kind, device, dtype, fn, lower](bool tf32) {
+          return [=] {
+            Prepared p{std::make_unique<Problem>(device, dtype, integer_kind(dtype), seed), nullptr};
+            Args a = s->build(*p.problem);
+            if (lower) lower(a);
+            p.run = [a, fn, tf32](const kernels::Exec& x) {
+              kernels::Exec with = x;
+              with.allow_tf32 = tf32;
+              fn(a, with);
+            };
+            return p;
+          };
         };
-        out.push_back(std::move(v));
+        v.prepare = prepare(false);
+        out.push_back(v);
+        if (s->tf32_tol > 0 && dtype == DType::Float32 && e.device == DeviceType::CUDA) {
+          v.label += " tf32";
+          v.tol = s->tf32_tol;
+          v.prepare = prepare(true);
+          out.push_back(std::move(v));
+        }
       }
+    }
+    if (s->tf32_tol > 0 && dtype == DType::Float32) {
+      Variant v{.label = "tf32-emulated float32", .device = DeviceType::CPU, .dtype = dtype, .skip = "", .tol = s->tf32_tol,
+                .check_only = true};
+      v.prepare = [s, seed, dtype] {
+        Prepared p{std::make_unique<Problem>(Device::cpu(), dtype, false, seed), nullptr};
+        Args a = s->build(*p.problem);
+        auto ref = s->reference;
+        p.run = [a, ref, problem = p.problem.get()](const kernels::Exec&) {
+          problem->round_inputs_to_tf32();
+          ref(a);
+        };
+        return p;
+      };
+      out.push_back(std::move(v));
     }
     return out;
   };

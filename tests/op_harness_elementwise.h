@@ -62,7 +62,7 @@ inline OpCase unary_case(k::UnaryOp op, Sizes sizes, Layout layout = Layout::Con
 
 inline const char* binary_name(k::BinaryOp op) {
   static const char* names[] = {"add", "sub", "mul", "div", "pow", "relu_backward", "sigmoid_backward",
-                                "tanh_backward", "eq", "ne", "lt", "le", "gt", "ge"};
+                                "tanh_backward", "eq", "ne", "lt", "le", "gt", "ge", "add_relu"};
   return names[int(op)];
 }
 // The public op whose forward or backward runs this kernel; nullptr for comparisons.
@@ -77,6 +77,7 @@ inline std::function<Tensor(const Tensor&, const Tensor&)> binary_op(k::BinaryOp
     case k::BinaryOp::ReluBackward: return [](const Tensor& a, const Tensor& b) { return mul(relu(a), b); };
     case k::BinaryOp::SigmoidBackward: return [](const Tensor& a, const Tensor& b) { return mul(sigmoid(a), b); };
     case k::BinaryOp::TanhBackward: return [](const Tensor& a, const Tensor& b) { return mul(tanh(a), b); };
+    case k::BinaryOp::AddRelu: return [](const Tensor& a, const Tensor& b) { return add_relu(a, b); };  // alpha 1
     default: return nullptr;
   }
 }
@@ -103,7 +104,7 @@ inline OpCase binary_case(k::BinaryOp op, Sizes sizes, Layout a_layout = Layout:
   };
   s.reference = kc::binary_reference;
   // Comparisons of float32-representable values are exact in either dtype.
-  const bool exact = op >= k::BinaryOp::Eq;
+  const bool exact = op >= k::BinaryOp::Eq && op <= k::BinaryOp::Ge;
   s.tol = exact ? Tolerance{0, 0} : Tolerance{.f32 = 3e-7, .f64 = 1e-15};
   s.elements = 3.0 * double(numel_of(sizes));
   if (auto fn = binary_op(op, alpha))

@@ -11,6 +11,15 @@
 
 namespace hone::harness {
 
+// TF32's tolerance for a product whose float32 tolerance is `f32`. Rounding each operand to
+// TF32 (relative error <= 2^-11) puts each product within 2^-10 of its exact value, relative.
+// Over K terms the errors of the harness's random operands partly cancel, as the sum does, so
+// the norm-wise error stays near that of one product: the reference on TF32-rounded operands
+// (the "tf32-emulated" variant) measured 1.2e-4 to 3.9e-4 on every matmul and conv2d case here,
+// for K from 1 to 4608. So 2^-10 (the bound for one product, 2.5x the worst measured), plus
+// float32's tolerance for the kernel's float32 sums, which run in another order.
+inline double tf32_tolerance(double f32) { return std::ldexp(1.0, -10) + f32; }
+
 // ---- matmul ----
 
 // batch x (m x k) times (k x n); A and/or B stored transposed; `gapped` doubles C's
@@ -40,6 +49,7 @@ inline OpCase matmul_case(int64_t batch, int64_t m, int64_t n, int64_t kk, bool 
     kc::matmul_reference(a);
   };
   s.tol = {.f32 = 3e-7 * std::sqrt(double(kk) + 1), .f64 = 1e-15 * std::sqrt(double(kk) + 1)};
+  s.tf32_tol = tf32_tolerance(s.tol.f32);
   s.flops = 2.0 * double(batch * m * n * kk);
   s.elements = double(batch * (m * kk + kk * n + m * n));
   s.gradcheck = [=] {
@@ -118,6 +128,7 @@ inline OpCase conv2d_forward_case(k::Conv2dGeometry g, bool bias = true) {
   s.reference = [](const k::Conv2dForwardArgs& a) { kc::conv2d_forward_reference(a); };
   s.lowerings = [=](DType t) { return conv_lowerings<k::Conv2dForwardArgs>(g, t, false); };
   s.tol = conv_tolerance(g);
+  s.tf32_tol = tf32_tolerance(s.tol.f32);
   s.flops = conv_flops(g);
   s.elements = conv_elements(g);
   s.gradcheck = [=] { return conv_gradcheck(g); };
@@ -142,6 +153,7 @@ inline OpCase conv2d_backward_case(k::Conv2dGeometry g) {
   s.reference = [](const k::Conv2dBackwardArgs& a) { kc::conv2d_backward_reference(a); };
   s.lowerings = [=](DType t) { return conv_lowerings<k::Conv2dBackwardArgs>(g, t, true); };
   s.tol = conv_tolerance(g);
+  s.tf32_tol = tf32_tolerance(s.tol.f32);
   s.flops = 2 * conv_flops(g);
   s.elements = conv_elements(g) * 2;
   s.gradcheck = [=] { return conv_gradcheck(g); };

@@ -18,12 +18,13 @@ struct BatchNormMode {
   bool use_batch_stats = true;  // training; false: running statistics (eval, frozen)
   bool update_running = true;
   k::BatchNormConvention convention = k::BatchNormConvention::PyTorch;
+  bool relu = false;  // fused relu (BatchNormFuncOptions::fuse_relu)
 };
 inline std::string bn_name(const char* dir, int64_t n, int64_t c, int64_t hw, const BatchNormMode& m) {
   return std::string("batch_norm ") + dir + " n" + std::to_string(n) + " c" + std::to_string(c) + " hw" +
          std::to_string(hw) + (m.use_batch_stats ? " train" : " eval") + (m.affine ? "" : " noaffine") +
          (m.use_batch_stats && !m.update_running ? " norunning" : "") +
-         (m.convention == k::BatchNormConvention::Onnx ? " onnx" : "");
+         (m.convention == k::BatchNormConvention::Onnx ? " onnx" : "") + (m.relu ? " relu" : "");
 }
 inline GradcheckResult bn_gradcheck(int64_t n, int64_t c, int64_t hw, const BatchNormMode& m) {
   const int64_t gn = small(n, 3), gc = small(c, 3), gh = small(hw, 4);
@@ -31,7 +32,8 @@ inline GradcheckResult bn_gradcheck(int64_t n, int64_t c, int64_t hw, const Batc
   Tensor rv = from_vector<double>(std::vector<double>(size_t(gc), 1.2), {gc});
   BatchNormFuncOptions o{.use_batch_stats = m.use_batch_stats, .update_running_stats = m.update_running,
                          .convention = m.convention == k::BatchNormConvention::Onnx ? BatchNormConvention::Onnx
-                                                                                   : BatchNormConvention::PyTorch};
+                                                                                   : BatchNormConvention::PyTorch,
+                         .fuse_relu = m.relu};
   std::vector<Tensor> in{leaf({gn, gc, gh}, 51)};
   if (m.affine) in.push_back(leaf({gc}, 52, 0.5, 1.5)), in.push_back(leaf({gc}, 53));
   return gradcheck(
@@ -55,6 +57,7 @@ inline OpCase batch_norm_forward_case(int64_t n, int64_t c, int64_t hw, BatchNor
     a.use_batch_stats = m.use_batch_stats;
     a.update_running = m.use_batch_stats && m.update_running;
     a.convention = m.convention;
+    a.relu = m.relu;
     a.y = p.output("y", n * c * hw);
     a.save_mean = p.output("save_mean", c);
     a.save_invstd = p.output("save_invstd", c);
@@ -97,6 +100,11 @@ inline OpCase batch_norm_backward_case(int64_t n, int64_t c, int64_t hw, BatchNo
     a.dx = p.output("dx", n * c * hw);
     a.dgamma = p.output("dgamma", c);
     a.dbeta = p.output("dbeta", c);
+    if (m.relu) {  // only y's sign matters to the backward: about half masked, with exact zeros
+      std::vector<double> y = p.draw(n * c * hw);
+      for (double& v : y) v = std::max(v, 0.0);
+      a.y = p.input(y);
+    }
     return a;
   };
   s.reference = [](const k::BatchNormBackwardArgs& a) { kc::batchnorm_backward_reference(a); };

@@ -28,6 +28,7 @@ void run_kernel(const kernels::KernelTable<Args>& table, const char* op, Device 
   Context& ctx = Context::current();
   const auto& kernel = table.resolve(device.type, dtype, ctx.backend(table.family()), op);
   kernels::Exec exec;
+  exec.allow_tf32 = ctx.allow_tf32();  // CPU kernels ignore it
   std::shared_ptr<ThreadPool> pool;  // held for the call: set_num_threads may retire it meanwhile
   if (device.is_cpu()) {
     pool = ctx.thread_pool();
@@ -35,7 +36,6 @@ void run_kernel(const kernels::KernelTable<Args>& table, const char* op, Device 
     kernel.fn(args, exec);
   } else {
     exec.stream = ctx.cuda_stream();
-    exec.allow_tf32 = ctx.allow_tf32();
     CudaDeviceGuard on(device.index);  // kernels launch on the current device: the tensors'
     kernel.fn(args, exec);
   }

@@ -54,7 +54,7 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
       .dtype = x.dtype(), .n = n, .c = c, .hw = hw, .x = x.data_ptr(), .gamma = ptr_or_null(w), .beta = ptr_or_null(b),
       .running_mean = ptr_or_null(running_mean), .running_var = ptr_or_null(running_var),
       .use_batch_stats = o.use_batch_stats, .update_running = update, .momentum = o.momentum, .eps = o.eps,
-      .convention = convention, .y = nullptr, .save_mean = nullptr, .save_invstd = nullptr};
+      .convention = convention, .y = nullptr, .save_mean = nullptr, .save_invstd = nullptr, .relu = o.fuse_relu};
   kernels::validate_batch_norm(args);  // before anything is allocated
   const TensorOptions like{.dtype = x.dtype(), .device = device};
   Tensor y = empty(x.shape(), like);
@@ -66,7 +66,8 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
     running_var.storage()->bump_version();
   }
   const bool keep_x = weight.requires_grad() || (input.requires_grad() && o.use_batch_stats);
-  autograd::record("batch_norm", {input, weight, bias}, {y}, {keep_x ? x : Tensor(), w, mean, invstd},
+  // With a fused relu the output is saved too: its sign is relu's mask in the backward.
+  autograd::record("batch_norm", {input, weight, bias}, {y}, {keep_x ? x : Tensor(), w, mean, invstd, o.fuse_relu ? y : Tensor()},
                    [n, c, hw, batch = o.use_batch_stats, shape = x.shape()](const auto& g, const auto& s, const auto& need) {
     const Tensor dy = raw::contiguous(g[0]);
     const DType t = dy.dtype();
@@ -81,10 +82,10 @@ Tensor batch_norm(const Tensor& input, const Tensor& weight, const Tensor& bias,
                        {.dtype = t, .n = n, .c = c, .hw = hw, .x = xs.data_ptr(), .gamma = ptr_or_null(s[1]),
                         .dy = dy.data_ptr(), .save_mean = s[2].data_ptr(), .save_invstd = s[3].data_ptr(),
                         .used_batch_stats = batch, .dx = ptr_or_null(dx), .dgamma = ptr_or_null(dw),
-                        .dbeta = ptr_or_null(db)});
+                        .dbeta = ptr_or_null(db), .y = ptr_or_null(s[4])});
     return std::vector<Tensor>{dx, dw, db};
   });
-  HONE_TRACE("batch_norm", {input, weight, bias, running_mean, running_var}, {y}, {{"use_batch_stats", o.use_batch_stats}, {"update_running_stats", o.update_running_stats}, {"momentum", o.momentum}, {"eps", o.eps}, {"convention", o.convention}});
+  HONE_TRACE("batch_norm", {input, weight, bias, running_mean, running_var}, {y}, {{"use_batch_stats", o.use_batch_stats}, {"update_running_stats", o.update_running_stats}, {"momentum", o.momentum}, {"eps", o.eps}, {"convention", o.convention}, {"fuse_relu", o.fuse_relu}});
   return y;
 }
 
@@ -140,15 +141,8 @@ Tensor linear(const Tensor& input, const Tensor& weight, const Tensor& bias) {
 Tensor add_relu(const Tensor& a0, const Tensor& b0) {
   const DType t = promote_types(a0.dtype(), b0.dtype());
   const Tensor a = a0.to(t), b = b0.to(t);
-  Tensor out;
-  {
-    NoGradGuard ng;  // two kernels, one node
-    out = detail::binary_kernel(kernels::BinaryOp::Add, a, b, 1.0, "add_relu");
-    if (out.numel() > 0)  // in place, on the sum's device
-      detail::run_kernel(detail::kernel_registry().unary, "add_relu", out.device(), t,
-                         {.op = kernels::UnaryOp::Relu, .dtype = t, .sizes = out.shape(), .out_strides = out.strides(),
-                          .in_strides = out.strides(), .out = out.data_ptr(), .in = out.data_ptr()});
-  }
+  // One fused kernel: the sum never makes a round trip through memory before its relu.
+  const Tensor out = detail::binary_kernel(kernels::BinaryOp::AddRelu, a, b, 1.0, "add_relu");
   autograd::record("add_relu", {a, b}, {out}, {out}, [sa = a.shape(), sb = b.shape()](const auto& g, const auto& s, const auto& need) {
     Tensor masked = detail::binary_kernel(kernels::BinaryOp::ReluBackward, g[0], s[0], 1.0, "add_relu backward");
     return std::vector<Tensor>{need[0] ? sum_to(masked, sa) : Tensor(), need[1] ? sum_to(masked, sb) : Tensor()};

@@ -18,6 +18,7 @@ struct BatchNormFuncOptions {
   double momentum = 0.1;             // meaning depends on `convention`
   double eps = 1e-5;
   BatchNormConvention convention = BatchNormConvention::PyTorch;
+  bool fuse_relu = false;            // relu(batch_norm(x)) in one pass (traced, and exported, as the two)
 };
 // x [N, C, *]; weight/bias [C] or undefined; running_mean/var [C] (updated in place).
 // Gradients flow to x, weight and bias in every mode; with running statistics the

@@ -263,12 +263,14 @@ const std::unordered_map<std::string, Emit>& ops() {
          const Tensor &x = e.inputs[0], &w = e.inputs[1], &bias = e.inputs[2];
          const TensorOptions o{.dtype = x.dtype(), .device = x.device()};
          const std::string prefix = b.where().empty() ? "batch_norm" : b.where();
+         const bool relu = e.i("fuse_relu");  // batch_norm(..., {.fuse_relu = true}): ONNX has no fused node
          auto* n = b.node("BatchNormalization",
                           {b.value(x), w.defined() ? b.value(w) : b.constant(ones({x.size(1)}, o), prefix + ".weight"),
                            bias.defined() ? b.value(bias) : b.constant(zeros({x.size(1)}, o), prefix + ".bias"),
                            b.value(e.inputs[3]), b.value(e.inputs[4])},
-                          e.outputs[0]);
+                          relu ? Tensor() : e.outputs[0]);
          set_float(n, "epsilon", e.f("eps"));
+         if (relu) b.node("Relu", {n->output(0)}, e.outputs[0]);
        }},
       {"linear",
        [](const TraceEvent& e, Builder& b) {

@@ -4,9 +4,12 @@
 //   dx = gamma * invstd / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
 // With running statistics they are constants: dx = gamma * invstd * dy.
 // In both: dgamma = sum(dy * xhat), dbeta = sum(dy).
+// With a fused relu the forward stores max(0, y), and the backward first masks dy where the
+// stored y <= 0 (relu's backward), so the results are the bits of batch norm then relu.
 #include "kernels/cpu/batchnorm.h"
 
 #include <cmath>
+#include <vector>
 
 #include "tensor/error.h"
 
@@ -76,14 +79,24 @@ void forward(const BatchNormForwardArgs& a, const Exec& exec) {
       for (int64_t i = 0; i < a.n; ++i) {
         const T* p = x + (i * a.c + c) * a.hw;
         T* q = y + (i * a.c + c) * a.hw;
-        for (int64_t k = 0; k < a.hw; ++k) q[k] = p[k] * s + b;
+        if (a.relu) {
+          for (int64_t k = 0; k < a.hw; ++k) {
+            const T v = p[k] * s + b;
+            q[k] = v > T(0) ? v : T(0);
+          }
+        } else {
+          for (int64_t k = 0; k < a.hw; ++k) q[k] = p[k] * s + b;
+        }
       }
     }
   });
 }
 
-template <typename T>
+// Relu: dy is read through the fused relu's mask (a.y > 0); a template parameter so the
+// plain batch norm's loops stay as they were.
+template <typename T, bool Relu>
 void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
+  const T* y = static_cast<const T*>(a.y);
   const T* x = static_cast<const T*>(a.x);
   const T* gamma = static_cast<const T*>(a.gamma);
   const T* dy = static_cast<const T*>(a.dy);
@@ -100,8 +113,16 @@ void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
       for (int64_t i = 0; i < a.n; ++i) {
         const T* g = dy + (i * a.c + c) * a.hw;
         const T* p = x + (i * a.c + c) * a.hw;
-        sum_dy += lane_sum(g, a.hw, [](T v, int64_t) { return double(v); });
-        sum_dy_xhat += lane_sum(g, a.hw, [p, mean, invstd](T v, int64_t k) { return double(v) * (double(p[k]) - mean) * invstd; });
+        if constexpr (Relu) {
+          const T* o = y + (i * a.c + c) * a.hw;
+          sum_dy += lane_sum(g, a.hw, [o](T v, int64_t k) { return double(o[k] > T(0) ? v : T(0)); });
+          sum_dy_xhat += lane_sum(g, a.hw, [o, p, mean, invstd](T v, int64_t k) {
+            return double(o[k] > T(0) ? v : T(0)) * (double(p[k]) - mean) * invstd;
+          });
+        } else {
+          sum_dy += lane_sum(g, a.hw, [](T v, int64_t) { return double(v); });
+          sum_dy_xhat += lane_sum(g, a.hw, [p, mean, invstd](T v, int64_t k) { return double(v) * (double(p[k]) - mean) * invstd; });
+        }
       }
       if (dgamma) dgamma[c] = T(sum_dy_xhat);
       if (dbeta) dbeta[c] = T(sum_dy);
@@ -111,14 +132,19 @@ void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
         const T* g = dy + (i * a.c + c) * a.hw;
         const T* p = x + (i * a.c + c) * a.hw;
         T* q = dx + (i * a.c + c) * a.hw;
+        const T* o = Relu ? y + (i * a.c + c) * a.hw : nullptr;
+        auto d = [o, g](int64_t k) {
+          if constexpr (Relu) return o[k] > T(0) ? g[k] : T(0);
+          else return g[k];
+        };
         if (a.used_batch_stats) {
           const double mean_dy = sum_dy / double(m), mean_dy_xhat = sum_dy_xhat / double(m);
           for (int64_t k = 0; k < a.hw; ++k) {
             const double xhat = (double(p[k]) - mean) * invstd;
-            q[k] = T(gscale * (double(g[k]) - mean_dy - xhat * mean_dy_xhat));
+            q[k] = T(gscale * (double(d(k)) - mean_dy - xhat * mean_dy_xhat));
           }
         } else {
-          for (int64_t k = 0; k < a.hw; ++k) q[k] = T(gscale * double(g[k]));
+          for (int64_t k = 0; k < a.hw; ++k) q[k] = T(gscale * double(d(k)));
         }
       }
     }
@@ -166,7 +192,10 @@ void forward_reference(const BatchNormForwardArgs& a) {
     static_cast<T*>(a.save_invstd)[c] = T(invstd);
     const double g = gamma ? double(gamma[c]) : 1.0, b = beta ? double(beta[c]) : 0.0;
     for (int64_t i = 0; i < a.n; ++i)
-      for (int64_t k = 0; k < a.hw; ++k) y[index(i, c, k)] = T(g * (double(x[index(i, c, k)]) - mean) * invstd + b);
+      for (int64_t k = 0; k < a.hw; ++k) {
+        const double v = g * (double(x[index(i, c, k)]) - mean) * invstd + b;
+        y[index(i, c, k)] = T(a.relu && !(v > 0) ? 0.0 : v);
+      }
   }
 }
 
@@ -174,9 +203,14 @@ template <typename T>
 void backward_reference(const BatchNormBackwardArgs& a) {
   const T* x = static_cast<const T*>(a.x);
   const T* gamma = static_cast<const T*>(a.gamma);
-  const T* dy = static_cast<const T*>(a.dy);
+  const T* y = static_cast<const T*>(a.y);
   const double m = double(a.n * a.hw);
   auto index = [&](int64_t i, int64_t c, int64_t k) { return (i * a.c + c) * a.hw + k; };
+  // relu's backward first: dy where the output is positive, else 0.
+  std::vector<T> masked(static_cast<const T*>(a.dy), static_cast<const T*>(a.dy) + a.n * a.c * a.hw);
+  if (y)
+    for (size_t i = 0; i < masked.size(); ++i) masked[i] = y[i] > T(0) ? masked[i] : T(0);
+  const T* dy = masked.data();
   for (int64_t c = 0; c < a.c; ++c) {
     const double mean = double(static_cast<const T*>(a.save_mean)[c]);
     const double invstd = double(static_cast<const T*>(a.save_invstd)[c]);
@@ -207,7 +241,10 @@ void batchnorm_forward(const BatchNormForwardArgs& a, const Exec& exec) {
 }
 
 void batchnorm_backward(const BatchNormBackwardArgs& a, const Exec& exec) {
-  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm backward", [&](auto tag) { backward<decltype(tag)>(a, exec); });
+  HONE_DISPATCH_FLOAT(a.dtype, "batch_norm backward", [&](auto tag) {
+    if (a.y) backward<decltype(tag), true>(a, exec);
+    else backward<decltype(tag), false>(a, exec);
+  });
 }
 
 void batchnorm_forward_reference(const BatchNormForwardArgs& a) {

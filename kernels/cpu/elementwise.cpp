@@ -63,6 +63,10 @@ T apply_binary(BinaryOp op, T a, T b, T alpha) {
     case BinaryOp::Le: return T(a <= b);
     case BinaryOp::Gt: return T(a > b);
     case BinaryOp::Ge: return T(a >= b);
+    case BinaryOp::AddRelu: {
+      const T s = a + alpha * b;
+      return s > T(0) ? s : T(0);
+    }
     default: break;
   }
   if constexpr (std::is_floating_point_v<T>) {
@@ -158,6 +162,16 @@ void binary(const BinaryArgs& args, const Exec& exec) {
         if (alpha == T(1)) return binary_rows(exec, layout, out, a, b, [](T x, T y) { return T(x - y); });
         return binary_rows(exec, layout, out, a, b, [alpha](T x, T y) { return T(x - alpha * y); });
       case BinaryOp::Mul: return binary_rows(exec, layout, out, a, b, [](T x, T y) { return T(x * y); });
+      case BinaryOp::AddRelu:  // the same sum, then the same relu, as Add and then Relu: the same bits
+        if (alpha == T(1))
+          return binary_rows(exec, layout, out, a, b, [](T x, T y) {
+            const T s = T(x + y);
+            return s > T(0) ? s : T(0);
+          });
+        return binary_rows(exec, layout, out, a, b, [alpha](T x, T y) {
+          const T s = T(x + alpha * y);
+          return s > T(0) ? s : T(0);
+        });
       default: {
         const BinaryOp op = args.op;  // the rest: less hot, one generic loop
         return binary_rows(exec, layout, out, a, b, [op, alpha](T x, T y) { return apply_binary<T>(op, x, y, alpha); });
@@ -241,6 +255,7 @@ T binary_definition(BinaryOp op, T av, T bv, double alpha) {
     case BinaryOp::Le: return T(a <= b);
     case BinaryOp::Gt: return T(a > b);
     case BinaryOp::Ge: return T(a >= b);
+    case BinaryOp::AddRelu: return T(a + W(alpha) * b > 0 ? a + W(alpha) * b : 0);
   }
   return T(0);
 }

@@ -1,7 +1,9 @@
 // Batch norm on CUDA over the contract of kernels/batchnorm.h, first version (issue 13): one
 // block per channel; the channel's sums run in double through a fixed-shape tree, so results
 // do not depend on scheduling. Every mode of the CPU kernels: batch or running statistics,
-// the running update in the PyTorch or the ONNX convention, and the backward of both.
+// the running update in the PyTorch or the ONNX convention, and the backward of both; with a
+// fused relu (BatchNormForwardArgs::relu) the output is clamped in the same pass and the
+// backward reads dy through the mask y > 0 (BatchNormBackwardArgs::y).
 // Compiled; no GPU has run it yet (the op harness runs it where one is present).
 #include <cuda_runtime.h>
 
@@ -71,7 +73,10 @@ __global__ void __launch_bounds__(kThreads) forward(BatchNormForwardArgs a, doub
   const double g = a.gamma ? double(static_cast<const T*>(a.gamma)[c]) : 1.0;
   const double b = a.beta ? double(static_cast<const T*>(a.beta)[c]) : 0.0;
   T* y = static_cast<T*>(a.y);
-  for (int64_t i = threadIdx.x; i < m; i += kThreads) y[at(i)] = T(g * (double(x[at(i)]) - mean) * invstd + b);
+  for (int64_t i = threadIdx.x; i < m; i += kThreads) {
+    const T v = T(g * (double(x[at(i)]) - mean) * invstd + b);
+    y[at(i)] = a.relu && !(v > T(0)) ? T(0) : v;
+  }
 }
 
 template <typename T>
@@ -80,13 +85,15 @@ __global__ void __launch_bounds__(kThreads) backward(BatchNormBackwardArgs a) {
   const int64_t c = blockIdx.x, m = a.n * a.hw;
   const T* x = static_cast<const T*>(a.x);
   const T* dy = static_cast<const T*>(a.dy);
+  const T* out = static_cast<const T*>(a.y);  // the fused relu's output, or nullptr
   auto at = [&](int64_t i) { return ((i / a.hw) * a.c + c) * a.hw + i % a.hw; };
+  auto grad = [&](int64_t i) { return out && !(out[at(i)] > T(0)) ? 0.0 : double(dy[at(i)]); };
   const double mean = double(static_cast<const T*>(a.save_mean)[c]);
   const double invstd = double(static_cast<const T*>(a.save_invstd)[c]);
   const double g = a.gamma ? double(static_cast<const T*>(a.gamma)[c]) : 1.0;
   double s = 0, sx = 0;
   for (int64_t i = threadIdx.x; i < m; i += kThreads) {
-    const double d = double(dy[at(i)]);
+    const double d = grad(i);
     s += d;
     sx += d * (double(x[at(i)]) - mean) * invstd;
   }
@@ -98,7 +105,7 @@ __global__ void __launch_bounds__(kThreads) backward(BatchNormBackwardArgs a) {
   if (!a.dx) return;
   T* dx = static_cast<T*>(a.dx);
   for (int64_t i = threadIdx.x; i < m; i += kThreads) {
-    const double d = double(dy[at(i)]);
+    const double d = grad(i);
     if (a.used_batch_stats) {
       const double xhat = (double(x[at(i)]) - mean) * invstd;
       dx[at(i)] = T(g * invstd / double(m) * (double(m) * d - sum_dy - xhat * sum_dy_xhat));

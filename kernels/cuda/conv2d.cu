@@ -4,7 +4,10 @@
 // kernels/cuda/conv2d_indexing.h, the address
 // map the CPU tests check against the reference convolution on every machine. No im2col
 // buffer exists in global memory: the loaders gather straight from x, dY and W. Every output
-// element is summed by one thread in a fixed K order, so the weight gradient is deterministic.
+// element is summed by one thread (one warp on the TF32 path) in a fixed K order, with no
+// split-K and no atomics, so the weight gradient is deterministic by construction: no
+// separate deterministic mode is needed (tiled_gemm.cuh). Exec::allow_tf32 picks the TF32
+// tensor-core path for float32 in all three products.
 // Compiled here; no GPU has run it yet (the op harness runs it where one is present).
 #include <cuda_runtime.h>
 
@@ -89,7 +92,7 @@ void conv2d_forward(const Conv2dForwardArgs& a, const Exec& exec) {
     launch_gemm<T>(ix.forward_m(), ix.cog(), ix.forward_k(), ix.groups,
               ForwardLoader<T>{ix, static_cast<const T*>(a.input), static_cast<const T*>(a.weight),
                                static_cast<const T*>(a.bias), static_cast<T*>(a.output)},
-              stream, "cuda conv2d");
+              stream, "cuda conv2d", exec.allow_tf32);
   });
 }
 
@@ -102,12 +105,12 @@ void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
       launch_gemm<T>(ix.grad_input_m(), ix.cig(), ix.grad_input_k(), ix.groups,
                 GradInputLoader<T>{ix, static_cast<const T*>(a.grad_output), static_cast<const T*>(a.weight),
                                    static_cast<T*>(a.grad_input)},
-                stream, "cuda conv2d backward (data)");
+                stream, "cuda conv2d backward (data)", exec.allow_tf32);
     if (a.grad_weight)
       launch_gemm<T>(ix.cog(), ix.forward_k(), ix.grad_weight_k(), ix.groups,
                 GradWeightLoader<T>{ix, static_cast<const T*>(a.input), static_cast<const T*>(a.grad_output),
                                     static_cast<T*>(a.grad_weight)},
-                stream, "cuda conv2d backward (weight)");
+                stream, "cuda conv2d backward (weight)", exec.allow_tf32);
     if (a.grad_bias && a.g.c_out > 0) {
       grad_bias<T><<<unsigned(a.g.c_out), kGemmThreads, 0, stream>>>(a.g.n, a.g.c_out, ix.oh * ix.ow,
                                                                  static_cast<const T*>(a.grad_output),

@@ -80,6 +80,10 @@ __device__ T binary_op(BinaryOp op, T a, T b, T alpha) {
     case BinaryOp::Le: return T(a <= b);
     case BinaryOp::Gt: return T(a > b);
     case BinaryOp::Ge: return T(a >= b);
+    case BinaryOp::AddRelu: {
+      const T s = a + alpha * b;
+      return s > T(0) ? s : T(0);
+    }
   }
   return T(0);
 }

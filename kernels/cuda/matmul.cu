@@ -1,6 +1,7 @@
 // Batched matmul on CUDA (the contract of kernels/matmul.h: any strides, so transposed views
 // cost no copy) through the tiled GEMM of kernels/cuda/tiled_gemm.cuh, one batch entry per
-// blockIdx.y. First version; compiled, no GPU has run it yet.
+// blockIdx.y; TF32 tensor cores for float32 when Exec::allow_tf32. First version; compiled,
+// no GPU has run it yet.
 #include "kernels/cuda/matmul.h"
 #include "kernels/cuda/tiled_gemm.cuh"
 
@@ -27,7 +28,8 @@ struct StridedLoader {
 void matmul(const MatmulArgs& p, const Exec& exec) {
   HONE_DISPATCH_FLOAT(p.dtype, "cuda matmul", [&](auto tag) {
     using T = decltype(tag);
-    launch_gemm<T>(p.m, p.n, p.k, p.batch, StridedLoader<T>{p}, static_cast<cudaStream_t>(exec.stream), "cuda matmul");
+    launch_gemm<T>(p.m, p.n, p.k, p.batch, StridedLoader<T>{p}, static_cast<cudaStream_t>(exec.stream), "cuda matmul",
+                   exec.allow_tf32);
   });
 }
 
