@@ -16,6 +16,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/exec.h"
 #include "kernels/matmul.h"
+#include "kernels/optim.h"
 #include "kernels/pooling.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
@@ -114,6 +115,10 @@ struct KernelRegistry {
   KernelTable<ReduceArgs> sum{"sum", "forward"};
   KernelTable<MaxDimArgs> max_dim{"max", "forward"};
   KernelTable<IndexAddDimArgs> index_add_dim{"max", "backward"};
+  KernelTable<SgdUpdateArgs> sgd_update{"optimizer", "sgd"};
+  KernelTable<AdamUpdateArgs> adam_update{"optimizer", "adam"};
+  KernelTable<SumOfSquaresArgs> sum_of_squares{"clip_grad_norm", "sum_of_squares"};
+  KernelTable<ClipScaleArgs> clip_scale{"clip_grad_norm", "scale"};
 };
 
 // The process's registry: the CPU kernels, and the CUDA ones in a CUDA build, registered

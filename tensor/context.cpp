@@ -50,7 +50,8 @@ const std::vector<std::string>& Context::op_families() {
   // The op families of kernels/registry.h (a test keeps the two lists equal).
   static const std::vector<std::string> families{"unary",   "binary",  "matmul",        "conv2d",
                                                  "batch_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
-                                                 "softmax", "cross_entropy", "sum",         "max"};
+                                                 "softmax", "cross_entropy", "sum",         "max",
+                                                 "optimizer", "clip_grad_norm"};
   return families;
 }
 

@@ -3,6 +3,7 @@
 #include "kernels/cpu/conv2d.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/optim.h"
 #include "kernels/cpu/pooling.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax.h"
@@ -37,6 +38,10 @@ void register_kernels(KernelRegistry& r) {
   r.sum.add(kCpu, {DType::Float32, DType::Float64, DType::Int64, DType::Int32}, kOurs, "cpu", sum);
   r.max_dim.add(kCpu, numbers, kOurs, "cpu", max_dim);
   r.index_add_dim.add(kCpu, floats, kOurs, "cpu", index_add_dim);
+  r.sgd_update.add(kCpu, floats, kOurs, "cpu", sgd_update);
+  r.adam_update.add(kCpu, floats, kOurs, "cpu", adam_update);
+  r.sum_of_squares.add(kCpu, floats, kOurs, "cpu", sum_of_squares);
+  r.clip_scale.add(kCpu, floats, kOurs, "cpu", clip_scale);
 }
 
 }  // namespace hone::kernels::cpu
