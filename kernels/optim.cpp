@@ -63,7 +63,7 @@ void sum_of_squares_reference(const SumOfSquaresArgs& a) {
     const T* x = static_cast<const T*>(a.in);
     double s = 0;
     for (int64_t i = 0; i < a.n; ++i) s += double(x[i]) * double(x[i]);
-    *a.total += s;
+    *a.total = (a.accumulate ? *a.total : 0.0) + s;
   });
 }
 

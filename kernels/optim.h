@@ -47,12 +47,15 @@ struct AdamUpdateArgs {
   bool decoupled = false;  // AdamW: p *= 1 - lr * wd instead of wd * p added to the gradient
 };
 
-// *total += the sum of in[i]^2 over i in storage order, accumulated in double from 0.
+// *total += the sum of in[i]^2 over i in storage order, accumulated in double from 0
+// (with accumulate false, *total = that sum: the first gradient of a clip_grad_norm starts
+// the total without a fill, which on CUDA would be a host round trip).
 struct SumOfSquaresArgs {
   DType dtype;
   int64_t n;
   const void* in;
   double* total;  // on the kernel's device
+  bool accumulate = true;
 };
 
 // grad[i] *= coef, where coef = max_norm / (sqrt(*total) + 1e-6), when coef < 1 or is NaN;

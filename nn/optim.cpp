@@ -79,7 +79,7 @@ void check_mask(const char* op, const Tensor& p, const Tensor& mask, Who&& who) 
   HONE_CHECK(mask.shape() == p.shape(), op, ": the mask of parameter ", who(), " has shape ", mask.shape(),
              " but the parameter has shape ", p.shape());
   HONE_CHECK(mask.device() == p.device(), op, ": the mask of parameter ", who(), " is on ", mask.device(),
-             " but the parameter is on ", p.device(), " (move the mask with .to(device))");
+              " but the parameter is on ", p.device(), " (set_mask again with mask.to(device))");
 }
 
 // The mask as the kernels read it: nullptr (every element trains) or one byte per element.
@@ -536,13 +536,17 @@ Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
     grads.push_back(g.is_contiguous() ? g : raw::contiguous(g));
     strided.push_back(g.is_contiguous() ? Tensor() : g);
   }
-  const Device device = grads.empty() ? Device::cpu() : grads[0].device();
-  Tensor total = zeros({}, {.dtype = DType::Float64, .device = device});
+  if (grads.empty()) return zeros({}, {.dtype = DType::Float64, .device = Device::cpu()});
+  const Device device = grads[0].device();
+  // The first gradient's sum starts the total: no fill (a host round trip on CUDA).
+  Tensor total = empty({}, {.dtype = DType::Float64, .device = device});
   double* total_data = static_cast<double*>(total.data_ptr());
   const auto& registry = detail::kernel_registry();
-  for (const Tensor& g : grads)
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& g = grads[i];
     detail::run_kernel(registry.sum_of_squares, "clip_grad_norm", device, g.dtype(),
-                       kernels::SumOfSquaresArgs{g.dtype(), g.numel(), g.data_ptr(), total_data});
+                       kernels::SumOfSquaresArgs{g.dtype(), g.numel(), g.data_ptr(), total_data, i > 0});
+  }
   for (size_t i = 0; i < grads.size(); ++i) {
     const Tensor& g = grads[i];
     detail::run_kernel(registry.clip_scale, "clip_grad_norm", device, g.dtype(),

@@ -189,6 +189,8 @@ inline const std::vector<OpCase>& op_cases() {
         sum_of_squares_case(1),
         sum_of_squares_case(1027),
         sum_of_squares_case(70001),
+        sum_of_squares_case(0, false),
+        sum_of_squares_case(1027, false),
         clip_scale_case(1027, 400.0, 1.0),
         clip_scale_case(70001, 0.25, 5.0),  // below max_norm: left as is
     };

@@ -3,6 +3,7 @@
 // (kernels/optim.h): the fused kernels against the references' textbook formulas in
 // float64. Not differentiable: no gradcheck. The bitwise match with the tensor-op
 // optimizers is tests/optim_fused_test.cpp's job.
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -63,14 +64,17 @@ inline OpCase adam_update_case(int64_t n, k::AdamUpdateArgs opts, bool masked = 
   return make_case(std::move(s));
 }
 
-// *total (starting at 2.5) += the sum of squares of n values.
-inline OpCase sum_of_squares_case(int64_t n) {
+// *total (starting at 2.5) += the sum of squares of n values; or, not accumulating,
+// *total (starting as NaN) = that sum.
+inline OpCase sum_of_squares_case(int64_t n, bool accumulate = true) {
   Spec<k::SumOfSquaresArgs> s;
-  s.name = "sum_of_squares n" + std::to_string(n);
+  s.name = "sum_of_squares n" + std::to_string(n) + (accumulate ? "" : " first");
   s.table = &k::kernel_registry().sum_of_squares;
   s.build = [=](Problem& p) {
-    k::SumOfSquaresArgs a{.dtype = p.dtype(), .n = n, .in = p.random(n, -3, 3), .total = nullptr};
-    a.total = static_cast<double*>(p.inout_as("total", DType::Float64, {2.5}));
+    k::SumOfSquaresArgs a{.dtype = p.dtype(), .n = n, .in = p.random(n, -3, 3), .total = nullptr,
+                          .accumulate = accumulate};
+    a.total = static_cast<double*>(accumulate ? p.inout_as("total", DType::Float64, {2.5})
+                                              : p.output_as("total", DType::Float64, 1));
     return a;
   };
   s.reference = [](const k::SumOfSquaresArgs& a) { k::sum_of_squares_reference(a); };
@@ -82,7 +86,9 @@ inline OpCase sum_of_squares_case(int64_t n) {
 // Gradients scaled by max_norm / (sqrt(total) + 1e-6) when that is below 1.
 inline OpCase clip_scale_case(int64_t n, double total, double max_norm) {
   Spec<k::ClipScaleArgs> s;
-  s.name = "clip_scale n" + std::to_string(n) + " total " + std::to_string(total) + " max_norm " + std::to_string(max_norm);
+  std::ostringstream name;
+  name << "clip_scale n" << n << " total " << total << " max_norm " << max_norm;
+  s.name = name.str();
   s.table = &k::kernel_registry().clip_scale;
   s.build = [=](Problem& p) {
     k::ClipScaleArgs a{.dtype = p.dtype(), .n = n, .grad = p.inout("grad", p.draw(n)), .total = nullptr,

@@ -55,7 +55,7 @@ void sum_of_squares(const SumOfSquaresArgs& a, const Exec&) {
     const T* x = static_cast<const T*>(a.in);
     double s = 0;
     for (int64_t i = 0; i < a.n; ++i) s += double(x[i]) * double(x[i]);
-    *a.total += s;
+    *a.total = (a.accumulate ? *a.total : 0.0) + s;
   });
 }
 

@@ -43,7 +43,7 @@ __global__ void adam_kernel(AdamScalars<T> s, int64_t n, T* p, const T* g, T* m,
 }
 
 template <typename T>
-__global__ void sum_of_squares_kernel(int64_t n, const T* x, double* total) {
+__global__ void sum_of_squares_kernel(int64_t n, const T* x, double* total, bool accumulate) {
   __shared__ double partial[kSumThreads];
   double s = 0;
   for (int64_t i = threadIdx.x; i < n; i += kSumThreads) s = __dadd_rn(s, __dmul_rn(double(x[i]), double(x[i])));
@@ -53,7 +53,7 @@ __global__ void sum_of_squares_kernel(int64_t n, const T* x, double* total) {
     if (int(threadIdx.x) < half) partial[threadIdx.x] = __dadd_rn(partial[threadIdx.x], partial[threadIdx.x + half]);
     __syncthreads();
   }
-  if (threadIdx.x == 0) *total = __dadd_rn(*total, partial[0]);
+  if (threadIdx.x == 0) *total = __dadd_rn(accumulate ? *total : 0.0, partial[0]);
 }
 
 template <typename T>
@@ -93,11 +93,11 @@ void adam_update(const AdamUpdateArgs& a, const Exec& exec) {
 }
 
 void sum_of_squares(const SumOfSquaresArgs& a, const Exec& exec) {
-  if (a.n == 0) return;  // adds 0: *total is left as it is
   auto stream = static_cast<cudaStream_t>(exec.stream);
   HONE_DISPATCH_FLOAT(a.dtype, "cuda sum_of_squares", [&](auto tag) {
     using T = decltype(tag);
-    sum_of_squares_kernel<T><<<1, kSumThreads, 0, stream>>>(a.n, static_cast<const T*>(a.in), a.total);
+    sum_of_squares_kernel<T><<<1, kSumThreads, 0, stream>>>(a.n, static_cast<const T*>(a.in), a.total,
+                                                               a.accumulate);
   });
   HONE_CUDA_CHECK_LAUNCH("cuda sum_of_squares");
 }
