@@ -5,6 +5,8 @@
 #include <functional>
 #include <memory>
 
+#include "io/checkpoint.h"
+#include "nn/layers.h"
 #include "optim_composed.h"
 #include "test_util.h"
 
@@ -244,6 +246,25 @@ TEST(OptimMask, MasksAreSavedAndRestoredWithTheState) {
   saved["param.w.mask"] = ones({3, 2}, {.dtype = DType::UInt8});
   test::expect_error([&] { resumed.load_state_dict(saved); },
                      {"key \"param.w.mask\" must be a uint8 or bool tensor of the parameter's shape [2,3]"});
+}
+
+TEST(OptimMask, ACheckpointResumesWithTheMasksItProtected) {
+  test::TempDir dir;
+  const std::string path = (dir.path / "ckpt.safetensors").string();
+  Generator gen(3);
+  nn::Linear net(4, 3, true, &gen);
+  SGD opt(net.named_parameters(), {.lr = 0.1, .momentum = 0.9});
+  const Tensor mask = from_vector<uint8_t>({1, 0, 1, 1, 0, 0, 1, 0, 1, 1, 1, 0}, {3, 4});
+  opt.set_mask(net.weight, mask);
+  io::save_checkpoint(path, {.model = &net, .optimizer = &opt}, {});
+
+  Generator other(4);
+  nn::Linear net2(4, 3, true, &other);
+  SGD resumed(net2.named_parameters(), {.lr = 0.1, .momentum = 0.9});
+  io::load_checkpoint(path, {.model = &net2, .optimizer = &resumed});
+  ASSERT_TRUE(resumed.mask(net2.weight).defined());
+  EXPECT_EQ(resumed.mask(net2.weight).to_vector<uint8_t>(), mask.to_vector<uint8_t>());
+  EXPECT_FALSE(resumed.mask(net2.bias).defined());
 }
 
 // ---- clip_grad_norm -------------------------------------------------------------------------
