@@ -17,6 +17,7 @@
 #include "kernels/elementwise.h"
 #include "kernels/exec.h"
 #include "kernels/matmul.h"
+#include "kernels/optim.h"
 #include "kernels/pooling.h"
 #include "kernels/reduce.h"
 #include "kernels/softmax.h"
@@ -130,6 +131,10 @@ struct KernelRegistry {
   KernelTable<IndexAddDimArgs> index_add_dim{"max", "backward"};
   KernelTable<DropoutForwardArgs> dropout_forward{"dropout", "forward"};
   KernelTable<DropoutBackwardArgs> dropout_backward{"dropout", "backward"};
+  KernelTable<SgdUpdateArgs> sgd_update{"optimizer", "sgd"};
+  KernelTable<AdamUpdateArgs> adam_update{"optimizer", "adam"};
+  KernelTable<SumOfSquaresArgs> sum_of_squares{"clip_grad_norm", "sum_of_squares"};
+  KernelTable<ClipScaleArgs> clip_scale{"clip_grad_norm", "scale"};
 };
 
 // The process's registry: the CPU kernels, and the CUDA ones in a CUDA build, registered

@@ -1,7 +1,8 @@
 // The optimizers' updates follow torch.optim 1.13 line by line (its _single_tensor_sgd,
 // _single_tensor_adam and _single_tensor_adamw), including the order of the in-place
-// operations, so results match PyTorch to rounding. They are written with tensor ops, so
-// they run wherever those ops run.
+// operations, so results match PyTorch to rounding. Each parameter's update is one fused
+// kernel (kernels/optim.h) reached through the dispatch point, so it runs on whatever
+// device has one; tests/optim_fused_test.cpp holds it bitwise to the tensor-op version.
 #include "nn/optim.h"
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
+#include "autograd/ops/dispatch.h"
 #include "nn/module.h"
 
 namespace hone::optim {
@@ -27,25 +29,6 @@ void check_non_negative(const char* kind, const char* what, double v, const std:
   HONE_CHECK(v >= 0 && std::isfinite(v), kind, ": invalid ", what, " ", v, where, " (must be a finite value >= 0)");
 }
 
-// Sum of squares of every element, accumulated in double in storage order.
-double sum_of_squares(const Tensor& g) {
-  if (g.numel() == 0) return 0;
-  if (g.device().is_cpu() && (g.dtype() == DType::Float32 || g.dtype() == DType::Float64)) {
-    Tensor c = raw::contiguous(g);
-    double s = 0;
-    if (c.dtype() == DType::Float32) {
-      const float* p = c.data<float>();
-      for (int64_t i = 0; i < c.numel(); ++i) s += double(p[i]) * double(p[i]);
-    } else {
-      const double* p = c.data<double>();
-      for (int64_t i = 0; i < c.numel(); ++i) s += p[i] * p[i];
-    }
-    return s;
-  }
-  Tensor d = g.to(DType::Float64);
-  return (d * d).sum().item<double>();
-}
-
 // Counts are saved as float64: past 2^53 they are no longer exact, far past it no int64
 // holds them (casting 1e30 would be undefined behaviour).
 constexpr double kMaxCount = 9007199254740992.0;
@@ -59,6 +42,52 @@ std::string name_list(const std::vector<std::string>& names) {
   for (size_t i = 0; i < names.size() && i < kShown; ++i) out += (i ? ", " : "") + names[i];
   if (names.size() > kShown) out += " and " + std::to_string(names.size() - kShown) + " more";
   return out;
+}
+
+// What the fused update kernels read: the gradient in the parameter's dtype, device and
+// shape, contiguous (a strided one is copied); the parameter itself contiguous, since it is
+// written through one pointer. `who` names the parameter, only when something is wrong.
+template <typename Who>
+Tensor fused_grad(const char* kind, const Tensor& p, const Tensor& grad, Who&& who) {
+  HONE_CHECK(p.is_contiguous(), kind, ".step: parameter ", who(), " is not contiguous (strides ", p.strides(),
+             "); the fused update writes it through one pointer: make the parameter contiguous before building "
+             "the optimizer");
+  HONE_CHECK(grad.dtype() == p.dtype() && grad.device() == p.device() && grad.shape() == p.shape(), kind,
+             ".step: the gradient of parameter ", who(), " is ", dtype_name(grad.dtype()), " ", grad.shape(), " on ",
+             grad.device(), " but the parameter is ", dtype_name(p.dtype()), " ", p.shape(), " on ", p.device());
+  return grad.is_contiguous() ? grad : raw::contiguous(grad);
+}
+
+// A state buffer as the fused kernels read it: the parameter's dtype, device and shape,
+// contiguous (a state made on another device, or loaded oddly, is refused, not converted).
+template <typename Who>
+void check_buffer(const char* kind, const Tensor& p, const Tensor& buf, const char* name, Who&& who) {
+  HONE_CHECK(buf.dtype() == p.dtype() && buf.device() == p.device() && buf.shape() == p.shape() && buf.is_contiguous(),
+             kind, ".step: the ", name, " of parameter ", who(), " is ", dtype_name(buf.dtype()), " ", buf.shape(),
+             buf.is_contiguous() ? "" : " (strided)", " on ", buf.device(), " but the parameter is ",
+             dtype_name(p.dtype()), " ", p.shape(), " on ", p.device(),
+             " (moved after its state was made? move the optimizer state with it, or start it afresh)");
+}
+
+bool is_mask_dtype(DType t) { return t == DType::UInt8 || t == DType::Bool; }
+
+template <typename Who>
+void check_mask(const char* op, const Tensor& p, const Tensor& mask, Who&& who) {
+  HONE_CHECK(mask.defined(), op, ": the mask of parameter ", who(), " is an undefined tensor (clear_mask removes one)");
+  HONE_CHECK(is_mask_dtype(mask.dtype()), op, ": the mask of parameter ", who(), " has dtype ", dtype_name(mask.dtype()),
+             "; a mask is uint8 (0 or 1) or bool, one byte per element");
+  HONE_CHECK(mask.shape() == p.shape(), op, ": the mask of parameter ", who(), " has shape ", mask.shape(),
+             " but the parameter has shape ", p.shape());
+  HONE_CHECK(mask.device() == p.device(), op, ": the mask of parameter ", who(), " is on ", mask.device(),
+              " but the parameter is on ", p.device(), " (set_mask again with mask.to(device))");
+}
+
+// The mask as the kernels read it: nullptr (every element trains) or one byte per element.
+template <typename Who>
+const uint8_t* mask_data(const char* kind, const Tensor& p, const Tensor& mask, Who&& who) {
+  if (!mask.defined()) return nullptr;
+  check_mask((std::string(kind) + ".step").c_str(), p, mask, who);
+  return static_cast<const uint8_t*>(mask.data_ptr());
 }
 
 }  // namespace
@@ -168,6 +197,40 @@ double Optimizer::group_weight_decay(size_t group) const {
   return (g.weight_decay ? *g.weight_decay : weight_decay_) * g.decay_mult;
 }
 
+std::pair<size_t, size_t> Optimizer::locate(const Tensor& param, const char* op) const {
+  HONE_CHECK(param.defined(), kind_, ".", op, ": got an undefined tensor instead of a parameter");
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i)
+      if (groups_[g].params[i].unsafe_impl() == param.unsafe_impl()) return {g, i};
+  fail(kind_, ".", op, ": the tensor of shape ", param.shape(), " is not a parameter of this optimizer");
+}
+
+std::string Optimizer::describe(const Tensor& param) const {
+  for (size_t g = 0; g < groups_.size(); ++g)
+    for (size_t i = 0; i < groups_[g].params.size(); ++i) {
+      if (groups_[g].params[i].unsafe_impl() != param.unsafe_impl()) continue;
+      if (i < groups_[g].param_names.size()) return "\"" + groups_[g].param_names[i] + "\"";
+      return std::to_string(i) + " of " + group_label(groups_[g], g) + " (shape " + shape_str(param.shape()) + ")";
+    }
+  return "(not in this optimizer, shape " + shape_str(param.shape()) + ")";
+}
+
+void Optimizer::set_mask(const Tensor& param, Tensor mask) {
+  const auto [g, i] = locate(param, "set_mask");
+  check_mask((std::string(kind_) + ".set_mask").c_str(), param, mask, [&] { return describe(param); });
+  state(g, i).mask = raw::contiguous(mask);
+}
+
+void Optimizer::clear_mask(const Tensor& param) {
+  const auto [g, i] = locate(param, "clear_mask");
+  state(g, i).mask = Tensor();
+}
+
+Tensor Optimizer::mask(const Tensor& param) const {
+  const auto [g, i] = locate(param, "mask");
+  return i < state_[g].size() ? state_[g][i].mask : Tensor();
+}
+
 ParamState& Optimizer::state(size_t group, size_t index) {
   // Parameters appended to a group after construction get fresh state here.
   if (state_[group].size() < groups_[group].params.size()) state_[group].resize(groups_[group].params.size());
@@ -186,6 +249,7 @@ std::map<std::string, Tensor> Optimizer::state_dict() const {
                  groups_[g].param_names[i], "\" is given to more than one parameter");
       if (i >= state_[g].size()) continue;  // appended after the last step: no state yet
       const ParamState& st = state_[g][i];
+      if (st.mask.defined()) out[prefix + "mask"] = raw::to_dtype(st.mask, DType::UInt8).to(Device::cpu()).clone();
       if (st.buffers.empty() && (!saves_param_step() || st.step == 0)) continue;
       for (const auto& [name, buf] : st.buffers) out[prefix + name] = buf.clone();
       if (saves_param_step()) out[prefix + "step"] = cpu_scalar(double(st.step));
@@ -263,9 +327,20 @@ Optimizer::CheckedState Optimizer::check_state(const std::map<std::string, Tenso
   }
 
   const std::vector<std::string> names = buffer_names();
-  for (const auto& [name, fields] : entries) {
+  for (auto& [name, fields] : entries) {
     const auto [g, i] = here.at(name);
     const Tensor& p = groups_[g].params[i];
+    // A mask stands alone: it may be saved for a parameter that has no other state yet.
+    if (auto mask = fields.find("mask"); mask != fields.end()) {
+      const std::string key = "param." + name + ".mask";
+      HONE_CHECK(mask->second.defined() && is_mask_dtype(mask->second.dtype()) && mask->second.shape() == p.shape(),
+                 who, "key \"", key, "\" must be a uint8 or bool tensor of the parameter's shape ", p.shape(), ", got ",
+                 mask->second.defined() ? dtype_name(mask->second.dtype()) + std::string(" ") + shape_str(mask->second.shape())
+                                        : std::string("an undefined tensor"));
+      out.masks[{g, i}] = mask->second;
+      fields.erase(mask);
+      if (fields.empty()) continue;
+    }
     for (const auto& [field, value] : fields) {
       const std::string key = "param." + name + "." + field;
       const bool is_step = saves_param_step() && field == "step";
@@ -302,7 +377,17 @@ void Optimizer::load_state_dict(const std::map<std::string, Tensor>& state) {
   // Everything is checked before anything changes, so a bad checkpoint leaves us intact.
   const CheckedState checked = check_state(state);
   NoGradGuard no_grad;
-  for (size_t g = 0; g < groups_.size(); ++g) state_[g].assign(groups_[g].params.size(), ParamState{});
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    std::vector<ParamState> fresh(groups_[g].params.size());
+    for (size_t i = 0; i < fresh.size() && i < state_[g].size(); ++i) fresh[i].mask = state_[g][i].mask;
+    state_[g] = std::move(fresh);
+  }
+  for (const auto& [where, saved] : checked.masks) {
+    const Tensor& p = groups_[where.first].params[where.second];
+    Tensor mask = empty(p.shape(), {.dtype = DType::UInt8, .device = p.device()});
+    mask.copy_(saved);
+    state_[where.first][where.second].mask = mask;
+  }
   for (const auto& [where, entries] : checked.per_param) {
     const Tensor& p = groups_[where.first].params[where.second];
     ParamState& st = state_[where.first][where.second];
@@ -357,18 +442,31 @@ std::vector<std::string> SGD::buffer_names() const {
 }
 
 void SGD::step() {
-  for_each_update([this](Tensor& p, const Tensor& grad, ParamState& st, double lr, double wd) {
-    Tensor d_p = wd != 0 ? add(grad, p, wd) : grad;
+  for_each_update([this](Tensor& p, const Tensor& grad_in, ParamState& st, double lr, double wd) {
+    auto who = [&] { return describe(p); };
+    const Tensor grad = fused_grad(kind_, p, grad_in, who);
+    kernels::SgdUpdateArgs a{.dtype = p.dtype(), .n = p.numel(), .param = p.data_ptr(), .grad = grad.data_ptr(),
+                             .momentum_buffer = nullptr, .mask = mask_data(kind_, p, st.mask, who), .lr = lr,
+                             .weight_decay = wd, .momentum = opts_.momentum, .dampening = opts_.dampening,
+                             .nesterov = opts_.nesterov};
+    Tensor buf;
     if (opts_.momentum != 0) {
       auto it = st.buffers.find("momentum_buffer");
       if (it == st.buffers.end()) {
-        it = st.buffers.emplace("momentum_buffer", d_p.clone()).first;  // the first gradient, as PyTorch
+        // The first update copies d_p into the buffer, as PyTorch; a masked-out entry is
+        // never written, so it starts (and stays) 0.
+        buf = a.mask ? zeros_like(p) : empty_like(p);
+        a.first_update = true;
+        st.buffers.emplace("momentum_buffer", buf);
       } else {
-        it->second.mul_(opts_.momentum).add_(d_p, 1 - opts_.dampening);
+        buf = it->second;
+        check_buffer(kind_, p, buf, "momentum_buffer", who);
       }
-      d_p = opts_.nesterov ? add(d_p, it->second, opts_.momentum) : it->second;
+      a.momentum_buffer = buf.data_ptr();
     }
-    p.add_(d_p, -lr);
+    detail::run_kernel(detail::kernel_registry().sgd_update, "SGD.step", p.device(), p.dtype(), a);
+    p.storage()->bump_version();
+    if (buf.defined()) buf.storage()->bump_version();
     ++st.step;
   });
 }
@@ -399,8 +497,9 @@ AdamW::AdamW(NamedParameters params, AdamWOptions opts) : AdamW(one_group(std::m
 
 void Adam::step() {
   for_each_update([this](Tensor& p, const Tensor& grad_in, ParamState& st, double lr, double wd) {
-    const double b1 = opts_.beta1, b2 = opts_.beta2;
-    Tensor grad = grad_in;
+    auto who = [&] { return describe(p); };
+    const Tensor grad = fused_grad(kind_, p, grad_in, who);
+    const uint8_t* mask = mask_data(kind_, p, st.mask, who);
     auto m_it = st.buffers.find("exp_avg");
     if (m_it == st.buffers.end()) {
       m_it = st.buffers.emplace("exp_avg", zeros_like(p)).first;
@@ -408,50 +507,66 @@ void Adam::step() {
     }
     Tensor& m = m_it->second;
     Tensor& v = st.buffers.at("exp_avg_sq");
+    check_buffer(kind_, p, m, "exp_avg", who);
+    check_buffer(kind_, p, v, "exp_avg_sq", who);
     ++st.step;
-    if (decoupled_) {
-      if (lr * wd != 0) p.mul_(1 - lr * wd);  // multiplying by 1 would change nothing
-    } else if (wd != 0) {
-      grad = add(grad, p, wd);
-    }
-    m.mul_(b1).add_(grad, 1 - b1);
-    v.mul_(b2).add_(grad * grad, 1 - b2);
-    const double step = double(st.step);
-    const double bias_correction1 = 1 - std::pow(b1, step);
-    const double bias_correction2 = 1 - std::pow(b2, step);
-    const double step_size = lr / bias_correction1;
-    Tensor denom = sqrt(v) / std::sqrt(bias_correction2);
-    denom.add_(opts_.eps);
-    p.add_(m / denom, -step_size);
+    const kernels::AdamUpdateArgs a{.dtype = p.dtype(), .n = p.numel(), .param = p.data_ptr(),
+                                    .grad = grad.data_ptr(), .exp_avg = m.data_ptr(), .exp_avg_sq = v.data_ptr(),
+                                    .mask = mask, .lr = lr, .weight_decay = wd, .beta1 = opts_.beta1,
+                                    .beta2 = opts_.beta2, .eps = opts_.eps, .step = st.step, .decoupled = decoupled_};
+    detail::run_kernel(detail::kernel_registry().adam_update, decoupled_ ? "AdamW.step" : "Adam.step", p.device(),
+                       p.dtype(), a);
+    for (const Tensor* t : {&p, &m, &v}) t->storage()->bump_version();
   });
 }
 
 // ---------------------------------------------------------------------------------------
 // Gradient clipping
 
-double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm) {
   HONE_CHECK(max_norm >= 0, "clip_grad_norm: max_norm must be >= 0, got ", max_norm);
   NoGradGuard no_grad;
-  double sum = 0;
+  std::vector<Tensor> grads;  // the gradients as the kernels read them: contiguous
+  std::vector<Tensor> strided;  // grads[i]'s tensor when it had to be copied, else undefined
   for (const Tensor& p : params) {
     Tensor g = p.defined() ? p.grad() : Tensor();
-    if (g.defined()) sum += sum_of_squares(g);
+    if (!g.defined()) continue;
+    HONE_CHECK(grads.empty() || g.device() == grads[0].device(), "clip_grad_norm: the gradients are on ",
+               grads[0].device(), " and ", g.device(), " (shape ", g.shape(), "); clip each device's on its own");
+    grads.push_back(g.is_contiguous() ? g : raw::contiguous(g));
+    strided.push_back(g.is_contiguous() ? Tensor() : g);
   }
-  const double norm = std::sqrt(sum);
-  const double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0 || std::isnan(coef)) {  // PyTorch clamps the coefficient at 1 (nan stays nan)
-    for (const Tensor& p : params) {
-      Tensor g = p.defined() ? p.grad() : Tensor();
-      if (g.defined()) g.mul_(coef);
-    }
+  if (grads.empty()) return zeros({}, {.dtype = DType::Float64, .device = Device::cpu()});
+  const Device device = grads[0].device();
+  // The first gradient's sum starts the total: no fill (a host round trip on CUDA).
+  Tensor total = empty({}, {.dtype = DType::Float64, .device = device});
+  double* total_data = static_cast<double*>(total.data_ptr());
+  const auto& registry = detail::kernel_registry();
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& g = grads[i];
+    detail::run_kernel(registry.sum_of_squares, "clip_grad_norm", device, g.dtype(),
+                       kernels::SumOfSquaresArgs{g.dtype(), g.numel(), g.data_ptr(), total_data, i > 0});
   }
-  return norm;
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const Tensor& g = grads[i];
+    detail::run_kernel(registry.clip_scale, "clip_grad_norm", device, g.dtype(),
+                       kernels::ClipScaleArgs{g.dtype(), g.numel(), g.data_ptr(), total_data, max_norm});
+    if (strided[i].defined()) raw::copy(strided[i], g);
+    (strided[i].defined() ? strided[i] : g).storage()->bump_version();
+  }
+  return sqrt(total);
 }
 
-double clip_grad_norm(const Optimizer& opt, double max_norm) {
+Tensor clip_grad_norm_(const Optimizer& opt, double max_norm) {
   std::vector<Tensor> all;
   for (const auto& g : opt.groups()) all.insert(all.end(), g.params.begin(), g.params.end());
-  return clip_grad_norm(all, max_norm);
+  return clip_grad_norm_(all, max_norm);
 }
+
+double clip_grad_norm(const std::vector<Tensor>& params, double max_norm) {
+  return clip_grad_norm_(params, max_norm).item<double>();
+}
+
+double clip_grad_norm(const Optimizer& opt, double max_norm) { return clip_grad_norm_(opt, max_norm).item<double>(); }
 
 }  // namespace hone::optim

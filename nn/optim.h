@@ -12,6 +12,22 @@
 // Optimizer state is saved and restored by parameter name, so a resume can tell whether
 // it has the same parameters: build the optimizer from module.named_parameters(), give a
 // group its param_names, or call name_parameters(module) once it is built.
+//
+// Each update is one fused kernel per parameter (kernels/optim.h, through the kernel
+// registry: family "optimizer", on the CPU and CUDA), computing bit for bit what the
+// former composition of tensor ops computed: every intermediate rounded to the parameter's
+// dtype, in torch's order. The fused kernel reads the parameter, its gradient and its
+// buffers through one pointer each: they must share the parameter's dtype and device, and
+// the parameter must be contiguous (a strided gradient is made contiguous first); anything
+// else is a hone::Error naming the parameter.
+//
+// Masks (set_mask): a parameter may carry a mask of its shape; where the mask is 0 the
+// weight and its momentum / exp_avg / exp_avg_sq entries are never changed (bitwise), and
+// weight decay does not touch it, so pruned or frozen weights stay exactly as they are
+// (PackNet). The mask is one byte per element (uint8 0/1, or bool): a quarter of a float32
+// mask's memory traffic per step, the same mask serves float32 and float64 parameters, and
+// "nonzero trains" has no in-between values to define. Masks are saved in state_dict() as
+// "param.<name>.mask" (uint8), so a checkpoint resumes with the weights it protected.
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -52,6 +68,7 @@ struct ParamGroup {
 struct ParamState {
   int64_t step = 0;                       // updates applied to this parameter
   std::map<std::string, Tensor> buffers;  // "momentum_buffer", "exp_avg", "exp_avg_sq"
+  Tensor mask;                            // see set_mask; undefined: every element trains
 };
 
 class Optimizer {
@@ -81,6 +98,15 @@ class Optimizer {
   void add_param_group(ParamGroup group);
   int64_t step_count() const { return step_count_; }  // step() calls so far
 
+  // Masks (see the top of this file). `mask` has the parameter's shape and device, dtype
+  // uint8 or bool; it is kept as given (a contiguous() view of it), so later writes into
+  // it change what trains. Throws naming the parameter for a wrong shape, dtype or device,
+  // or a tensor that is not one of this optimizer's parameters. clear_mask lets every
+  // element train again; mask() is the parameter's mask, or an undefined tensor.
+  void set_mask(const Tensor& param, Tensor mask);
+  void clear_mask(const Tensor& param);
+  Tensor mask(const Tensor& param) const;
+
   // Names every parameter of every group by its name in `module` (found by identity), for
   // groups built from plain tensor lists such as Classifier::head_parameters(). Throws
   // naming a parameter that is not one of the module's.
@@ -91,8 +117,11 @@ class Optimizer {
   //   "param.<name>.group"     0-d float64: the parameter's group, for every parameter
   //   "param.<name>.<buffer>"  a buffer of that parameter, its shape and dtype
   //   "param.<name>.step"      0-d float64: that parameter's updates (Adam, AdamW)
+  //   "param.<name>.mask"      the parameter's mask as uint8, when it has one
   // Parameters never updated have no buffer keys. Every parameter needs a name (see the
-  // top of this file). load_state_dict takes only a state saved by an optimizer with the
+  // top of this file). load_state_dict sets the masks it finds and leaves a parameter
+  // without a saved mask with the mask it has (a state saved before masks existed never
+  // unprotects weights); clear_mask removes one. load_state_dict takes only a state saved by an optimizer with the
   // same parameters in the same groups; it checks everything before it changes anything
   // and throws hone::Error naming the parameters that differ, or any missing, unknown or
   // mis-shaped key. check_state_dict makes the same checks and changes nothing.
@@ -112,6 +141,8 @@ class Optimizer {
   template <typename Fn> void for_each_update(Fn&& fn);
 
   ParamState& state(size_t group, size_t index);
+  // "\"layer4.0.conv1.weight\"" or "parameter 3 of group 0 (shape [...])", for errors.
+  std::string describe(const Tensor& param) const;
   const char* kind_;
 
  private:
@@ -120,10 +151,12 @@ class Optimizer {
     int64_t step = 0;
     double lr = 0;
     std::map<std::pair<size_t, size_t>, std::map<std::string, Tensor>> per_param;
+    std::map<std::pair<size_t, size_t>, Tensor> masks;
   };
   CheckedState check_state(const std::map<std::string, Tensor>& state) const;
   void check_group(const ParamGroup& group, size_t index) const;
   const std::string& param_name(size_t group, size_t index, const char* needed_by) const;
+  std::pair<size_t, size_t> locate(const Tensor& param, const char* op) const;
 
   std::vector<ParamGroup> groups_;
   std::vector<std::vector<ParamState>> state_;  // parallel to groups_[g].params
@@ -211,6 +244,13 @@ class AdamW : public Adam {
 double clip_grad_norm(const std::vector<Tensor>& params, double max_norm);
 // The same over every parameter of an optimizer's groups.
 double clip_grad_norm(const Optimizer& opt, double max_norm);
+// The same on the gradients' device, without a host round trip: the norm comes back as a
+// 0-d float64 tensor on that device, and the coefficient is computed and applied there
+// (kernel family "clip_grad_norm"). All gradients must be on one device. The sum of squares
+// is float64, each gradient summed in storage order, added in parameter order: on the
+// CPU exactly clip_grad_norm's number (which calls this and reads the norm).
+Tensor clip_grad_norm_(const std::vector<Tensor>& params, double max_norm);
+Tensor clip_grad_norm_(const Optimizer& opt, double max_norm);
 
 // Defined here so that optimizers written outside nn/optim.cpp can use it.
 template <typename Fn>

@@ -51,7 +51,7 @@ const std::vector<std::string>& Context::op_families() {
   static const std::vector<std::string> families{"unary",   "binary",  "matmul",        "conv2d",
                                                  "batch_norm", "max_pool2d", "avg_pool2d", "adaptive_avg_pool2d",
                                                  "softmax", "cross_entropy", "sum",         "max",
-                                                 "dropout"};
+                                                 "dropout", "optimizer", "clip_grad_norm"};
   return families;
 }
 

@@ -46,6 +46,16 @@ std::vector<FamilyUse> every_family() {
       {"sum", [=] { sum(leaf({3, 4}, 1), {1}).sum().backward(); }},
       {"max", [=] { max(leaf({3, 4}, 1), 1).values.sum().backward(); }},
       {"dropout", [=] { dropout(leaf({3, 4}, 1), 0.5, true).sum().backward(); }},
+      {"optimizer", [=] {
+         Tensor w = leaf({3, 4}, 1);
+         (w * w).sum().backward();
+         optim::SGD({w}, {.lr = 0.1}).step();
+       }},
+      {"clip_grad_norm", [=] {
+         Tensor w = leaf({3, 4}, 1);
+         (w * w).sum().backward();
+         optim::clip_grad_norm({w}, 1.0);
+       }},
   };
 }
 
@@ -75,9 +85,10 @@ TEST(Dispatch, InPlaceOpsAndOptimizerUpdatesGoThroughTheRegistry) {
   optim::SGD opt({w}, {.lr = 0.1});
   {
     Context ctx;
+    ctx.set_backend("optimizer", Backend::Vendor);
     ctx.set_backend("binary", Backend::Vendor);
     ContextGuard guard(ctx);
-    test::expect_error([&] { opt.step(); }, {"binary forward", "no vendor kernel"});
+    test::expect_error([&] { opt.step(); }, {"SGD.step: no vendor kernel", "optimizer sgd"});
     NoGradGuard ng;
     test::expect_error([&] { w.add_(ones({4})); }, {"add_: no vendor kernel", "binary forward"});
   }
@@ -162,6 +173,7 @@ TEST(Dispatch, TheRegistryHoldsOurCpuKernelForEveryFamilyInBothFloatTypes) {
   check(r.adaptive_avg_pool2d_backward), check(r.softmax_forward), check(r.softmax_backward);
   check(r.cross_entropy_forward), check(r.cross_entropy_backward), check(r.sum), check(r.max_dim), check(r.index_add_dim);
   check(r.dropout_forward), check(r.dropout_backward);
+  check(r.sgd_update), check(r.adam_update), check(r.sum_of_squares), check(r.clip_scale);
   // Every family has a use in EveryOpFamilyRunsThroughTheRegistry.
   std::set<std::string> used;
   for (const FamilyUse& u : every_family()) used.insert(u.family);
@@ -201,7 +213,8 @@ TEST(Dispatch, UnknownBackendFamiliesAreRefused) {
                         r.adaptive_avg_pool2d_backward.family(), r.softmax_forward.family(), r.softmax_backward.family(),
                         r.cross_entropy_forward.family(), r.cross_entropy_backward.family(), r.sum.family(),
                         r.max_dim.family(), r.index_add_dim.family(), r.dropout_forward.family(),
-                        r.dropout_backward.family()})
+                        r.dropout_backward.family(), r.sgd_update.family(), r.adam_update.family(),
+                        r.sum_of_squares.family(), r.clip_scale.family()})
     registry_families.insert(f);
   const auto& listed = Context::op_families();
   EXPECT_EQ(registry_families, std::set<std::string>(listed.begin(), listed.end()));

@@ -12,6 +12,7 @@
 #include "op_harness_elementwise.h"
 #include "op_harness_linalg.h"
 #include "op_harness_nn.h"
+#include "op_harness_optim.h"
 #include "op_harness_pool.h"
 #include "op_harness_reduce.h"
 
@@ -193,6 +194,22 @@ inline const std::vector<OpCase>& op_cases() {
         dropout_forward_case(3 * 65536 + 1, 0.1, 1001),  // splits over threads; odd: a half-used last block
         dropout_backward_case(37, 0.3),
         dropout_backward_case(2 * 4096, 0.5),             // VGG-16's classifier, batch 2
+        // ---- optimizer updates and gradient clipping ----
+        sgd_update_case(1027, {.lr = 0.1}),
+        sgd_update_case(70001, {.lr = 0.05, .weight_decay = 1e-2, .momentum = 0.9, .dampening = 0.1}),
+        sgd_update_case(1027, {.lr = 0.1, .weight_decay = 1e-3, .momentum = 0.9, .nesterov = true, .first_update = true}, true),
+        sgd_update_case(70001, {.lr = 0.01, .momentum = 0.8, .nesterov = true}, true),
+        adam_update_case(1027, {.lr = 1e-2, .step = 3}),
+        adam_update_case(70001, {.lr = 1e-2, .weight_decay = 0.1, .step = 1}, true),
+        adam_update_case(1027, {.lr = 1e-2, .weight_decay = 0.05, .step = 7, .decoupled = true}),
+        adam_update_case(5, {.lr = 1e-3, .weight_decay = 0.01, .step = 2, .decoupled = true}, true),
+        sum_of_squares_case(1),
+        sum_of_squares_case(1027),
+        sum_of_squares_case(70001),
+        sum_of_squares_case(0, false),
+        sum_of_squares_case(1027, false),
+        clip_scale_case(1027, 400.0, 1.0),
+        clip_scale_case(70001, 0.25, 5.0),  // below max_norm: left as is
     };
   }();
   return cases;

@@ -82,6 +82,7 @@ class Problem {
   }
   // A buffer the kernel reads and updates in place (running statistics, accumulators).
   void* inout(const std::string& name, const std::vector<double>& v) { return add(name, v, dtype_, true); }
+  void* inout_as(const std::string& name, DType t, const std::vector<double>& v) { return add(name, v, t, true); }
 
   void reset() {
     for (Buf& b : bufs_) raw::copy(b.live, b.init);

@@ -94,7 +94,8 @@ TEST(OpHarnessCoverage, EveryRegistryTableHasACase) {
       r.max_pool2d_backward.name(), r.avg_pool2d_forward.name(), r.avg_pool2d_backward.name(),
       r.adaptive_avg_pool2d_forward.name(), r.adaptive_avg_pool2d_backward.name(), r.softmax_forward.name(),
       r.softmax_backward.name(), r.cross_entropy_forward.name(), r.cross_entropy_backward.name(), r.sum.name(),
-      r.max_dim.name(), r.index_add_dim.name(), r.dropout_forward.name(), r.dropout_backward.name()};
+      r.max_dim.name(), r.index_add_dim.name(), r.dropout_forward.name(), r.dropout_backward.name(),
+      r.sgd_update.name(), r.adam_update.name(), r.sum_of_squares.name(), r.clip_scale.name()};
   EXPECT_EQ(sizeof(kernels::KernelRegistry), tables.size() * sizeof(kernels::KernelTable<kernels::UnaryArgs>))
       << "KernelRegistry has a table this list lacks: list it, and add its cases to tests/op_cases.h";
   for (const std::string& t : tables) {

@@ -4,6 +4,7 @@
 #include "kernels/cpu/dropout.h"
 #include "kernels/cpu/elementwise.h"
 #include "kernels/cpu/matmul.h"
+#include "kernels/cpu/optim.h"
 #include "kernels/cpu/pooling.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/softmax.h"
@@ -40,6 +41,10 @@ void register_kernels(KernelRegistry& r) {
   r.index_add_dim.add(kCpu, floats, kOurs, "cpu", index_add_dim);
   r.dropout_forward.add(kCpu, floats, kOurs, "cpu", dropout_forward);
   r.dropout_backward.add(kCpu, floats, kOurs, "cpu", dropout_backward);
+  r.sgd_update.add(kCpu, floats, kOurs, "cpu", sgd_update);
+  r.adam_update.add(kCpu, floats, kOurs, "cpu", adam_update);
+  r.sum_of_squares.add(kCpu, floats, kOurs, "cpu", sum_of_squares);
+  r.clip_scale.add(kCpu, floats, kOurs, "cpu", clip_scale);
 }
 
 }  // namespace hone::kernels::cpu

@@ -6,6 +6,7 @@
 #include "kernels/cuda/dropout.h"
 #include "kernels/cuda/elementwise.h"
 #include "kernels/cuda/matmul.h"
+#include "kernels/cuda/optim.h"
 #include "kernels/cuda/pooling.h"
 #include "kernels/cuda/reduce.h"
 #include "kernels/cuda/softmax.h"
@@ -40,6 +41,10 @@ void register_kernels(KernelRegistry& r) {
   r.conv2d_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", conv2d_backward);
   r.dropout_forward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", dropout_forward);
   r.dropout_backward.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", dropout_backward);
+  r.sgd_update.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", sgd_update);
+  r.adam_update.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", adam_update);
+  r.sum_of_squares.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", sum_of_squares);
+  r.clip_scale.add(kCuda, {DType::Float32, DType::Float64}, Backend::Native, "cuda", clip_scale);
 }
 
 }  // namespace hone::kernels::cuda
