@@ -161,30 +161,38 @@ double median_ms(const std::function<void()>& fn, int reps, Device d) {
 
 }  // namespace
 
-int check_layers(const std::vector<std::string>& models, double tolerance, Device device) {
+int check_layers(const std::vector<std::string>& models, double tolerance, Device device, const Setup& setup) {
   int failed = 0, passed = 0;
   for (const std::string& m : models)
     for (const Layer& l : distinct_layers(m)) {
       try {
         const std::vector<Tensor> cpu = forward_backward(l, 2, Device::cpu());
-        const std::vector<Tensor> gpu = forward_backward(l, 2, device);
+        std::vector<Tensor> gpu;
+        {
+          SetupGuard on(setup);
+          gpu = forward_backward(l, 2, device);
+        }
         double worst = 0;
         for (size_t i = 0; i < cpu.size(); ++i) worst = std::max(worst, normwise_error(gpu[i], cpu[i]));
         const bool ok = worst <= tolerance;
         (ok ? passed : failed)++;
-        std::printf("%s layer %s batch 2 on %s | %s: worst of output and gradients %.2g (tolerance %.2g)\n",
-                    ok ? "PASS" : "FAIL", m.c_str(), device.str().c_str(), l.key.c_str(), worst, tolerance);
+        std::printf("%s layer %s batch 2 on %s, %s | %s: worst of output and gradients %.2g (tolerance %.2g)\n",
+                    ok ? "PASS" : "FAIL", m.c_str(), device.str().c_str(), setup.name().c_str(), l.key.c_str(), worst,
+                    tolerance);
       } catch (const Error& e) {
         ++failed;
-        std::printf("FAIL layer %s batch 2 | %s: %s\n", m.c_str(), l.key.c_str(), e.what());
+        std::printf("FAIL layer %s batch 2, %s | %s: %s\n", m.c_str(), setup.name().c_str(), l.key.c_str(), e.what());
       }
     }
-  std::printf("gpu_check layers: %d passed, %d failed\n", passed, failed);
+  std::printf("gpu_check layers (%s): %d passed, %d failed\n", setup.name().c_str(), passed, failed);
   return failed;
 }
 
-int bench_layers(const std::vector<std::string>& models, const std::vector<int64_t>& batches, int reps, Device device) {
+int bench_layers(const std::vector<std::string>& models, const std::vector<int64_t>& batches, int reps, Device device,
+                 bool tf32) {
   Context& ctx = Context::current();
+  const SetupGuard precision(Setup{.tf32 = tf32});
+  std::printf("layer timings, %s\n", tf32 ? "TF32 allowed (ours and the vendor's)" : "exact float32");
   int failed = 0;
   for (const std::string& m : models)
     for (const Layer& l : distinct_layers(m))

@@ -55,7 +55,7 @@ double normwise_error(const Tensor& a, const Tensor& b) {
 
 }  // namespace
 
-int check_train_step(const std::string& model, double tolerance, Device device) {
+int check_train_step(const std::string& model, double tolerance, Device device, const Setup& setup) {
   // Batch 2 at 64 x 64 keeps the CPU side short; batch norm still sees 8+ values per channel.
   Generator data(11);
   const Tensor x = randn({2, 3, 64, 64}, {}, &data);
@@ -64,7 +64,11 @@ int check_train_step(const std::string& model, double tolerance, Device device) 
   int failed = 0;
   for (int step = 1; step <= 2; ++step) {
     const double lc = run_step(cpu, x, y).item<double>();
-    const double lg = run_step(gpu, x.to(device), y.to(device)).item<double>();
+    double lg = 0;
+    {
+      const SetupGuard on(setup);
+      lg = run_step(gpu, x.to(device), y.to(device)).item<double>();
+    }
     const double loss_err = std::abs(lg - lc) / std::max(std::abs(lc), 1e-30);
     double worst = 0;
     std::string worst_name = "-";
@@ -83,14 +87,15 @@ int check_train_step(const std::string& model, double tolerance, Device device) 
     }
     const bool ok = loss_err <= tolerance && worst <= tolerance;
     failed += !ok;
-    std::printf("%s train step %d of %s (batch 2, 64x64, SGD momentum): loss cpu %.6f %s %.6f (error %.2g); "
+    std::printf("%s train step %d of %s (batch 2, 64x64, SGD momentum, %s): loss cpu %.6f %s %.6f (error %.2g); "
                 "worst gradient error %.2g in %s (tolerance %.2g)\n",
-                ok ? "PASS" : "FAIL", step, model.c_str(), lc, device.str().c_str(), lg, loss_err, worst, worst_name.c_str(), tolerance);
+                ok ? "PASS" : "FAIL", step, model.c_str(), setup.name().c_str(), lc, device.str().c_str(), lg, loss_err, worst, worst_name.c_str(), tolerance);
   }
   return failed;
 }
 
-int bench_train_step(const std::string& model, int64_t batch, int64_t size, int steps, Device device) {
+int bench_train_step(const std::string& model, int64_t batch, int64_t size, int steps, Device device, const Setup& setup) {
+  const SetupGuard on(setup);
   Step s = make_step(model, device);
   Generator data(11);
   const Tensor x = randn({batch, 3, size, size}, {}, &data).to(device);
@@ -109,9 +114,9 @@ int bench_train_step(const std::string& model, int64_t batch, int64_t size, int 
   std::sort(ms.begin(), ms.end());
   const double med = ms[ms.size() / 2];
   const double peak = device.is_cpu() ? 0.0 : double(cuda_memory_stats(device.index).peak_allocated_bytes);
-  std::printf("train step %s on %s, batch %lld, %lldx%lld, SGD momentum: median %.1f ms (min %.1f) = %.1f images/s; "
+  std::printf("train step %s on %s (%s), batch %lld, %lldx%lld, SGD momentum: median %.1f ms (min %.1f) = %.1f images/s; "
               "peak allocated %.2f GiB; loss %.4f\n",
-              model.c_str(), device.str().c_str(), (long long)batch, (long long)size, (long long)size, med, ms.front(),
+              model.c_str(), device.str().c_str(), setup.name().c_str(), (long long)batch, (long long)size, (long long)size, med, ms.front(),
               double(batch) * 1000.0 / med, peak / double(1ull << 30), loss);
   return std::isfinite(loss) ? 0 : 1;
 }
