@@ -5,18 +5,19 @@
 #   bench/gpu.sh [build] [check] [sanitize] [perf] [train]   (no argument: all five, in order)
 #   build     configure and build gpu_check in build/gpu (CUDA for sm_90)
 #   check     every registered CUDA kernel on every op-harness case against the float64
-#             reference (tests/op_cases.h), and the caching allocator on the device
+#             reference (tests/op_cases.h), the caching allocator and the tensor layer's CUDA
+#             paths on the device, then every distinct layer of ResNet-18 and VGG-16 (conv2d,
+#             batch norm, pooling, linear; traced from the models) at batch 2 against the CPU
+#             and two whole ResNet-18 SGD steps on CUDA against the same steps on the CPU, each
+#             for ours and the vendor's, exact float32 and TF32
 #   sanitize  compute-sanitizer memcheck and racecheck over a subset (the tiled GEMM of
 #             conv2d/matmul, batch norm's shared-memory sums, pooling's gathers)
-#   check     ... every distinct layer of ResNet-18 and VGG-16 (conv2d, batch norm, pooling,
-#             linear; traced from the models) at batch 2 against the CPU, and two whole
-#             ResNet-18 SGD steps on CUDA against the same steps on the CPU
 #   perf      each CUDA kernel's median time over 20 runs, with GFLOP/s or GB/s, and the
 #             device-to-device copy bandwidth they are measured against; where hone_vendor
 #             was built, ours beside cuDNN/cuBLAS ("VS" lines: vendor/ours); then each distinct
 #             ResNet-18 / VGG-16 layer at batch 64 and 256, ours beside the vendor's
 #   train     the ResNet-18 training step at batch $HONE_GPU_BATCH (default 256), 224x224,
-#             in images/s: ours, then PyTorch eager on the same GPU in the same run
+#             in images/s: ours and the vendor's, exact and TF32, then PyTorch eager on the same GPU in the same run
 #             (bench/torch_gpu_step.py, NCHW and channels-last) when python3 has torch
 # cuDNN: from the system or CUDA paths, else from PyTorch's pip wheel (nvidia.cudnn), passed
 # to CMake as CUDNN_ROOT and put on LD_LIBRARY_PATH; without it, gpu_check checks ours only.
@@ -46,8 +47,10 @@ for phase in "${phases[@]}"; do
   echo "== gpu.sh: $phase"
   case $phase in
     build)
-      cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHONE_CUDA=ON -DHONE_WITH_IO=OFF ${cudnn_args[@]+"${cudnn_args[@]}"} |
-        grep "hone:"
+      mkdir -p $build
+      cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release -DHONE_CUDA=ON -DHONE_WITH_IO=OFF ${cudnn_args[@]+"${cudnn_args[@]}"} \
+        >$build/configure.log 2>&1 || { cat $build/configure.log; exit 1; }
+      grep "hone:" $build/configure.log
       cmake --build $build --target gpu_check -j "$(nproc)"
       ;;
     check)

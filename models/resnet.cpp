@@ -33,6 +33,13 @@ Tensor shortcut(const nn::Module& block, const Tensor& x) {
   return x;
 }
 
+// relu(bn(x)): one pass when the layer is our BatchNorm2d (the same numbers bit for bit),
+// else whatever module sits there, then relu.
+Tensor bn_relu(nn::Module& layer, const Tensor& x) {
+  if (auto* b = dynamic_cast<BatchNorm2d*>(&layer)) return b->forward_relu(x);
+  return relu(layer(x));
+}
+
 class BasicBlock : public nn::Module {
  public:
   BasicBlock(int64_t in, int64_t width, int64_t stride, Generator* gen) : Module("BasicBlock") {
@@ -47,7 +54,7 @@ class BasicBlock : public nn::Module {
   // Children are looked up by name on every call (as ResNet and VGG do), so a module put
   // in with replace_module("layer1.0.conv1", ...) is the one that runs.
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu(module("bn1")(module("conv1")(x)));
+    Tensor out = bn_relu(module("bn1"), module("conv1")(x));
     out = module("bn2")(module("conv2")(out));
     return add_relu(out, shortcut(*this, x));
   }
@@ -70,8 +77,8 @@ class Bottleneck : public nn::Module {
                                         std::initializer_list<std::shared_ptr<Module>>{conv(in, out, 1, stride, gen), bn(out)}));
   }
   Tensor forward(const Tensor& x) override {
-    Tensor out = relu(module("bn1")(module("conv1")(x)));
-    out = relu(module("bn2")(module("conv2")(out)));
+    Tensor out = bn_relu(module("bn1"), module("conv1")(x));
+    out = bn_relu(module("bn2"), module("conv2")(out));
     out = module("bn3")(module("conv3")(out));
     return add_relu(out, shortcut(*this, x));
   }

@@ -77,7 +77,7 @@ ElasticWeightConsolidation ElasticWeightConsolidation::estimate(Module& net,
         int64_t y = 0;
         if (opts.labels == FisherLabels::Empirical) {
           HONE_CHECK(b->second.defined() && b->second.numel() == x.size(0), "EWC: empirical Fisher needs one label per image");
-          y = b->second.to(Device::cpu()).to(DType::Int64).data<int64_t>()[i];
+          y = b->second.to_vector<int64_t>()[size_t(i)];
         } else {
           // y ~ p(y | x): the first class whose cumulative probability passes a uniform draw.
           std::vector<double> p;
@@ -131,11 +131,17 @@ Tensor ElasticWeightConsolidation::penalty(const Module& net) const {
     HONE_CHECK(it != params.end(), "EWC: tracked parameter '", name, "' is not a parameter of the ", net.type_name());
     const Tensor& p = it->second;
     HONE_CHECK(p.shape() == f.shape(), "EWC: parameter '", name, "' is ", p.shape(), ", its Fisher diagonal ", f.shape());
-    const Tensor d = p - anchor_.at(name).to(p.device());
-    const Tensor term = sum(f.to(p.device()) * d * d) * 0.5;
+    HONE_CHECK(f.device() == p.device(), "EWC: parameter '", name, "' is on ", p.device().str(),
+               ", its Fisher diagonal on ", f.device().str(), "; call to(device) once after moving the model");
+    const Tensor d = p - anchor_.at(name);
+    const Tensor term = sum(f * d * d) * 0.5;
     total = total.defined() ? total + term : term;
   }
   return total;
+}
+
+void ElasticWeightConsolidation::to(Device device) {
+  for (auto& [name, f] : fisher_) f = f.to(device), anchor_.at(name) = anchor_.at(name).to(device);
 }
 
 std::map<std::string, Tensor> ElasticWeightConsolidation::state_dict() const {

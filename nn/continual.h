@@ -20,6 +20,7 @@
 #include <string>
 #include <utility>
 
+#include "tensor/device.h"
 #include "tensor/generator.h"
 #include "tensor/tensor.h"
 
@@ -70,7 +71,10 @@ class ElasticWeightConsolidation {
   // sum_i F_i / 2 * (theta_i - theta*_i)^2 over the tracked parameters of `net` (found by
   // name; a tracked name the module lacks, or a shape that differs, is a hone::Error).
   // Differentiable in the parameters; multiply by lambda and add to the new task's loss.
+  // F and theta* must be on the parameters' device (see to()).
   Tensor penalty(const Module& net) const;
+  // Moves F and theta* to `device` (once, after the model moved: not a copy per step).
+  void to(Device device);
 
   int64_t samples() const { return samples_; }
   const std::map<std::string, Tensor>& fisher() const { return fisher_; }

@@ -51,7 +51,10 @@ void BatchNorm2d::train(bool on) {
 
 void BatchNorm2d::set_mode(BatchNormMode m) { mode_ = m; }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+Tensor BatchNorm2d::forward(const Tensor& x) { return run(x, false); }
+Tensor BatchNorm2d::forward_relu(const Tensor& x) { return run(x, true); }
+
+Tensor BatchNorm2d::run(const Tensor& x, bool fuse_relu) {
   HONE_CHECK(x.dim() == 4 && x.size(1) == o_.num_features, "BatchNorm2d(", o_.num_features,
              "): expected input [N, ", o_.num_features, ", H, W], got ", x.shape());
   const bool batch = mode_ == BatchNormMode::Train;
@@ -61,7 +64,7 @@ Tensor BatchNorm2d::forward(const Tensor& x) {
   }
   return batch_norm(x, weight, bias, running_mean, running_var,
                     {.use_batch_stats = batch, .update_running_stats = batch, .momentum = o_.momentum, .eps = o_.eps,
-                     .convention = o_.convention});
+                     .convention = o_.convention, .fuse_relu = fuse_relu});
 }
 
 Linear::Linear(int64_t in, int64_t out, bool with_bias, Generator* gen, bool initialize)

@@ -55,6 +55,9 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(const BatchNorm2dOptions& o);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x)) in one pass over the output, the same numbers bit for bit (ResNet's
+  // blocks use it; traced and exported as BatchNormalization then Relu).
+  Tensor forward_relu(const Tensor& x);
   void train(bool on = true) override;  // leaves a Frozen layer frozen
   void set_mode(BatchNormMode m);
   BatchNormMode mode() const { return mode_; }
@@ -62,6 +65,7 @@ class BatchNorm2d : public Module {
   Tensor weight, bias, running_mean, running_var, num_batches_tracked;
 
  private:
+  Tensor run(const Tensor& x, bool fuse_relu);
   BatchNorm2dOptions o_;
   BatchNormMode mode_ = BatchNormMode::Train;
 };

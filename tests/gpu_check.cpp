@@ -113,10 +113,13 @@ int run(int argc, char** argv) {
   vendor::register_kernels();
   std::printf("gpu_check: vendor kernels (cuDNN, cuBLAS) registered\n");
 #endif
-  // The configurations a network runs in: ours exact, ours TF32, and the vendor's in TF32
-  // (cuDNN/cuBLAS as PyTorch runs them with TF32 on) where hone_vendor is built.
+  // The configurations a network runs in: ours and (where hone_vendor is built) cuDNN/cuBLAS,
+  // each in exact float32 and with TF32 (as PyTorch runs with TF32 on).
   std::vector<gpu_check::Setup> setups{{.vendor = false, .tf32 = false}, {.vendor = false, .tf32 = true}};
-  if (!gpu_check::vendor_families().empty()) setups.push_back({.vendor = true, .tf32 = true});
+  if (!gpu_check::vendor_families().empty()) {
+    setups.push_back({.vendor = true, .tf32 = false});
+    setups.push_back({.vendor = true, .tf32 = true});
+  }
   if (train_step) {
     int bad = 0;
     for (const auto& s : setups) bad += gpu_check::bench_train_step(model, batch, 224, reps, Device::cuda(0), s);

@@ -111,7 +111,8 @@ Tensor replay(const Layer& l, const std::vector<Tensor>& in) {
     return batch_norm(in[0], in[1], in[2], in[3], in[4],
                       {.use_batch_stats = e.i("use_batch_stats") != 0, .update_running_stats = false,
                        .momentum = e.f("momentum"), .eps = e.f("eps"),
-                       .convention = BatchNormConvention(e.i("convention"))});
+                       .convention = BatchNormConvention(e.i("convention")),
+                       .fuse_relu = e.has("fuse_relu") && e.i("fuse_relu") != 0});
   if (l.op == "max_pool2d")
     return max_pool2d(in[0], {.kernel = {e.ints("kernel")[0], e.ints("kernel")[1]},
                               .stride = {e.ints("stride")[0], e.ints("stride")[1]},

@@ -128,8 +128,8 @@ class FeatureSource : public BatchSource {
     if (pos_ >= size()) return std::nullopt;
     const int64_t b = std::min(batch_, size() - pos_), d = x_.size(1);
     io::Batch out;
-    out.images = empty({b, d});
-    out.labels = empty({b}, {.dtype = DType::Int64});
+    out.images = empty({b, d}, {.device = Device::cpu()});  // host buffers whatever HONE_DEVICE says
+    out.labels = empty({b}, {.dtype = DType::Int64, .device = Device::cpu()});
     const float* src = x_.data<float>();
     const int64_t* lab = y_.data<int64_t>();
     for (int64_t i = 0; i < b; ++i) {
@@ -154,15 +154,16 @@ class FeatureSource : public BatchSource {
 };
 
 // Moves each batch to the training device (images and labels; the host keeps the order).
-// Batches the loader built in pinned memory go up without waiting (the copy overlaps the
-// step still running on the device).
+// Uploads are blocking: pinned batches would need a pool of page-locked blocks first
+// (cudaHostAlloc per batch and cudaFreeHost's device-wide wait cost more than they save), so
+// the loader's pin_memory stays off here until that pool exists.
 class DeviceSource : public BatchSource {
  public:
   DeviceSource(std::unique_ptr<BatchSource> inner, Device device) : inner_(std::move(inner)), device_(device) {}
   void start_epoch(int64_t epoch, int64_t skip) override { inner_->start_epoch(epoch, skip); }
   std::optional<io::Batch> next() override {
     auto b = inner_->next();
-    if (b) b->images = b->images.to(device_, true), b->labels = b->labels.to(device_, true);
+    if (b) b->images = b->images.to(device_), b->labels = b->labels.to(device_);
     return b;
   }
   int64_t size() const override { return inner_->size(); }
@@ -262,8 +263,8 @@ std::pair<Tensor, Tensor> extract_features(models::Classifier& net, std::shared_
   NoGradGuard no_grad;
   net.eval();
   ImageSource src(ds, t, {.batch_size = cfg.batch_size, .shuffle = false, .seed = cfg.seed, .workers = cfg.workers});
-  Tensor feats = empty({ds->size(), net.feature_dim()});
-  Tensor labels = empty({ds->size()}, {.dtype = DType::Int64});
+  Tensor feats = empty({ds->size(), net.feature_dim()}, {.device = Device::cpu()});
+  Tensor labels = empty({ds->size()}, {.dtype = DType::Int64, .device = Device::cpu()});
   Progress bar(cfg.progress && isatty(2), std::string("features ") + what, ds->size());
   src.start_epoch(0, 0);
   int64_t done = 0;
@@ -515,13 +516,11 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     train_src = std::make_unique<FeatureSource>(tx, ty, cfg.batch_size, true, cfg.seed);
     if (val) val_src = std::make_unique<FeatureSource>(vx, vy, cfg.batch_size, false, cfg.seed);
   } else {
-    const bool pin = !device.is_cpu();  // page-locked batches: asynchronous uploads
     train_src = std::make_unique<ImageSource>(
-        train, train_tf, io::LoaderOptions{.batch_size = cfg.batch_size, .seed = cfg.seed, .workers = cfg.workers, .pin_memory = pin});
+        train, train_tf, io::LoaderOptions{.batch_size = cfg.batch_size, .seed = cfg.seed, .workers = cfg.workers});
     if (val)
       val_src = std::make_unique<ImageSource>(
-          val, tf, io::LoaderOptions{.batch_size = cfg.batch_size, .shuffle = false, .seed = cfg.seed, .workers = cfg.workers,
-                                     .pin_memory = pin});
+          val, tf, io::LoaderOptions{.batch_size = cfg.batch_size, .shuffle = false, .seed = cfg.seed, .workers = cfg.workers});
   }
   if (!device.is_cpu()) {
     train_src = std::make_unique<DeviceSource>(std::move(train_src), device);

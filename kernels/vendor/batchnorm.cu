@@ -44,6 +44,19 @@ __global__ void running_stats(T* save_mean, T* save_invstd, const T* rm, const T
 
 // Backward through constant statistics: dx = dy * gamma * invstd, and t = dy * (x - mean) *
 // invstd, whose per-channel sum is dgamma.
+// The fused relu (BatchNormForwardArgs::relu), which cuDNN's batch norm does not have: in
+// place on its output, and its backward: dy where y > 0, else 0.
+template <typename T>
+__global__ void relu_inplace(T* y, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = y[i] > T(0) ? y[i] : T(0);
+}
+template <typename T>
+__global__ void relu_mask(const T* dy, const T* y, T* out, int64_t n) {
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    out[i] = y[i] > T(0) ? dy[i] : T(0);
+}
+
 template <typename T>
 __global__ void constant_stats_backward(BatchNormBackwardArgs a, T* t) {
   const int64_t total = a.n * a.c * a.hw;
@@ -76,7 +89,7 @@ const void* param_or(const void* given, Scratch& scratch, int64_t c, T v, const 
 }
 
 template <typename T>
-void forward(const BatchNormForwardArgs& a, const Exec& exec) {
+void forward_bn(const BatchNormForwardArgs& a, const Exec& exec) {
   constexpr const char* op = "batch_norm forward (cudnn)";
   const size_t cbytes = size_t(a.c) * sizeof(T);
   const int64_t m = a.n * a.hw;
@@ -109,6 +122,8 @@ void forward(const BatchNormForwardArgs& a, const Exec& exec) {
   const bool onnx = a.update_running && a.convention == BatchNormConvention::Onnx;
   // ONNX: cuDNN's factor 1 writes the batch statistics themselves to scratch.
   Scratch batch(onnx ? 2 * cbytes : 0, exec);
+  // cuDNN computes running * (1 - 1) + batch * 1: stale NaN bits in reused memory would survive 0 * NaN.
+  if (onnx) HONE_CUDA_CHECK(cudaMemsetAsync(batch.get(), 0, 2 * cbytes, stream_of(exec)));
   void* rm = onnx ? batch.get() : a.update_running ? a.running_mean : nullptr;
   void* rv = onnx ? static_cast<char*>(batch.get()) + cbytes : a.update_running ? a.running_var : nullptr;
   HONE_CUDNN_CHECK(cudnnBatchNormalizationForwardTraining(h, CUDNN_BATCHNORM_SPATIAL, one.get(), zero.get(), x.d, a.x,
@@ -123,7 +138,35 @@ void forward(const BatchNormForwardArgs& a, const Exec& exec) {
 }
 
 template <typename T>
+void forward(const BatchNormForwardArgs& a, const Exec& exec) {
+  forward_bn<T>(a, exec);
+  const int64_t total = a.n * a.c * a.hw;
+  if (a.relu && total > 0) {
+    relu_inplace<T><<<cuda::grid_for(total, kThreads), kThreads, 0, stream_of(exec)>>>(static_cast<T*>(a.y), total);
+    HONE_CUDA_CHECK_LAUNCH("batch_norm (cudnn) fused relu");
+  }
+}
+
+template <typename T>
+void backward_bn(const BatchNormBackwardArgs& a, const Exec& exec);
+
+// With a fused relu, cuDNN's backward gets dy masked where the forward's output was <= 0.
+template <typename T>
 void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
+  const int64_t total = a.n * a.c * a.hw;
+  if (!a.y || total == 0) return backward_bn<T>(a, exec);
+  Scratch masked(size_t(total) * sizeof(T), exec);
+  relu_mask<T><<<cuda::grid_for(total, kThreads), kThreads, 0, stream_of(exec)>>>(
+      static_cast<const T*>(a.dy), static_cast<const T*>(a.y), static_cast<T*>(masked.get()), total);
+  HONE_CUDA_CHECK_LAUNCH("batch_norm (cudnn) fused relu backward");
+  BatchNormBackwardArgs b = a;
+  b.dy = masked.get();
+  b.y = nullptr;
+  backward_bn<T>(b, exec);
+}
+
+template <typename T>
+void backward_bn(const BatchNormBackwardArgs& a, const Exec& exec) {
   constexpr const char* op = "batch_norm backward (cudnn)";
   const size_t cbytes = size_t(a.c) * sizeof(T), xbytes = size_t(a.n * a.c * a.hw) * sizeof(T);
   if (a.n * a.hw == 0) {  // no values: parameter gradients are sums over nothing
