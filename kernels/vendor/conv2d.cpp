@@ -2,6 +2,10 @@
 // Compiled; no GPU has run it yet.
 #include <cuda_runtime.h>
 
+#include <array>
+#include <map>
+#include <mutex>
+
 #include "kernels/vendor/common.h"
 #include "kernels/vendor/kernels.h"
 #include "tensor/cuda_runtime.h"
@@ -53,8 +57,8 @@ struct ConvDescs {
   ConvDescs& operator=(const ConvDescs&) = delete;
 };
 
-// The first of cuDNN's ranked algorithms that succeeded and is deterministic (hone's results
-// do not depend on scheduling). Its math type goes on the descriptor, except that float32
+// The first of cuDNN's ranked algorithms (fastest first) that succeeded and is deterministic
+// (hone's results do not depend on scheduling). Its math type goes on the descriptor, except that float32
 // without TF32 stays CUDNN_FMA_MATH whatever the heuristics report (as PyTorch does: the
 // algorithm then runs without tensor cores, exact float32).
 template <typename Perf>
@@ -68,6 +72,43 @@ Perf pick(const Perf* perfs, int count, cudnnConvolutionDescriptor_t conv, DType
   }
   fail(op, ": cuDNN offers no deterministic algorithm", allow_tf32 ? "" : " with exact float32 math",
        " for this convolution; use Backend::Native for conv2d");
+}
+
+// The algorithm of each (direction, device, geometry, dtype, math) is chosen once per process
+// from cuDNN's *timed* ranking (Find*Ex on the call's own buffers, as PyTorch's
+// cudnn.benchmark does), so a comparison meets cuDNN at its best, not at its heuristic guess;
+// later calls reuse it. The search may write the call's output, which the call then writes.
+using AlgoKey = std::array<int64_t, 22>;
+
+AlgoKey algo_key(int direction, const Conv2dGeometry& g, DType t, bool allow_tf32) {
+  int device = 0;
+  HONE_CUDA_CHECK(cudaGetDevice(&device));
+  return {direction, device, g.n, g.c_in, g.h, g.w, g.c_out, g.kh, g.kw, g.stride_h, g.stride_w, g.pad_top,
+          g.pad_left, g.pad_bottom, g.pad_right, g.dilation_h, g.dilation_w, g.groups, int64_t(t), allow_tf32, 0, 0};
+}
+
+// Workspace offered to the search: algorithms needing more are not timed.
+constexpr size_t kFindWorkspace = size_t(1) << 30;
+
+template <typename Perf, typename Find>
+Perf choose(const AlgoKey& key, cudnnConvolutionDescriptor_t conv, DType t, bool allow_tf32, const char* op,
+            const Exec& exec, Find&& find) {
+  static std::mutex mutex;
+  static std::map<AlgoKey, Perf> cache;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    if (auto it = cache.find(key); it != cache.end()) return pick(&it->second, 1, conv, t, allow_tf32, op);
+  }
+  Perf perfs[16];
+  int count = 0;
+  {
+    Scratch ws(kFindWorkspace, exec);
+    find(perfs, &count, ws.get(), ws.size());
+  }
+  const Perf chosen = pick(perfs, count, conv, t, allow_tf32, op);
+  std::lock_guard<std::mutex> lock(mutex);
+  cache.emplace(key, chosen);
+  return chosen;
 }
 
 void set_math(cudnnConvolutionDescriptor_t conv, DType t, bool allow_tf32) {
@@ -89,11 +130,12 @@ void conv2d_forward(const Conv2dForwardArgs& a, const Exec& exec) {
   ConvDescs d(a.g, a.dtype, op);
   cudnnHandle_t h = cudnn_handle(exec);
   set_math(d.conv, a.dtype, exec.allow_tf32);
-  cudnnConvolutionFwdAlgoPerf_t perfs[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-  int count = 0;
-  HONE_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(h, d.x.d, d.w, d.conv, d.y.d,
-                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &count, perfs));
-  const auto algo = pick(perfs, count, d.conv, a.dtype, exec.allow_tf32, op);
+  const auto algo = choose<cudnnConvolutionFwdAlgoPerf_t>(
+      algo_key(0, a.g, a.dtype, exec.allow_tf32), d.conv, a.dtype, exec.allow_tf32, op, exec,
+      [&](cudnnConvolutionFwdAlgoPerf_t* perfs, int* count, void* ws, size_t bytes) {
+        HONE_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(h, d.x.d, a.input, d.w, a.weight, d.conv, d.y.d, a.output,
+                                                                CUDNN_CONVOLUTION_FWD_ALGO_COUNT, count, perfs, ws, bytes));
+      });
   size_t bytes = 0;
   HONE_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h, d.x.d, d.w, d.conv, d.y.d, algo.algo, &bytes));
   Scratch ws(bytes, exec);
@@ -118,11 +160,14 @@ void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
   const Scale one(a.dtype, 1), zero_(a.dtype, 0);
   if (a.grad_input) {
     set_math(d.conv, a.dtype, exec.allow_tf32);
-    cudnnConvolutionBwdDataAlgoPerf_t perfs[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int count = 0;
-    HONE_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(h, d.w, d.y.d, d.conv, d.x.d,
-                                                                 CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &count, perfs));
-    const auto algo = pick(perfs, count, d.conv, a.dtype, exec.allow_tf32, op);
+    const auto algo = choose<cudnnConvolutionBwdDataAlgoPerf_t>(
+        algo_key(1, a.g, a.dtype, exec.allow_tf32), d.conv, a.dtype, exec.allow_tf32, op, exec,
+        [&](cudnnConvolutionBwdDataAlgoPerf_t* perfs, int* count, void* ws, size_t bytes) {
+          HONE_CUDNN_CHECK(cudnnFindConvolutionBackwardDataAlgorithmEx(h, d.w, a.weight, d.y.d, a.grad_output, d.conv,
+                                                                       d.x.d, a.grad_input,
+                                                                       CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, count,
+                                                                       perfs, ws, bytes));
+        });
     size_t bytes = 0;
     HONE_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(h, d.w, d.y.d, d.conv, d.x.d, algo.algo, &bytes));
     Scratch ws(bytes, exec);
@@ -131,11 +176,14 @@ void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
   }
   if (a.grad_weight) {
     set_math(d.conv, a.dtype, exec.allow_tf32);
-    cudnnConvolutionBwdFilterAlgoPerf_t perfs[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int count = 0;
-    HONE_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
-        h, d.x.d, d.y.d, d.conv, d.w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &count, perfs));
-    const auto algo = pick(perfs, count, d.conv, a.dtype, exec.allow_tf32, op);
+    const auto algo = choose<cudnnConvolutionBwdFilterAlgoPerf_t>(
+        algo_key(2, a.g, a.dtype, exec.allow_tf32), d.conv, a.dtype, exec.allow_tf32, op, exec,
+        [&](cudnnConvolutionBwdFilterAlgoPerf_t* perfs, int* count, void* ws, size_t bytes) {
+          HONE_CUDNN_CHECK(cudnnFindConvolutionBackwardFilterAlgorithmEx(h, d.x.d, a.input, d.y.d, a.grad_output, d.conv,
+                                                                         d.w, a.grad_weight,
+                                                                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, count,
+                                                                         perfs, ws, bytes));
+        });
     size_t bytes = 0;
     HONE_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(h, d.x.d, d.y.d, d.conv, d.w, algo.algo, &bytes));
     Scratch ws(bytes, exec);

@@ -12,8 +12,9 @@
 //
 // What is registered (DeviceType::CUDA, float32 and float64) and how it maps:
 //   conv2d forward/backward  cudnnConvolutionForward / BackwardData / BackwardFilter,
-//                            algorithms by cudnnGet*Algorithm_v7 (the first deterministic
-//                            one whose math the context allows), workspace from hone's
+//                            algorithms by cudnnFind*AlgorithmEx once per geometry (timed,
+//                            as cudnn.benchmark; the fastest deterministic one whose math
+//                            the context allows), workspace from hone's
 //                            caching allocator; bias by cudnnAddTensor, its gradient by
 //                            cudnnConvolutionBackwardBias; groups and dilation by cuDNN.
 //                            Asymmetric padding (pad_top != pad_bottom or left != right):
