@@ -25,7 +25,9 @@
 //
 // Checkpoints: state_dict() holds the owners of every packed weight as uint8 tensors
 // "packnet.<weight name>" and the number of tasks begun as "packnet_tasks"; save it beside
-// the model and the optimizer (whose state_dict carries the masks). Export of one task:
+// the model and the optimizer (whose state_dict carries the masks), e.g. with
+// io::save_safetensors next to the checkpoint (io::CheckpointParts has no PackNet part yet).
+// Export of one task:
 // apply_task(t), then export the backbone with that task's head (io/onnx/export.h), then let
 // the scope end.
 #include <cstdint>
