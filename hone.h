@@ -25,6 +25,7 @@
 #include "nn/layers.h"
 #include "nn/module.h"
 #include "nn/optim.h"
+#include "nn/piggyback.h"
 #include "nn/schedule.h"
 #include "models/classifier.h"
 #include "models/resnet.h"
