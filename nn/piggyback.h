@@ -29,7 +29,9 @@ struct PiggybackOptions {
 
 // Scores for the Conv2d and Linear weights of `net` whose dotted names ("layer1.0.conv1.weight")
 // match one of `patterns` (glob, as Module::freeze; leave out the new head). The module must
-// outlive this object and keep those layers (replace_module on one invalidates it).
+// outlive this object and keep those layers (replace_module on one invalidates it); scores
+// are made on each weight's device and dtype, so move the module first (Module::to does not
+// move them; a scope names a weight whose scores sit elsewhere).
 // Backbone weights are read through detach(): no gradient reaches them from a masked
 // forward, whatever their requires_grad; freeze them so nothing else trains them either.
 class Piggyback {
@@ -40,7 +42,8 @@ class Piggyback {
 
   // While alive, each masked layer's forward uses weight * mask instead of weight: the
   // layer's own handle is swapped and put back on destruction. The module's parameters,
-  // state_dict and named tensors are the backbone's throughout. Guards do not nest.
+  // state_dict and named tensors are the backbone's throughout. Scopes do not nest and
+  // must not outlive their Piggyback.
   class Scope {
    public:
     Scope(Scope&& other) noexcept;

@@ -10,6 +10,7 @@
 #include "autograd/grad_mode.h"
 #include "autograd/ops.h"
 #include "autograd/ops/nn.h"
+#include "models/resnet.h"
 #include "nn/layers.h"
 #include "nn/optim.h"
 #include "nn/piggyback.h"
@@ -172,6 +173,22 @@ TEST(Piggyback, StoredMaskReproducesTheTaskBitwiseAndLeavesThePlainNetAlone) {
   }
   EXPECT_TRUE(same_bits((*net)(x), plain));
   EXPECT_FALSE(same_bits(trained, plain));
+}
+
+TEST(Piggyback, CoversEveryConvOfAResNetAndAnAllOnesMaskChangesNothing) {
+  Generator g(61);
+  auto net = models::small_resnet(10, 1, {8, 16}, {1, 1}, &g);
+  net->eval();
+  nn::Piggyback pb(*net, {"conv1.*", "layer*"});  // every conv, downsample included; not fc
+  size_t convs = 0;
+  for (auto& [name, m] : net->named_modules()) convs += dynamic_cast<nn::Conv2d*>(m) != nullptr;
+  EXPECT_EQ(pb.named_scores().size(), convs);
+  EXPECT_FALSE(pb.named_scores().count("fc.weight"));
+  // Scores start at 1e-2 > 5e-3: every weight kept, and W * 1 is W exactly.
+  const Tensor x = randn({2, 1, 12, 12}, {}, &g);
+  const Tensor plain = (*net)(x);
+  auto on = pb.train_scope();
+  EXPECT_TRUE(same_bits((*net)(x), plain));
 }
 
 TEST(Piggyback, StateDictRoundTripsScoresByName) {
