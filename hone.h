@@ -26,6 +26,7 @@
 #include "nn/module.h"
 #include "nn/optim.h"
 #include "nn/packnet.h"
+#include "nn/piggyback.h"
 #include "nn/schedule.h"
 #include "models/classifier.h"
 #include "models/resnet.h"
