@@ -259,8 +259,9 @@ std::vector<uint8_t> exif_payload(int orientation, bool big_endian = false) {
 std::vector<uint8_t> with_app1(const std::vector<uint8_t>& jpeg, const std::vector<uint8_t>& payload) {
   const size_t length = payload.size() + 2;
   std::vector<uint8_t> out = {jpeg[0], jpeg[1], 0xFF, 0xE1, uint8_t(length >> 8), uint8_t(length)};
-  out.insert(out.end(), payload.begin(), payload.end());
-  out.insert(out.end(), jpeg.begin() + 2, jpeg.end());
+  out.reserve(out.size() + payload.size() + jpeg.size() - 2);
+  for (uint8_t b : payload) out.push_back(b);  // push_back, not insert: GCC 12 misreads the
+  for (size_t i = 2; i < jpeg.size(); ++i) out.push_back(jpeg[i]);  // inlined memcpy's bounds
   return out;
 }
 
