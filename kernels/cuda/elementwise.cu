@@ -6,44 +6,22 @@
 #include "kernels/cuda/launch.h"
 #include "tensor/cuda_runtime.h"
 #include "tensor/error.h"
+#include "tensor/strided_index.h"
 #include "tensor/strided_loop.h"
 
 namespace hone::kernels::cuda {
 
 namespace {
 
+// The operands' offsets per linear index: tensor/strided_index.h, shared with the strided
+// copy and checked on the CPU against the CPU loop.
 template <int N>
-struct Geometry {
-  int ndim;
-  int64_t numel;
-  int64_t sizes[kMaxDims];
-  int64_t strides[N][kMaxDims];
-};
-
-template <int N>
-Geometry<N> make_geometry(const std::vector<int64_t>& sizes, const std::array<std::vector<int64_t>, N>& strides) {
-  StridedLayout<N> layout(sizes, strides);  // merge dims first: fewer divisions per element
-  HONE_CHECK(layout.sizes.size() <= size_t(kMaxDims), "cuda elementwise: more than ", kMaxDims,
+StridedIndex<N> index_of(const std::vector<int64_t>& sizes, const std::array<std::vector<int64_t>, N>& strides) {
+  const StridedLayout<N> layout(sizes, strides);  // merge dims first: fewer divisions per element
+  StridedIndex<N> g;
+  HONE_CHECK(make_strided_index<N>(layout, g), "cuda elementwise: more than ", kMaxStridedDims,
              " non-mergeable dims (", layout.sizes.size(), ")");
-  Geometry<N> g{};
-  g.ndim = int(layout.sizes.size());
-  g.numel = 1;
-  for (int d = 0; d < g.ndim; ++d) {
-    g.sizes[d] = layout.sizes[size_t(d)];
-    g.numel *= g.sizes[d];
-    for (int k = 0; k < N; ++k) g.strides[k][d] = layout.strides[size_t(k)][size_t(d)];
-  }
   return g;
-}
-
-template <int N>
-__device__ void offsets(const Geometry<N>& g, int64_t linear, int64_t (&off)[N]) {
-  for (int k = 0; k < N; ++k) off[k] = 0;
-  for (int d = g.ndim - 1; d >= 0; --d) {
-    int64_t i = linear % g.sizes[d];
-    linear /= g.sizes[d];
-    for (int k = 0; k < N; ++k) off[k] += i * g.strides[k][d];
-  }
 }
 
 template <typename T>
@@ -89,29 +67,26 @@ __device__ T binary_op(BinaryOp op, T a, T b, T alpha) {
 }
 
 template <typename T>
-__global__ void unary_kernel(Geometry<2> g, UnaryOp op, T* out, const T* in, double s) {
+__global__ void unary_kernel(StridedIndex<2> g, UnaryOp op, T* out, const T* in, double s) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.numel; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t off[2];
-    offsets(g, i, off);
+    g.offsets(i, off);
     out[off[0]] = unary_op<T>(op, in[off[1]], s);
   }
 }
 
 template <typename T>
-__global__ void binary_kernel(Geometry<3> g, BinaryOp op, T* out, const T* a, const T* b, T alpha) {
+__global__ void binary_kernel(StridedIndex<3> g, BinaryOp op, T* out, const T* a, const T* b, T alpha) {
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < g.numel; i += int64_t(gridDim.x) * blockDim.x) {
     int64_t off[3];
-    offsets(g, i, off);
+    g.offsets(i, off);
     out[off[0]] = binary_op<T>(op, a[off[1]], b[off[2]], alpha);
   }
 }
-
-
-
 }  // namespace
 
 void unary(const UnaryArgs& a, const Exec& exec) {
-  auto g = make_geometry<2>(a.sizes, {a.out_strides, a.in_strides});
+  auto g = index_of<2>(a.sizes, {a.out_strides, a.in_strides});
   if (g.numel == 0) return;
   auto stream = static_cast<cudaStream_t>(exec.stream);
   HONE_DISPATCH_FLOAT(a.dtype, "cuda unary", [&](auto tag) {
@@ -123,7 +98,7 @@ void unary(const UnaryArgs& a, const Exec& exec) {
 }
 
 void binary(const BinaryArgs& a, const Exec& exec) {
-  auto g = make_geometry<3>(a.sizes, {a.out_strides, a.a_strides, a.b_strides});
+  auto g = index_of<3>(a.sizes, {a.out_strides, a.a_strides, a.b_strides});
   if (g.numel == 0) return;
   auto stream = static_cast<cudaStream_t>(exec.stream);
   HONE_DISPATCH_FLOAT(a.dtype, "cuda binary", [&](auto tag) {
