@@ -29,6 +29,7 @@
 #include "nn/piggyback.h"
 #include "nn/schedule.h"
 #include "models/classifier.h"
+#include "models/multi_head.h"
 #include "models/resnet.h"
 #include "models/vgg.h"
 #include "models/zoo.h"
