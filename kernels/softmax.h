@@ -1,8 +1,10 @@
 #pragma once
 // The softmax and cross-entropy contract: the argument structs their kernels take.
+#include <cmath>
 #include <cstdint>
 
 #include "tensor/dtype.h"
+#include "tensor/host_device.h"
 
 namespace hone::kernels {
 
@@ -47,5 +49,21 @@ struct CrossEntropyBackwardArgs {
   const void* row_scale;  // [n]: the loss gradient per row (already divided for a mean)
   void* dlogits;
 };
+
+// One row of the softmax / log_softmax backward (row r of outer * inner, `dim` values
+// `inner` apart), in double: the CPU and CUDA kernels both run this.
+template <typename T>
+HONE_HOST_DEVICE inline void softmax_backward_row(const SoftmaxBackwardArgs& a, int64_t r, const T* y, const T* dy, T* dx) {
+  const int64_t base = (r / a.inner) * a.dim * a.inner + r % a.inner;
+  double s = 0;
+  for (int64_t d = 0; d < a.dim; ++d) {
+    const int64_t k = base + d * a.inner;
+    s += a.log ? double(dy[k]) : double(dy[k]) * double(y[k]);
+  }
+  for (int64_t d = 0; d < a.dim; ++d) {
+    const int64_t k = base + d * a.inner;
+    dx[k] = a.log ? T(double(dy[k]) - ::exp(double(y[k])) * s) : T(double(y[k]) * (double(dy[k]) - s));
+  }
+}
 
 }  // namespace hone::kernels

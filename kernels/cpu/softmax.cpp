@@ -40,18 +40,7 @@ void backward(const SoftmaxBackwardArgs& a, const Exec& exec) {
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.dx);
   parallel_for(exec, a.outer * a.inner, 16, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t base = (r / a.inner) * a.dim * a.inner + r % a.inner;
-      double s = 0;
-      for (int64_t d = 0; d < a.dim; ++d) {
-        const int64_t k = base + d * a.inner;
-        s += a.log ? double(dy[k]) : double(dy[k]) * double(y[k]);
-      }
-      for (int64_t d = 0; d < a.dim; ++d) {
-        const int64_t k = base + d * a.inner;
-        dx[k] = a.log ? T(double(dy[k]) - std::exp(double(y[k])) * s) : T(double(y[k]) * (double(dy[k]) - s));
-      }
-    }
+    for (int64_t r = r0; r < r1; ++r) softmax_backward_row(a, r, y, dy, dx);
   });
 }
 

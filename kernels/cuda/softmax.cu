@@ -42,18 +42,8 @@ __global__ void backward(SoftmaxBackwardArgs a) {
   const T* y = static_cast<const T*>(a.y);
   const T* dy = static_cast<const T*>(a.dy);
   T* dx = static_cast<T*>(a.dx);
-  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < a.outer * a.inner; r += int64_t(gridDim.x) * blockDim.x) {
-    const int64_t base = (r / a.inner) * a.dim * a.inner + r % a.inner;
-    double s = 0;
-    for (int64_t d = 0; d < a.dim; ++d) {
-      const int64_t k = base + d * a.inner;
-      s += a.log ? double(dy[k]) : double(dy[k]) * double(y[k]);
-    }
-    for (int64_t d = 0; d < a.dim; ++d) {
-      const int64_t k = base + d * a.inner;
-      dx[k] = a.log ? T(double(dy[k]) - exp(double(y[k])) * s) : T(double(y[k]) * (double(dy[k]) - s));
-    }
-  }
+  for (int64_t r = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; r < a.outer * a.inner; r += int64_t(gridDim.x) * blockDim.x)
+    softmax_backward_row(a, r, y, dy, dx);
 }
 
 // `off` = label_smoothing / c, from the host (no double division in the kernel).
