@@ -1,8 +1,8 @@
-// The `hone` command line: finetune, eval, predict, demo, inspect, version. CLI11 parses
+// The `hone` command line: finetune, eval, predict, demo, inspect, version, search. CLI11 parses
 // the flags (--help on every command, ranges checked); the "did you mean" for an unknown
 // flag is ours (CLI11 has none). Any exception ends the run with one line and status 1.
 // inspect and version live here; the rest is tools/finetune.cpp (with report.cpp's files),
-// inference.cpp (predict, eval) and demo.cpp.
+// inference.cpp (predict, eval), demo.cpp and search.cpp.
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstring>
@@ -18,6 +18,7 @@
 #include "tools/demo.h"
 #include "tools/finetune.h"
 #include "tools/inference.h"
+#include "tools/search.h"
 
 namespace {
 
@@ -298,6 +299,57 @@ int main(int argc, char** argv) {
   in->add_flag("--json", inspect_json);
   in->callback([&] { code = inspect(model, inspect_json); });
   app.add_subcommand("version", "the version, build options and the runtime context")->callback([&] { code = version(); });
+
+  // ---- search ----
+  hone::tools::SearchConfig sc;
+  bool no_rerun = false;
+  auto* se = app.add_subcommand(
+      "search",
+      "hyper-parameter search: learning rate, weight decay, batch size, head lr multiplier and frozen depth (strategy). "
+      "Each trial is a short fine-tune (--trial-epochs) scored by its best val accuracy (ties: lower val loss); trials run "
+      "in turn into OUT/trial-NNN, with trials.csv and trials.svg; the best settings are then re-run for --epochs into "
+      "OUT/best. Cost: --trials x --trial-epochs epochs of fine-tuning, plus the re-run. Re-running the same command "
+      "resumes a killed search; the same --seed gives the same trials.");
+  se->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+  se->add_option("--model", sc.base.model, "an ONNX file, or a built-in architecture")->capture_default_str();
+  se->add_option("--data", sc.base.data, "image folder, one subfolder per class; a folder with train/ and val/ uses both");
+  se->add_option("--val", sc.base.val, "validation folder (default: DATA/val if present, else --val-split of DATA)");
+  se->add_option("--val-split", sc.base.val_split, "fraction of DATA held out for validation, per class")
+      ->check(CLI::Range(0.0, 0.99))->capture_default_str();
+  se->add_option("--out", sc.out, "the search folder")->capture_default_str();
+  se->add_option("--method", sc.method,
+                 "random: each trial drawn afresh (log-uniform rates); pso: particle swarm, --population particles pulled "
+                 "towards their own and the swarm's best (one generation = each particle once); ga: genetic algorithm, "
+                 "tournament selection, crossover and mutation, the best kept (generation 1 = --population trials, later "
+                 "ones --population - 1)")
+      ->check(CLI::IsMember({"random", "pso", "ga"}))->capture_default_str();
+  se->add_option("--trials", sc.trials, "fine-tunes to run (may be raised when resuming)")->capture_default_str();
+  se->add_option("--trial-epochs", sc.trial_epochs, "epochs of each trial")->capture_default_str();
+  se->add_option("--epochs", sc.epochs, "epochs of the best settings' full re-run")->capture_default_str();
+  se->add_option("--population", sc.population, "particles (pso) or individuals (ga) per generation")->capture_default_str();
+  se->add_option("--lr-range", sc.lr_range, "LOW:HIGH, log-uniform")->capture_default_str();
+  se->add_option("--wd-range", sc.wd_range, "weight decay LOW:HIGH, log-uniform")->capture_default_str();
+  se->add_option("--batch-sizes", sc.batch_sizes, "comma-separated choices")->capture_default_str();
+  se->add_option("--head-lr-mult-range", sc.head_lr_mult_range, "LOW:HIGH, uniform")->capture_default_str();
+  se->add_option("--strategies", sc.strategies,
+                 "comma-separated, ordered by frozen depth (pso and ga treat neighbours as alike); default: "
+                 "feature-extract, partial:STAGE for each of the model's stages (deepest first), full");
+  se->add_option("--optimizer", sc.base.optimizer)->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+  se->add_option("--schedule", sc.base.schedule)->check(CLI::IsMember({"cosine", "onecycle", "step", "plateau", "constant"}))->capture_default_str();
+  se->add_option("--momentum", sc.base.momentum)->check(CLI::Range(0.0, 1.0))->capture_default_str();
+  se->add_option("--augment", sc.base.augment)->check(CLI::IsMember({"default", "none"}))->capture_default_str();
+  se->add_option("--device", sc.base.device, "cpu, or cuda:N")->capture_default_str();
+  se->add_option("--seed", sc.base.seed, "seeds the search and every fine-tune (the same validation split for all)")->capture_default_str();
+  se->add_option("--threads", sc.base.threads, "compute threads (0: HONE_NUM_THREADS or all cores)")->check(CLI::NonNegativeNumber);
+  se->add_option("--workers", sc.base.workers, "image decoding threads")->check(CLI::Range(int64_t(0), int64_t(64)))->capture_default_str();
+  se->add_option("--cache-dir", sc.base.cache_dir, "feature cache (feature-extract trials share it)");
+  se->add_flag("--no-rerun", no_rerun, "skip the full re-run of the best settings");
+  se->add_flag("--restart", sc.restart, "discard a search already in --out instead of resuming it");
+  se->callback([&] {
+    sc.rerun = !no_rerun;
+    hone::tools::install_interrupt_handler();
+    code = hone::tools::search(sc).interrupted ? 130 : 0;
+  });
 
   try {
     app.parse(argc, argv);

@@ -67,7 +67,7 @@ std::string escape(const std::string& s) {
 
 // One line chart in the box (x0, y0, w, h), values on a shared y range.
 void panel(std::ostringstream& os, double x0, double y0, double w, double h, const std::string& title,
-           const std::vector<Series>& series, bool unit_range) {
+           const std::vector<Series>& series, bool unit_range, const std::string& x_label) {
   double lo = unit_range ? 0 : 1e300, hi = unit_range ? 1 : -1e300;
   size_t n = 0;
   for (const auto& s : series)
@@ -90,7 +90,7 @@ void panel(std::ostringstream& os, double x0, double y0, double w, double h, con
   for (size_t e = 0; e < n; e += std::max<size_t>(1, n / 10))
     os << "<text x='" << x0 + dx * e << "' y='" << y0 + h + 14 << "' text-anchor='middle' font-size='11'>" << e + 1
        << "</text>\n";
-  os << "<text x='" << x0 + w / 2 << "' y='" << y0 + h + 30 << "' text-anchor='middle' font-size='12'>epoch</text>\n";
+  os << "<text x='" << x0 + w / 2 << "' y='" << y0 + h + 30 << "' text-anchor='middle' font-size='12'>" << escape(x_label) << "</text>\n";
   for (size_t i = 0; i < series.size(); ++i) {
     std::ostringstream pts;
     for (size_t e = 0; e < series[i].values.size(); ++e) {
@@ -108,13 +108,13 @@ void panel(std::ostringstream& os, double x0, double y0, double w, double h, con
 }  // namespace
 
 void write_curves_svg(const std::filesystem::path& path, const std::string& title, const std::vector<Series>& loss,
-                      const std::vector<Series>& accuracy) {
+                      const std::vector<Series>& accuracy, const std::string& x_label) {
   std::ostringstream os;
   os << "<?xml version='1.0' encoding='UTF-8'?>\n<svg xmlns='http://www.w3.org/2000/svg' width='900' height='380' "
         "font-family='sans-serif'>\n<rect width='900' height='380' fill='white'/>\n";
   os << "<text x='450' y='20' text-anchor='middle' font-size='16'>" << escape(title) << "</text>\n";
-  panel(os, 60, 50, 360, 270, "loss", loss, false);
-  panel(os, 510, 50, 360, 270, "accuracy", accuracy, true);
+  panel(os, 60, 50, 360, 270, "loss", loss, false, x_label);
+  panel(os, 510, 50, 360, 270, "accuracy", accuracy, true, x_label);
   os << "</svg>\n";
   write_text_file(path, os.str());
 }

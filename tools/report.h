@@ -18,8 +18,9 @@ struct Series {
   std::string name;
   std::vector<double> values;  // one per epoch
 };
+// `x_label` names the x axis (a search plots by trial).
 void write_curves_svg(const std::filesystem::path& path, const std::string& title, const std::vector<Series>& loss,
-                      const std::vector<Series>& accuracy);
+                      const std::vector<Series>& accuracy, const std::string& x_label = "epoch");
 void write_confusion(const std::filesystem::path& csv, const std::filesystem::path& svg,
                      const std::vector<std::vector<int64_t>>& confusion, const std::vector<std::string>& classes);
 // The file written to `path`.tmp and renamed, so a reader never sees half of it.
