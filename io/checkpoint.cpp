@@ -2,8 +2,12 @@
 
 #include <charconv>
 #include <limits>
+#include <optional>
 
 #include "io/safetensors.h"
+#include "nn/continual.h"
+#include "nn/packnet.h"
+#include "nn/piggyback.h"
 
 namespace hone::io {
 
@@ -14,10 +18,13 @@ void put(std::map<std::string, Tensor>& out, const std::string& prefix, const st
   for (const auto& [k, v] : part) out[prefix + k] = v;
 }
 
-std::map<std::string, Tensor> take(const SafetensorsFile& f, const std::string& prefix, const std::string& path) {
+// The entries under `prefix`, without it, or as they are (`strip` false: PackNet's and
+// Piggyback's own keys carry their prefix).
+std::map<std::string, Tensor> take(const SafetensorsFile& f, const std::string& prefix, const std::string& path,
+                                   bool strip = true) {
   std::map<std::string, Tensor> out;
   for (const auto& [k, v] : f.tensors)
-    if (k.rfind(prefix, 0) == 0) out[k.substr(prefix.size())] = v;
+    if (k.rfind(prefix, 0) == 0) out[strip ? k.substr(prefix.size()) : k] = v;
   HONE_CHECK(!out.empty(), "load_checkpoint: ", path, " has no '", prefix, "*' entries (the checkpoint was saved "
              "without that part)");
   return out;
@@ -48,6 +55,23 @@ void on_part(const std::string& path, const char* prefix, Fn&& fn) {
   }
 }
 
+// EWC's tracked names against the model it will penalize: a checkpoint of another model
+// would otherwise fail only at the first penalty(). Returns the parameters' device.
+std::optional<Device> check_ewc_fits(const nn::ElasticWeightConsolidation& ewc, const nn::Module& model) {
+  std::optional<Device> device;
+  std::map<std::string, Tensor> params;
+  for (const auto& [name, p] : model.named_parameters()) params.emplace(name, p);
+  for (const auto& [name, f] : ewc.fisher()) {
+    auto it = params.find(name);
+    HONE_CHECK(it != params.end(), "'fisher." + name + "': '", name, "' is not a parameter of the ", model.type_name());
+    HONE_CHECK(f.shape() == it->second.shape() && f.dtype() == it->second.dtype(), "'fisher.", name, "' is ",
+               dtype_name(f.dtype()), " ", f.shape(), ", the parameter ", dtype_name(it->second.dtype()), " ",
+               it->second.shape());
+    device = it->second.device();
+  }
+  return device;
+}
+
 // The optimizer's state is keyed by parameter name: with the model at hand, its names.
 void name_optimizer(const CheckpointParts& parts) {
   if (parts.model && parts.optimizer) parts.optimizer->name_parameters(*parts.model);
@@ -62,6 +86,9 @@ void save_checkpoint(const std::string& path, const CheckpointParts& parts, cons
   if (parts.schedule) put(tensors, "schedule.", parts.schedule->state_dict());
   if (parts.early_stopping) put(tensors, "early_stopping.", parts.early_stopping->state_dict());
   if (parts.plateau) put(tensors, "plateau.", parts.plateau->state_dict());
+  if (parts.packnet) put(tensors, "", parts.packnet->state_dict());
+  if (parts.piggyback) put(tensors, "", parts.piggyback->state_dict());
+  if (parts.ewc) put(tensors, "ewc.", parts.ewc->state_dict());
   std::map<std::string, std::string> meta;
   for (const auto& [k, v] : s.extra) meta["extra." + k] = v;
   meta["format"] = kFormat;
@@ -99,11 +126,27 @@ TrainingState load_checkpoint(const std::string& path, const CheckpointParts& pa
   if (parts.schedule) schedule = take(f, "schedule.", path);
   if (parts.early_stopping) early_stopping = take(f, "early_stopping.", path);
   if (parts.plateau) plateau = take(f, "plateau.", path);
+  std::map<std::string, Tensor> packnet, piggyback, ewc;
+  if (parts.packnet) {
+    packnet = take(f, "packnet.", path, false);
+    if (auto it = f.tensors.find("packnet_tasks"); it != f.tensors.end()) packnet.insert(*it);
+  }
+  if (parts.piggyback) piggyback = take(f, "piggyback.", path, false);
+  if (parts.ewc) ewc = take(f, "ewc.", path);
   if (parts.optimizer) on_part(path, "optimizer.", [&] { parts.optimizer->check_state_dict(optimizer); });
   if (parts.schedule) on_part(path, "schedule.", [&] { parts.schedule->check_state_dict(schedule); });
   if (parts.early_stopping)
     on_part(path, "early_stopping.", [&] { parts.early_stopping->check_state_dict(early_stopping); });
   if (parts.plateau) on_part(path, "plateau.", [&] { parts.plateau->check_state_dict(plateau); });
+  if (parts.packnet) on_part(path, "packnet.", [&] { parts.packnet->check_state_dict(packnet); });
+  if (parts.piggyback) on_part(path, "piggyback.", [&] { parts.piggyback->check_state_dict(piggyback); });
+  nn::ElasticWeightConsolidation loaded_ewc;
+  std::optional<Device> ewc_device;
+  if (parts.ewc)
+    on_part(path, "ewc.", [&] {
+      loaded_ewc = nn::ElasticWeightConsolidation::from_state_dict(ewc);
+      if (parts.model) ewc_device = check_ewc_fits(loaded_ewc, *parts.model);
+    });
   // The model's strict load checks every entry before it copies any: the last check and
   // the first load. The parts checked above cannot be refused after it.
   if (parts.model) on_part(path, "model.", [&] { parts.model->load_state_dict(model); });
@@ -111,6 +154,12 @@ TrainingState load_checkpoint(const std::string& path, const CheckpointParts& pa
   if (parts.schedule) parts.schedule->load_state_dict(schedule);
   if (parts.early_stopping) parts.early_stopping->load_state_dict(early_stopping);
   if (parts.plateau) parts.plateau->load_state_dict(plateau);
+  if (parts.packnet) parts.packnet->load_state_dict(packnet);
+  if (parts.piggyback) parts.piggyback->load_state_dict(piggyback);
+  if (parts.ewc) {
+    if (ewc_device) loaded_ewc.to(*ewc_device);
+    *parts.ewc = std::move(loaded_ewc);
+  }
   return s;
 }
 

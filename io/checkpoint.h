@@ -2,7 +2,8 @@
 // Training checkpoints: everything needed to resume exactly where a run stopped, in one
 // safetensors file (so Python's safetensors can read the weights): the model's state_dict
 // under "model.", optimizer state under "optimizer.", schedule, plateau and early-stopping
-// state under "schedule.", "plateau." and "early_stopping.", and the loop position and
+// state under "schedule.", "plateau." and "early_stopping.", the continual-learning state
+// under "packnet." (and "packnet_tasks"), "piggyback." and "ewc.", and the loop position and
 // random state in the metadata. Written through save_safetensors, so a crash, a kill or a
 // full disk never corrupts the previous checkpoint.
 #include <map>
@@ -11,6 +12,12 @@
 #include "nn/module.h"
 #include "nn/optim.h"
 #include "nn/schedule.h"
+
+namespace hone::nn {
+class PackNet;
+class Piggyback;
+class ElasticWeightConsolidation;
+}  // namespace hone::nn
 
 namespace hone::io {
 
@@ -33,6 +40,17 @@ struct CheckpointParts {
   optim::LRSchedule* schedule = nullptr;
   optim::EarlyStopping* early_stopping = nullptr;
   optim::ReduceOnPlateau* plateau = nullptr;
+  // Continual learning (nn/packnet.h, nn/piggyback.h, nn/continual.h), each under its own
+  // keys: PackNet's owner per packed weight (they are every task's mask: task t keeps
+  // owner != 0 && owner <= t) and its task count; after loading, call
+  // packnet->begin_task(packnet->tasks(), *optimizer) to train on (it re-links the
+  // optimizer's masks and re-freezes batch norm). Piggyback's real-valued scores, copied
+  // into the existing ones. EWC's Fisher diagonal and anchor, replacing the object's; with
+  // a model, each tracked name must be a model parameter of its shape and dtype, and the
+  // loaded tensors move to the parameters' device.
+  nn::PackNet* packnet = nullptr;
+  nn::Piggyback* piggyback = nullptr;
+  nn::ElasticWeightConsolidation* ewc = nullptr;
 };
 
 void save_checkpoint(const std::string& path, const CheckpointParts& parts, const TrainingState& state);

@@ -36,6 +36,9 @@ ElasticWeightConsolidation::ElasticWeightConsolidation(std::map<std::string, Ten
     HONE_CHECK(f.defined() && it->second.defined() && f.shape() == it->second.shape(), "ElasticWeightConsolidation: '",
                name, "': Fisher ", f.defined() ? shape_str(f.shape()) : "undefined", " and anchor ",
                it->second.defined() ? shape_str(it->second.shape()) : "undefined", " differ in shape");
+    HONE_CHECK(is_floating(f.dtype()) && f.dtype() == it->second.dtype(), "ElasticWeightConsolidation: '", name,
+               "': Fisher (", dtype_name(f.dtype()), ") and anchor (", dtype_name(it->second.dtype()),
+               ") must be one floating dtype");
   }
 }
 
@@ -147,17 +150,26 @@ void ElasticWeightConsolidation::to(Device device) {
 std::map<std::string, Tensor> ElasticWeightConsolidation::state_dict() const {
   std::map<std::string, Tensor> out;
   for (const auto& [name, f] : fisher_) out["fisher." + name] = f, out["anchor." + name] = anchor_.at(name);
+  out["samples"] = full({}, double(samples_), {.dtype = DType::Float64});
   return out;
 }
 
 ElasticWeightConsolidation ElasticWeightConsolidation::from_state_dict(const std::map<std::string, Tensor>& state) {
   std::map<std::string, Tensor> fisher, anchor;
+  double samples = 0;
   for (const auto& [key, t] : state) {
     if (key.rfind("fisher.", 0) == 0) fisher[key.substr(7)] = t;
     else if (key.rfind("anchor.", 0) == 0) anchor[key.substr(7)] = t;
-    else HONE_CHECK(false, "EWC: unknown state key '", key, "' (expected fisher.<name> or anchor.<name>)");
+    else if (key == "samples") {
+      HONE_CHECK(t.defined() && t.numel() == 1, "EWC: state key 'samples' must be a single number");
+      samples = t.to(Device::cpu()).to(DType::Float64).item<double>();
+      HONE_CHECK(samples >= 0 && samples <= 9e15 && samples == std::floor(samples), "EWC: state 'samples' is ", samples,
+                 "; it must be a count >= 0");
+    } else HONE_CHECK(false, "EWC: unknown state key '", key, "' (expected fisher.<name>, anchor.<name> or samples)");
   }
-  return ElasticWeightConsolidation(std::move(fisher), std::move(anchor));
+  ElasticWeightConsolidation ewc(std::move(fisher), std::move(anchor));
+  ewc.samples_ = int64_t(samples);
+  return ewc;
 }
 
 }  // namespace hone::nn

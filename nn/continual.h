@@ -81,9 +81,12 @@ class ElasticWeightConsolidation {
   int64_t samples() const { return samples_; }
   const std::map<std::string, Tensor>& fisher() const { return fisher_; }
   const std::map<std::string, Tensor>& anchor() const { return anchor_; }
-  // "fisher.<name>" and "anchor.<name>" for every tracked parameter, for checkpoints.
+  // "fisher.<name>" and "anchor.<name>" for every tracked parameter and "samples" (0-d;
+  // optional on load, 0 when absent), for checkpoints (io::CheckpointParts::ewc).
   std::map<std::string, Tensor> state_dict() const;
   static ElasticWeightConsolidation from_state_dict(const std::map<std::string, Tensor>& state);
+  // Replaces F, theta* and the sample count with the state's, all or nothing.
+  void load_state_dict(const std::map<std::string, Tensor>& state) { *this = from_state_dict(state); }
 
  private:
   std::map<std::string, Tensor> fisher_, anchor_;

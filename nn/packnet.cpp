@@ -172,7 +172,7 @@ std::map<std::string, Tensor> PackNet::state_dict() const {
   return out;
 }
 
-void PackNet::load_state_dict(const std::map<std::string, Tensor>& state) {
+std::pair<int, std::vector<Tensor>> PackNet::checked_state(const std::map<std::string, Tensor>& state) const {
   auto it = state.find("packnet_tasks");
   HONE_CHECK(it != state.end() && it->second.defined() && it->second.numel() == 1,
              "PackNet.load_state_dict: the state has no 'packnet_tasks' (a single number)");
@@ -197,8 +197,15 @@ void PackNet::load_state_dict(const std::map<std::string, Tensor>& state) {
   }
   for (const auto& [key, value] : state)
     if (key.rfind("packnet.", 0) == 0) find(key.substr(8), "load_state_dict");  // throws on an unknown weight
+  return {int(tasks), std::move(loaded)};
+}
+
+void PackNet::check_state_dict(const std::map<std::string, Tensor>& state) const { (void)checked_state(state); }
+
+void PackNet::load_state_dict(const std::map<std::string, Tensor>& state) {
+  auto [tasks, loaded] = checked_state(state);
   for (size_t i = 0; i < packed_.size(); ++i) packed_[i].owners = loaded[i];
-  tasks_ = int(tasks);
+  tasks_ = tasks;
   refresh_masks();
 }
 

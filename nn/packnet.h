@@ -23,13 +23,15 @@
 // Use a fresh optimizer per task (or call begin_task again for a new one): a freed weight's
 // momentum from the task that pruned it would otherwise carry into the next task's first steps.
 //
+// The owners are the masks: task t's mask of a packed weight is (owner != 0 && owner <= t),
+// exactly what apply_task(t) keeps, so one byte per weight holds every task's mask.
 // Checkpoints: state_dict() holds the owners of every packed weight as uint8 tensors
-// "packnet.<weight name>" and the number of tasks begun as "packnet_tasks"; save it beside
-// the model and the optimizer (whose state_dict carries the masks), e.g. with
-// io::save_safetensors next to the checkpoint (io::CheckpointParts has no PackNet part yet).
-// Export of one task:
-// apply_task(t), then export the backbone with that task's head (io/onnx/export.h), then let
-// the scope end.
+// "packnet.<weight name>" and the number of tasks begun as "packnet_tasks";
+// io::CheckpointParts::packnet saves and restores them with the model and the optimizer
+// (whose state carries the training masks). After loading, begin_task(tasks(), opt) makes
+// the optimizer share the masks again and re-freezes batch norm from task 2 on (a mode, not
+// state). Export of one task: apply_task(t), then export the backbone with that task's head
+// (io/onnx/export.h), then let the scope end.
 #include <cstdint>
 #include <map>
 #include <string>
@@ -102,8 +104,9 @@ class PackNet {
   std::map<std::string, Tensor> state_dict() const;
   // Takes the keys above, checking them all before it changes anything; other keys are
   // ignored (the state may share a map with the model's). Call begin_task(tasks(), opt)
-  // afterwards to train on.
+  // afterwards to train on. check_state_dict makes the same checks and changes nothing.
   void load_state_dict(const std::map<std::string, Tensor>& state);
+  void check_state_dict(const std::map<std::string, Tensor>& state) const;
 
  private:
   struct Packed {
@@ -113,6 +116,8 @@ class PackNet {
     Tensor mask;    // uint8 on the weight's device: owners == tasks_; given to optimizers
   };
   const Packed& find(const std::string& name, const char* op) const;
+  // The checked task count and owners (host copies, in packed_'s order) of a state.
+  std::pair<int, std::vector<Tensor>> checked_state(const std::map<std::string, Tensor>& state) const;
   void refresh_masks();
   void check_task(int t, const char* op) const;
 

@@ -147,7 +147,7 @@ std::map<std::string, Tensor> Piggyback::state_dict() const {
   return out;
 }
 
-void Piggyback::load_state_dict(const std::map<std::string, Tensor>& state) {
+void Piggyback::check_state_dict(const std::map<std::string, Tensor>& state) const {
   const std::map<std::string, Tensor> mine = state_dict();
   std::vector<std::string> problems;
   for (auto& [key, s] : mine) {
@@ -156,6 +156,8 @@ void Piggyback::load_state_dict(const std::map<std::string, Tensor>& state) {
     else if (!it->second.defined() || it->second.shape() != s.shape())
       problems.push_back("'" + key + "' is " + (it->second.defined() ? shape_str(it->second.shape()) : "undefined") +
                          ", expected " + shape_str(s.shape()));
+    else if (it->second.dtype() != s.dtype())  // copy_ would convert silently
+      problems.push_back("'" + key + "' is " + dtype_name(it->second.dtype()) + ", expected " + dtype_name(s.dtype()));
   }
   for (auto& [key, _] : state)
     if (!mine.count(key)) problems.push_back("unexpected '" + key + "'");
@@ -165,8 +167,12 @@ void Piggyback::load_state_dict(const std::map<std::string, Tensor>& state) {
     for (const auto& p : problems) os << ' ' << p << ';';
     fail(os.str());
   }
+}
+
+void Piggyback::load_state_dict(const std::map<std::string, Tensor>& state) {
+  check_state_dict(state);
   NoGradGuard ng;
-  for (auto& [key, s] : mine) {
+  for (auto& [key, s] : state_dict()) {
     Tensor dst = s;
     dst.copy_(state.at(key));
   }

@@ -74,10 +74,12 @@ class Piggyback {
   const std::map<std::string, Tensor>& named_scores() const { return scores_; }
   // The task's binary masks: (score > threshold) as uint8, by weight name.
   std::map<std::string, Tensor> masks() const;
-  // "piggyback.<weight name>" -> scores, for checkpoints; load_state_dict copies values in
-  // and names every missing, unexpected or wrongly shaped entry.
+  // "piggyback.<weight name>" -> scores, for checkpoints (io::CheckpointParts::piggyback);
+  // load_state_dict copies values in and names every missing, unexpected, wrongly shaped or
+  // typed entry, changing nothing then; check_state_dict makes the same checks only.
   std::map<std::string, Tensor> state_dict() const;
   void load_state_dict(const std::map<std::string, Tensor>& state);
+  void check_state_dict(const std::map<std::string, Tensor>& state) const;
   const PiggybackOptions& options() const { return opts_; }
 
  private:

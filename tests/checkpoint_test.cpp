@@ -7,13 +7,27 @@
 
 #include "io/checkpoint.h"
 #include "io/safetensors.h"
+#include "autograd/grad_mode.h"
 #include "models/resnet.h"
+#include "nn/continual.h"
+#include "nn/packnet.h"
+#include "nn/piggyback.h"
 #include "test_util.h"
 
 namespace hone {
 namespace {
 
 using Snapshot = std::map<std::string, std::vector<uint64_t>>;
+
+// Each value of `part` as raw bits (so -0.0 != 0.0), under `prefix`.
+void add_bits(Snapshot& out, const std::string& prefix, const std::map<std::string, Tensor>& part) {
+  for (const auto& [k, t] : part) {
+    const std::vector<double> v = t.to_vector<double>();
+    std::vector<uint64_t> b(v.size());
+    std::memcpy(b.data(), v.data(), v.size() * sizeof(double));
+    out[prefix + k] = b;
+  }
+}
 
 struct TrainingRun {
   std::shared_ptr<models::ResNet> net;
@@ -51,18 +65,10 @@ struct TrainingRun {
   // schedule and early stopping.
   Snapshot snapshot() const {
     Snapshot out;
-    auto add = [&](const std::string& prefix, const std::map<std::string, Tensor>& part) {
-      for (const auto& [k, t] : part) {
-        const std::vector<double> v = t.to_vector<double>();
-        std::vector<uint64_t> b(v.size());
-        std::memcpy(b.data(), v.data(), v.size() * sizeof(double));
-        out[prefix + k] = b;
-      }
-    };
-    add("model.", net->state_dict());
-    add("optimizer.", opt->state_dict());
-    add("schedule.", schedule.state_dict());
-    add("early_stopping.", stopper.state_dict());
+    add_bits(out, "model.", net->state_dict());
+    add_bits(out, "optimizer.", opt->state_dict());
+    add_bits(out, "schedule.", schedule.state_dict());
+    add_bits(out, "early_stopping.", stopper.state_dict());
     return out;
   }
 };
@@ -239,6 +245,161 @@ TEST(Checkpoint, AnOptimizerOfUnnamedTensorsTakesTheModelsNames) {
   io::save_checkpoint(path, a.parts(), {});
   io::load_checkpoint(path, b.parts());
   EXPECT_EQ(changed(b.snapshot(), a.snapshot()), std::vector<std::string>{});
+}
+
+// A run with every continual-learning part in use on one network: two PackNet tasks (the
+// second trained through the optimizer's masks), Piggyback scores on layer1 around the
+// threshold, and an EWC estimate taken between the tasks.
+struct ContinualRun {
+  TrainingRun run;
+  nn::PackNet pack;
+  nn::Piggyback pb;
+  nn::ElasticWeightConsolidation ewc;
+  explicit ContinualRun(uint64_t seed) : run(seed), pack(*run.net, {.exclude = {"fc.*"}}), pb(*run.net, {"layer1.*"}) {
+    Generator g(seed);
+    pack.begin_task(1, *run.opt);
+    run.train(2);
+    pack.prune(0.5);
+    const Tensor x = randn({3, 1, 10, 10}, {}, &g);
+    bool given = false;
+    ewc = nn::ElasticWeightConsolidation::estimate(
+        *run.net, [&](const Tensor& in) { return (*run.net)(in); },
+        [&] { return given ? nn::FisherBatch() : (given = true, nn::FisherBatch({x, Tensor()})); }, {.seed = seed});
+    pack.begin_task(2, *run.opt);
+    run.train(2);
+    std::map<std::string, Tensor> scores;
+    for (auto& [k, s] : pb.state_dict()) scores[k] = uniform(s.shape(), 0.0, 1e-2, {.dtype = s.dtype()}, &g);
+    pb.load_state_dict(scores);
+  }
+  io::CheckpointParts parts() {
+    io::CheckpointParts p = run.parts();
+    p.packnet = &pack, p.piggyback = &pb, p.ewc = &ewc;
+    return p;
+  }
+  Snapshot snapshot() const {
+    Snapshot out = run.snapshot();
+    add_bits(out, "", pack.state_dict());
+    add_bits(out, "", pb.state_dict());
+    add_bits(out, "ewc.", ewc.state_dict());
+    return out;
+  }
+  std::vector<float> task_outputs(int t, const Tensor& x) {
+    auto scope = pack.apply_task(t);
+    run.net->eval();
+    NoGradGuard ng;
+    return (*run.net)(x).to_vector<float>();
+  }
+};
+
+TEST(Checkpoint, ContinualPartsRoundTripBitwise) {
+  const test::TempDir dir;
+  const std::string path = (dir.path / "ckpt.safetensors").string();
+  Generator g(7);
+  const Tensor x = randn({2, 1, 10, 10}, {}, &g);
+  ContinualRun a(11);
+  const std::vector<float> task1 = a.task_outputs(1, x), task2 = a.task_outputs(2, x);
+  EXPECT_NE(task1, task2);
+  io::save_checkpoint(path, a.parts(), {});
+  ContinualRun b(22);  // other weights, owners, scores, Fisher and anchor
+  ASSERT_FALSE(changed(b.snapshot(), a.snapshot()).empty());
+  io::load_checkpoint(path, b.parts());
+  // Everything bitwise: model, optimizer state with its masks, owners, scores, F, theta*.
+  EXPECT_EQ(changed(b.snapshot(), a.snapshot()), std::vector<std::string>{});
+  EXPECT_EQ(b.pack.tasks(), 2);
+  EXPECT_EQ(b.task_outputs(1, x), task1);
+  EXPECT_EQ(b.task_outputs(2, x), task2);
+  for (const auto& name : a.pack.weight_names()) {
+    const Tensor w = a.run.net->state_dict().at(name);
+    EXPECT_EQ(b.run.opt->mask(b.run.net->state_dict().at(name)).to_vector<uint8_t>(),
+              a.run.opt->mask(w).to_vector<uint8_t>()) << name;
+  }
+  EXPECT_EQ(a.run.opt->mask(a.run.net->state_dict().at("bn1.weight")).to_vector<uint8_t>(),
+            std::vector<uint8_t>(8, 0));  // shared, frozen from task 2 on: saved as such
+  const auto ma = a.pb.masks(), mb = b.pb.masks();
+  ASSERT_EQ(ma.size(), mb.size());
+  for (const auto& [k, m] : ma) EXPECT_EQ(mb.at(k).to_vector<uint8_t>(), m.to_vector<uint8_t>()) << k;
+  EXPECT_EQ(b.ewc.samples(), 3);
+  const double pa = a.ewc.penalty(*a.run.net).item<double>(), pb = b.ewc.penalty(*b.run.net).item<double>();
+  EXPECT_GT(pa, 0.0);
+  EXPECT_EQ(std::memcmp(&pa, &pb, sizeof pa), 0) << pa << " vs " << pb;
+  // Resumed as documented (begin_task re-links masks and re-freezes batch norm): the next
+  // step of task 2 is the same.
+  a.pack.begin_task(2, *a.run.opt);
+  b.pack.begin_task(2, *b.run.opt);
+  a.run.train(1);
+  b.run.train(1);
+  EXPECT_EQ(changed(b.snapshot(), a.snapshot()), std::vector<std::string>{});
+}
+
+// A continual part asked for but saved without: named, and nothing changed (the model too).
+TEST(Checkpoint, MissingContinualPartIsNamedAndChangesNothing) {
+  const test::TempDir dir;
+  const std::string path = (dir.path / "ckpt.safetensors").string();
+  ContinualRun a(11);
+  io::save_checkpoint(path, a.run.parts(), {});
+  ContinualRun b(22);
+  const Snapshot before = b.snapshot();
+  const std::vector<float> w = b.run.net->state_dict().at("layer1.0.conv1.weight").to_vector<float>();
+  for (const char* part : {"packnet.", "piggyback.", "ewc."}) {
+    SCOPED_TRACE(part);
+    io::CheckpointParts p = b.run.parts();
+    if (part == std::string("packnet.")) p.packnet = &b.pack;
+    if (part == std::string("piggyback.")) p.piggyback = &b.pb;
+    if (part == std::string("ewc.")) p.ewc = &b.ewc;
+    test::expect_error([&] { io::load_checkpoint(path, p); }, {path, std::string("'") + part + "*'", "without that part"});
+    EXPECT_EQ(changed(b.snapshot(), before), std::vector<std::string>{});
+    EXPECT_EQ(b.run.net->state_dict().at("layer1.0.conv1.weight").to_vector<float>(), w);
+  }
+}
+
+TEST(Checkpoint, BadContinualEntryIsNamedAndChangesNothing) {
+  const test::TempDir dir;
+  const std::string path = (dir.path / "ckpt.safetensors").string();
+  ContinualRun a(11);
+  io::save_checkpoint(path, a.parts(), {});
+  const io::SafetensorsFile good = io::load_safetensors(path);
+  const std::string conv = "layer1.0.conv1.weight", pk = "packnet." + conv, pg = "piggyback." + conv;
+  struct Case {
+    const char* what;
+    std::function<void(io::SafetensorsFile&)> edit;
+    std::vector<std::string> expected;
+  };
+  const std::vector<Case> cases = {
+      {"owners of the wrong shape", [&](auto& f) { f.tensors[pk] = zeros({3}, {.dtype = DType::UInt8}); },
+       {path, "'packnet.*'", pk, "uint8 of shape", "[3]"}},
+      {"owners of the wrong dtype", [&](auto& f) { f.tensors[pk] = f.tensors[pk].to(DType::Float32); }, {path, pk, "float32"}},
+      {"owners naming a later task", [&](auto& f) { f.tensors[pk] = full(f.tensors[pk].shape(), 3.0, {.dtype = DType::UInt8}); },
+       {pk, "names task 3"}},
+      {"no task count", [](auto& f) { f.tensors.erase("packnet_tasks"); }, {path, "packnet_tasks"}},
+      {"owners of a weight PackNet does not pack", [](auto& f) { f.tensors["packnet.fc.weight"] = zeros({10, 16}, {.dtype = DType::UInt8}); },
+       {path, "'fc.weight' is not a packed weight"}},
+      {"scores of the wrong shape", [&](auto& f) { f.tensors[pg] = zeros({3}); }, {path, "'piggyback.*'", pg, "[3]"}},
+      {"scores of the wrong dtype", [&](auto& f) { f.tensors[pg] = f.tensors[pg].to(DType::Float64); }, {path, pg, "float64"}},
+      {"scores of an unmasked weight", [](auto& f) { f.tensors["piggyback.fc.weight"] = zeros({10, 16}); },
+       {path, "unexpected 'piggyback.fc.weight'"}},
+      {"Fisher of the wrong shape", [&](auto& f) { f.tensors["ewc.fisher." + conv] = zeros({3}); },
+       {path, "'ewc.*'", conv, "differ in shape"}},
+      {"Fisher and anchor not the parameter's shape",
+       [&](auto& f) { f.tensors["ewc.fisher." + conv] = zeros({3}), f.tensors["ewc.anchor." + conv] = zeros({3}); },
+       {path, "'fisher." + conv + "'", "the parameter float32 [8,8,3,3]"}},
+      {"Fisher of the wrong dtype", [&](auto& f) { f.tensors["ewc.fisher." + conv] = f.tensors["ewc.fisher." + conv].to(DType::Float64); },
+       {path, conv, "float64", "one floating dtype"}},
+      {"Fisher of a parameter the model lacks",
+       [](auto& f) { f.tensors["ewc.fisher.nope"] = zeros({2}), f.tensors["ewc.anchor.nope"] = zeros({2}); },
+       {path, "'nope' is not a parameter"}},
+      {"negative sample count", [](auto& f) { f.tensors["ewc.samples"] = scalar_tensor(-1.0, {.dtype = DType::Float64}); },
+       {path, "samples"}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.what);
+    io::SafetensorsFile f = good;
+    c.edit(f);
+    io::save_safetensors(path, f.tensors, f.metadata);
+    ContinualRun b(22);
+    const Snapshot before = b.snapshot();
+    test::expect_error([&] { io::load_checkpoint(path, b.parts()); }, c.expected);
+    EXPECT_EQ(changed(b.snapshot(), before), std::vector<std::string>{}) << "a refused checkpoint changed these";
+  }
 }
 
 }  // namespace
