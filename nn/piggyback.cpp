@@ -47,6 +47,19 @@ Piggyback::Piggyback(Module& net, const std::vector<std::string>& patterns, cons
   HONE_CHECK(!scores_.empty(), "Piggyback: no Conv2d or Linear weight of the ", net.type_name(), " matches ", joined);
 }
 
+Piggyback::Piggyback(const std::vector<std::pair<std::string, Tensor*>>& weights, const PiggybackOptions& opts)
+    : opts_(opts) {
+  HONE_CHECK(std::isfinite(opts.init) && std::isfinite(opts.threshold), "Piggyback: init (", opts.init,
+             ") and threshold (", opts.threshold, ") must be finite");
+  HONE_CHECK(!weights.empty(), "Piggyback: no weights given");
+  for (const auto& [name, w] : weights) {
+    HONE_CHECK(w && w->defined() && is_floating(w->dtype()), "Piggyback: weight '", name, "' must be a defined floating tensor");
+    HONE_CHECK(!slots_.count(name), "Piggyback: weight '", name, "' given twice");
+    scores_[name] = full(w->shape(), opts.init, {.dtype = w->dtype(), .device = w->device()}).set_requires_grad(true);
+    slots_[name] = Slot{w, Tensor()};
+  }
+}
+
 Piggyback::Scope::Scope(Scope&& other) noexcept : owner_(other.owner_) { other.owner_ = nullptr; }
 
 Piggyback::Scope::~Scope() {

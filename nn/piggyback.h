@@ -37,6 +37,10 @@ struct PiggybackOptions {
 class Piggyback {
  public:
   Piggyback(Module& net, const std::vector<std::string>& patterns, const PiggybackOptions& opts = {});
+  // Scores for weights held elsewhere than in Conv2d/Linear members (an imported graph's
+  // initializers, io::onnx::OnnxModule::weight_slot): each handle is the tensor the forward
+  // reads, swapped while a scope lives, by weight name.
+  Piggyback(const std::vector<std::pair<std::string, Tensor*>>& weights, const PiggybackOptions& opts = {});
   Piggyback(const Piggyback&) = delete;
   Piggyback& operator=(const Piggyback&) = delete;
 

@@ -21,6 +21,7 @@
 
 #include "hone.h"
 #include "io/loader.h"
+#include "tools/continual_finetune.h"
 #include "tools/report.h"
 
 namespace hone::tools {
@@ -30,7 +31,8 @@ namespace hone::tools {
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, model, data, val, val_split, strategy, epochs, batch_size,
                                                 accumulate, lr, head_lr_mult, momentum, weight_decay, optimizer, schedule,
                                                 warmup, early_stopping, dropout, bn, augment, device, threads, workers,
-                                                seed, cache_dir)
+                                                seed, cache_dir, old_data, lwf, lwf_temperature, ewc, ewc_samples,
+                                                joint, packnet, piggyback)
 
 namespace {
 
@@ -311,6 +313,7 @@ void check_config(const FinetuneConfig& c) {
   HONE_CHECK(c.strategy != "partial:", "--strategy partial:STAGE needs a stage name (e.g. partial:layer3)");
   HONE_CHECK(c.bn == "train" || c.bn == "frozen" || c.bn == "auto", "--bn: train, frozen or auto; got '", c.bn, "'");
   HONE_CHECK(c.augment == "default" || c.augment == "none", "--augment: default or none; got '", c.augment, "'");
+  check_continual_config(c);
 }
 
 }  // namespace
@@ -444,6 +447,8 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     }
   }
   const bool scratch = cfg.strategy == "scratch", extract = cfg.strategy == "feature-extract";
+  // The old task's head, copied before replace_head (tools/continual_finetune.h).
+  std::unique_ptr<OldTask> old = keeps_old_task(cfg) ? std::make_unique<OldTask>(cfg, net, tf) : nullptr;
   if (scratch) net->reset_parameters(&gen);
   net->replace_head(num_classes, &gen);
   if (extract) net->freeze_backbone();
@@ -452,7 +457,9 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   if (bn_all && cfg.bn == "auto" && cfg.verbose)
     std::cout << "note: batch size " << cfg.batch_size << " is too small for batch statistics: batch norm is frozen (--bn train to override)\n";
   net->freeze_batchnorm(bn_all);
-  net->to(device);  // parameters and buffers; batches follow through DeviceSource
+  if (old) old->attach();
+  nn::Module& model = old ? old->model() : *net;  // what checkpoints hold: with the old task, both heads
+  model.to(device);  // parameters and buffers; batches follow through DeviceSource
   const auto count = net->count_parameters();
 
   io::TransformOptions train_tf = tf;
@@ -463,6 +470,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
               << count.trainable << " of " << count.total << " parameters train; " << num_classes << " classes ("
               << join(classes) << "); " << train->size() << " training, " << (val ? val->size() : 0)
               << " validation images; " << cfg.epochs << " epochs -> " << out.string() << "\n";
+  if (cfg.verbose && !cfg.resume && old) std::cout << old->describe() << "\n";
 
   // ---- batches: images, or cached backbone features ----
   FinetuneResult result;
@@ -531,6 +539,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   std::vector<optim::ParamGroup> groups;
   if (auto body = net->body_parameters(); !body.empty()) groups.push_back({.params = body, .name = "body"});
   groups.push_back({.params = net->head_parameters(), .lr_mult = cfg.head_lr_mult, .name = "head"});
+  if (old) old->add_param_groups(groups, cfg.head_lr_mult);
   std::unique_ptr<optim::Optimizer> opt;
   if (cfg.optimizer == "sgd")
     opt = std::make_unique<optim::SGD>(groups, optim::SGDOptions{.lr = cfg.lr, .momentum = cfg.momentum, .weight_decay = cfg.weight_decay});
@@ -559,7 +568,8 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   io::TrainingState st;
   st.data_seed = cfg.seed;
   st.rng_seed = gen.seed();
-  const io::CheckpointParts parts{net.get(), opt.get(), sched.get(), &stopper, plateau.get()};
+  const io::CheckpointParts parts{&model, opt.get(), sched.get(), &stopper, plateau.get()};
+  const auto technique_file = out / "technique.safetensors";  // EWC's and PackNet's state beside last.safetensors
   double loss_sum = 0;
   int64_t seen = 0, correct = 0;
   if (cfg.resume) {
@@ -571,8 +581,20 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     auto get = [&](const char* k) { return st.extra.count(k) ? std::stod(st.extra.at(k)) : 0.0; };
     loss_sum = get("train_loss_sum"), seen = int64_t(get("train_seen")), correct = int64_t(get("train_correct"));
     result.best_epoch = int64_t(get("best_epoch")), result.best_val_acc = get("best_val_acc");
+    if (old) {
+      old->load_extra(st.extra);
+      if (std::filesystem::exists(technique_file)) old->load_state_dict(io::load_safetensors(technique_file.string()).tensors, *opt);
+    }
     if (cfg.verbose)
       std::cout << "resuming " << out.string() << " at epoch " << st.epoch + 1 << ", sample " << st.data_position << "\n";
+  }
+
+  if (old) {
+    old->prepare(*opt, device, cfg.resume);  // scores the old task, EWC's Fisher, PackNet's pruning
+    result.old_task = true, result.old_classes = old->classes(), result.old_acc_before = old->acc_before;
+    if (cfg.verbose && !cfg.resume && old->has_data())
+      std::cout << "old task before fine-tuning: accuracy " << std::fixed << std::setprecision(3) << old->acc_before
+                << "\n" << std::defaultfloat;
   }
 
   // ---- config.json: everything this run used ----
@@ -585,6 +607,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   cj["data"] = {{"train_samples", train->size()}, {"val_samples", val ? val->size() : 0}};
   cj["network"] = {{"type", net->type_name()}, {"parameters", count.total}, {"trainable", count.trainable},
                    {"head", net->head_patterns()}, {"feature_dim", net->feature_dim()}};
+  if (old) cj["old_task"] = {{"classes", old->classes()}, {"has_data", old->has_data()}};
   write_text_file(out / "config.json", cj.dump(2) + "\n");
 
 
@@ -598,6 +621,10 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     };
     st.extra = {{"train_loss_sum", num(loss_sum)}, {"train_seen", num(double(seen))}, {"train_correct", num(double(correct))},
                 {"best_epoch", num(double(result.best_epoch))}, {"best_val_acc", num(result.best_val_acc)}};
+    if (old) {
+      for (const auto& [k, v] : old->extra()) st.extra[k] = v;
+      if (auto t = old->state_dict(); !t.empty()) io::save_safetensors(technique_file.string(), t);
+    }
     io::save_checkpoint((out / "last.safetensors").string(), parts, st);
   };
 
@@ -622,14 +649,20 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     int64_t in_step = 0, position = skip;
     opt->zero_grad();
     while (auto b = train_src->next()) {
+      auto scope = old ? old->train_scope() : nullptr;  // Piggyback's masks, across forward and backward
       Tensor x = b->images;
+      if (old) old->begin_step(x, extract);
       Tensor f = extract ? x : net->forward_features(x);
       if (cfg.dropout > 0) f = dropout(f, cfg.dropout, true, &gen);
       Tensor logits = net->forward_head(f);
       Tensor loss = cross_entropy(logits, b->labels);
       const int64_t bs = b->labels.size(0);
+      Tensor total = loss;  // the new task's loss, plus what keeps the old task (train_loss reports the new task's)
+      if (old)
+        if (Tensor e = old->extra_loss(x, f, extract, device); e.defined()) total = loss + e;
       // Accumulated batches: each contributes its share of the mean over the step.
-      (cfg.accumulate > 1 ? loss * (1.0 / double(cfg.accumulate)) : loss).backward();
+      (cfg.accumulate > 1 ? total * (1.0 / double(cfg.accumulate)) : total).backward();
+      scope.reset();
       const double loss_value = loss.item<double>();
       HONE_CHECK(std::isfinite(loss_value), "the training loss became ", loss_value, " at epoch ", epoch + 1, ", sample ",
                  b->position, " (", opt->step_count(), " steps done): the learning rate (", opt->lr(),
@@ -663,11 +696,13 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     m.train_acc = double(correct) / double(std::max<int64_t>(seen, 1));
     m.lr = opt->lr();
     if (val_src) {
+      auto scope = old ? old->eval_scope() : nullptr;
       last_eval = evaluate(*net, *val_src, extract, num_classes);
       m.val_loss = last_eval.loss, m.val_acc = last_eval.acc;
     } else {
       m.val_loss = m.train_loss, m.val_acc = m.train_acc;
     }
+    if (old && old->has_data()) m.old_val_acc = old->score();
     m.seconds = since(t0);
     m.wait_seconds = train_src->wait_seconds() - wait0;
     result.history.push_back(m);
@@ -675,7 +710,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     stopper.update(m.val_acc);
     if (result.best_epoch == 0 || m.val_acc > result.best_val_acc) {
       result.best_epoch = m.epoch, result.best_val_acc = m.val_acc;
-      io::save_checkpoint((out / "best.safetensors").string(), {.model = net.get()}, st);
+      io::save_checkpoint((out / "best.safetensors").string(), {.model = &model}, st);
     }
     loss_sum = 0, seen = 0, correct = 0;
     save_last(epoch + 1, 0);
@@ -695,9 +730,10 @@ FinetuneResult finetune(FinetuneConfig cfg) {
 
   // ---- the best epoch's model: confusion matrix, curves, ONNX ----
   const bool best_is_last = !result.history.empty() && result.best_epoch == result.history.back().epoch;
-  if (cfg.keep_best && !best_is_last) io::load_checkpoint((out / "best.safetensors").string(), {.model = net.get()});
+  if (cfg.keep_best && !best_is_last) io::load_checkpoint((out / "best.safetensors").string(), {.model = &model});
   if (val_src) {
     const bool scored = !last_eval.confusion.empty() && (best_is_last || !cfg.keep_best);
+    auto scope = old ? old->eval_scope() : nullptr;
     result.confusion = scored ? last_eval.confusion : evaluate(*net, *val_src, extract, num_classes).confusion;
     write_confusion(out / "confusion.csv", out / "confusion.svg", result.confusion, classes);
   }
@@ -713,9 +749,14 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   io::onnx::ExportOptions eo;
   eo.channels = tf.channels;
   eo.preprocessing = {.input_size = {tf.crop, tf.crop}, .resize = tf.resize, .mean = tf.mean, .std = tf.std, .class_names = classes};
-  net->eval();
-  net->to(Device::cpu());  // the export traces a forward on host inputs
-  io::onnx::export_onnx(*net, out / "model.onnx", eo);
+  if (old && old->has_data()) {
+    const bool scored = !result.history.empty() && (best_is_last || !cfg.keep_best);
+    result.old_acc_after = scored ? result.history.back().old_val_acc : old->score();
+  }
+  model.eval();
+  model.to(Device::cpu());  // the export traces a forward on host inputs
+  if (old) old->export_models(out, eo);  // model.onnx and old-task.onnx
+  else io::onnx::export_onnx(*net, out / "model.onnx", eo);
   result.seconds = since(t_start);
   return result;
 }

@@ -9,6 +9,8 @@
 //   confusion.csv/.svg   the best model on the validation set
 //   best.safetensors, last.safetensors, model.onnx (best epoch, preprocessing and class
 //   names in its metadata)
+//   old-task.onnx    with an option that keeps the old task (tools/continual_finetune.h):
+//                    the network with its original head, as the old task runs now
 #include <cstdint>
 #include <filesystem>
 #include <memory>
@@ -53,11 +55,24 @@ struct FinetuneConfig {
   std::shared_ptr<const io::Dataset> train_set, val_set;
   std::optional<io::TransformOptions> transform;  // eval form; training adds augmentation
   std::string model_hash;          // names `net` in the feature cache key (its weights are hashed too)
+
+  // Keeping the old task (the pretrained head's classes). Any of these keeps the old head.
+  std::string old_data;        // --old-data DIR: the old task's labelled images, one subfolder per old class; DIR/train + DIR/val or --val-split as for --data. Scored before and after; EWC's Fisher and --joint's batches come from its training part
+  double lwf = 0;              // --lwf LAMBDA: Learning without Forgetting, distillation weight (0: off)
+  double lwf_temperature = 2;  // --lwf-temperature T
+  double ewc = 0;              // --ewc LAMBDA: elastic weight consolidation (needs old data)
+  int64_t ewc_samples = 0;     // --ewc-samples N: old-task images for the Fisher (0: all)
+  bool joint = false;          // --joint: old-task batches in turn with the new ones (needs old data)
+  double packnet = 0;          // --packnet FRACTION in (0,1): prune that fraction of each backbone layer's weights (smallest magnitudes) and train only those for the new task; the old task keeps the rest, bitwise
+  bool piggyback = false;      // --piggyback: the backbone stays frozen; learn a binary mask over its weights (+ the new head)
+  // Set by programs instead of --old-data (the demo):
+  std::shared_ptr<const io::Dataset> old_train_set, old_val_set;
 };
 
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, lr = 0, seconds = 0, wait_seconds = 0;
+  double old_val_acc = -1;  // the old task's accuracy (-1: no old data); a last column of metrics.csv when scored
 };
 
 struct FinetuneResult {
@@ -70,6 +85,9 @@ struct FinetuneResult {
   std::vector<std::vector<int64_t>> confusion;  // [true][predicted], best model on val
   std::vector<std::string> classes;
   std::filesystem::path out;
+  bool old_task = false;                        // the old head was kept (and old data scored when given)
+  double old_acc_before = -1, old_acc_after = -1;  // old-task accuracy on the old validation data (-1: no old data)
+  std::vector<std::string> old_classes;
 };
 
 FinetuneResult finetune(FinetuneConfig config);

@@ -143,8 +143,11 @@ void print_finetune_summary(const hone::tools::FinetuneResult& r) {
   std::cout << "best epoch " << r.best_epoch << ": val accuracy " << std::fixed << std::setprecision(3) << r.best_val_acc
             << "; " << std::setprecision(1) << r.seconds << " s in all\n";
   if (r.cache_hit) std::cout << "the feature cache saved " << r.cache_saved_seconds << " s of backbone\n";
+  if (r.old_task && r.old_acc_before >= 0)
+    std::cout << "old task (" << r.old_classes.size() << " classes): accuracy before " << std::setprecision(3)
+              << r.old_acc_before << ", after " << r.old_acc_after << "\n";
   std::cout << "wrote " << r.out.string() << "/{config.json, metrics.csv, curves.svg, confusion.csv, confusion.svg, "
-            << "best.safetensors, last.safetensors, model.onnx}\n";
+            << "best.safetensors, last.safetensors, model.onnx" << (r.old_task ? ", old-task.onnx" : "") << "}\n";
 }
 
 }  // namespace
@@ -200,6 +203,46 @@ int main(int argc, char** argv) {
   ft->add_option("--out", fc.out, "the run folder")->capture_default_str();
   ft->add_option("--cache-dir", fc.cache_dir, "feature cache (default $XDG_CACHE_HOME/hone or ~/.cache/hone)");
   ft->add_option("--resume", resume, "continue the run in this folder from its last checkpoint (other flags are ignored)");
+  // Keeping the old task: the pretrained head's classes stay usable beside the new ones.
+  const std::string old_group = "keeping the old task";
+  ft->add_option("--old-data", fc.old_data,
+                 "the old task's images (the pretrained head's classes), one subfolder per class named as in the "
+                 "model's class names (else in its head's order); DIR/train + DIR/val, or --val-split. Any option in "
+                 "this group keeps the old head and writes old-task.onnx; with old data the old task is scored before, "
+                 "every epoch (metrics.csv old_val_acc) and after. Costs one pass over its validation images per epoch")
+      ->group(old_group);
+  ft->add_option("--lwf", fc.lwf,
+                 "Learning without Forgetting, weight LAMBDA (0: off; T^2 keeps both losses comparable): the old head "
+                 "is kept near what the original network answers on each new batch, so no old data is needed. Costs "
+                 "one more forward of the original network per step and two more copies of the weights in memory")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(old_group);
+  ft->add_option("--lwf-temperature", fc.lwf_temperature, "LwF's softening temperature T")
+      ->check(CLI::PositiveNumber)->capture_default_str()->group(old_group);
+  ft->add_option("--ewc", fc.ewc,
+                 "Elastic Weight Consolidation, weight LAMBDA (0: off; needs --old-data): pulls each weight back towards "
+                 "its pretrained value in proportion to how much the old task needs it (a diagonal Fisher estimate). "
+                 "Costs one forward and backward per old training image before training, two more copies of the "
+                 "weights in memory and a few elementwise ops per step")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(old_group);
+  ft->add_option("--ewc-samples", fc.ewc_samples, "old training images for EWC's Fisher estimate (0: all)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str()->group(old_group);
+  ft->add_flag("--joint", fc.joint,
+               "joint training (needs --old-data): every new batch is followed by an old-task batch through the old "
+               "head, both heads and the backbone train. The best at keeping the old task when its data is at hand; "
+               "costs about twice the time per step")
+      ->group(old_group);
+  ft->add_option("--packnet", fc.packnet,
+                 "PackNet, FRACTION in (0, 1): the pretrained weights are the old task's; the smallest FRACTION of each "
+                 "backbone conv/linear layer is freed and only those train for the new task (batch norm frozen: "
+                 "statistics and affine), so the old task runs bitwise as after the pruning (the pruned weights "
+                 "zeroed; its accuracy drops by what the pruning costs). Costs one byte per backbone weight")
+      ->check(CLI::NonNegativeNumber)->group(old_group);
+  ft->add_flag("--piggyback", fc.piggyback,
+               "Piggyback: the backbone stays frozen (batch norm too) and a binary mask over its conv/linear weights "
+               "is learnt with the new head, so the old task keeps the untouched backbone exactly. Costs one score "
+               "per backbone weight (memory as the weights, plus their optimizer state) and a multiply per layer per "
+               "forward")
+      ->group(old_group);
   ft->callback([&] {
     if (!resume.empty()) fc.resume = true, fc.out = resume;
     hone::tools::install_interrupt_handler();

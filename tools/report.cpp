@@ -23,10 +23,16 @@ void write_text_file(const std::filesystem::path& path, const std::string& text)
 
 void write_metrics_csv(const std::filesystem::path& path, const std::vector<EpochMetrics>& history) {
   std::ostringstream os;
-  os << "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,data_wait_seconds\n" << std::setprecision(17);
-  for (const auto& m : history)
+  // The old task's column comes last, and only when it was scored: older readers and files keep their columns.
+  const bool old = std::any_of(history.begin(), history.end(), [](const EpochMetrics& m) { return m.old_val_acc >= 0; });
+  os << "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,data_wait_seconds" << (old ? ",old_val_acc" : "") << "\n"
+     << std::setprecision(17);
+  for (const auto& m : history) {
     os << m.epoch << ',' << m.train_loss << ',' << m.train_acc << ',' << m.val_loss << ',' << m.val_acc << ',' << m.lr
-       << ',' << m.seconds << ',' << m.wait_seconds << '\n';
+       << ',' << m.seconds << ',' << m.wait_seconds;
+    if (old) os << ',' << m.old_val_acc;
+    os << '\n';
+  }
   write_text_file(path, os.str());
 }
 
@@ -44,6 +50,7 @@ std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path) {
     ls >> m.epoch >> c >> m.train_loss >> c >> m.train_acc >> c >> m.val_loss >> c >> m.val_acc >> c >> m.lr >> c >>
         m.seconds >> c >> m.wait_seconds;
     HONE_CHECK(!ls.fail(), "'", path.string(), "': bad line '", line, "'");
+    if (ls >> c && c == ',') ls >> m.old_val_acc;
     out.push_back(m);
   }
   return out;

@@ -826,6 +826,12 @@ std::string OnnxModule::stage_path(const std::string& parameter) const {
 
 void OnnxModule::freeze_batchnorm(bool all) { bn_policy_ = all ? BnPolicy::All : BnPolicy::WhereFrozen; }
 
+Tensor* OnnxModule::weight_slot(const std::string& name) {
+  auto it = weights_.find(name);
+  HONE_CHECK(it != weights_.end(), model_.path.string(), ": weight_slot: no initializer '", name, "'");
+  return &it->second;
+}
+
 void OnnxModule::replace_head(int64_t num_classes, Generator* gen) {
   const std::string& file = model_.path.string();
   HONE_CHECK(num_classes > 0, "replace_head: num_classes must be positive, got ", num_classes);

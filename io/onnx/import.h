@@ -48,6 +48,9 @@ class OnnxModule : public models::Classifier {
   const Model& model() const { return model_; }
   // Initializers by name, with their current values (parameters as trained so far).
   const std::map<std::string, Tensor>& weights() const { return weights_; }
+  // The handle forward (and export) reads for initializer `name`: nn::Piggyback swaps it
+  // for a masked weight while its scope lives. Throws for an unknown name.
+  Tensor* weight_slot(const std::string& name);
   // True when the graph has no BatchNormalization and Conv biases not named as a conv's own
   // ("conv1.weight_bias", "onnx::Conv_193"): the exporter folded BN into the convolutions
   // (today's PyTorch exports). A heuristic, for reports; load_onnx_weights decides folding
