@@ -313,6 +313,12 @@ TEST(CliContinual, ResumeWithJointAndLwfEndsBitIdentical) {
   expect_resume_matches(f, "--strategy full --joint --lwf 2", 4);
 }
 
+// Piggyback's scores (and their momentum) travel in the model's part of the checkpoint.
+TEST(CliContinual, ResumeWithPiggybackEndsBitIdentical) {
+  Fixture f;
+  expect_resume_matches(f, "--strategy full --piggyback --lr 0.01", 4);
+}
+
 TEST(CliContinual, BadFlagsEndWithOneClearLine) {
   Fixture f;
   fs::create_directories(f.dir / "wrong" / "circles");

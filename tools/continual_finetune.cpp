@@ -249,6 +249,7 @@ void OldTask::attach() {
     }
     kept->hold_scores(piggyback_->named_scores());
   }
+  if (cfg_.ewc > 0) ewc_ = std::make_unique<nn::ElasticWeightConsolidation>();  // estimated in prepare, or loaded
 }
 
 nn::Module& OldTask::model() { return *multi_; }
@@ -263,7 +264,7 @@ void OldTask::prepare(optim::Optimizer& opt, Device device, bool resuming) {
   for (auto& [name, t] : original_state_) t = t.to(device), scratch_[name] = empty_like(t);
   original_head_->to(device);
   if (!resuming && old_val_) acc_before = score();
-  if (cfg_.ewc > 0 && !ewc_) {  // on resume the checkpoint brought it
+  if (ewc_ && ewc_->fisher().empty()) {  // on resume the checkpoint brought it
     const auto t0 = std::chrono::steady_clock::now();
     io::DataLoader loader(old_train_, io::Transform(tf_),
                           {.batch_size = cfg_.batch_size, .shuffle = false, .seed = cfg_.seed, .workers = cfg_.workers});
@@ -273,7 +274,7 @@ void OldTask::prepare(optim::Optimizer& opt, Device device, bool resuming) {
       if (!b) return std::nullopt;
       return std::make_pair(b->images.to(device), b->labels.to(device));
     };
-    ewc_ = std::make_unique<nn::ElasticWeightConsolidation>(nn::ElasticWeightConsolidation::estimate(
+    *ewc_ = nn::ElasticWeightConsolidation(nn::ElasticWeightConsolidation::estimate(
         *multi_, [&](const Tensor& x) { return multi_->forward("old", x); }, next,
         {.labels = nn::FisherLabels::Sampled, .max_samples = cfg_.ewc_samples, .seed = cfg_.seed}));
     if (cfg_.verbose)
@@ -391,26 +392,6 @@ void OldTask::load_extra(const std::map<std::string, std::string>& extra) {
   auto get = [&](const char* k, const std::string& fallback) { return extra.count(k) ? extra.at(k) : fallback; };
   acc_before = std::stod(get("old_acc_before", "-1"));
   joint_epoch_ = std::stoll(get("joint_epoch", "0")), joint_position_ = std::stoll(get("joint_position", "0"));
-}
-
-std::map<std::string, Tensor> OldTask::state_dict() const {
-  std::map<std::string, Tensor> out;
-  if (packnet_)
-    for (const auto& [k, v] : packnet_->state_dict()) out[k] = v;
-  if (ewc_)
-    for (const auto& [k, v] : ewc_->state_dict()) out["ewc." + k] = v;
-  return out;
-}
-
-void OldTask::load_state_dict(const std::map<std::string, Tensor>& state, optim::Optimizer&) {
-  if (packnet_) packnet_->load_state_dict(state);
-  if (cfg_.ewc > 0) {
-    std::map<std::string, Tensor> e;
-    for (const auto& [k, v] : state)
-      if (k.rfind("ewc.", 0) == 0) e[k.substr(4)] = v;
-    HONE_CHECK(!e.empty(), "--resume: the checkpoint has no EWC state (ewc.*)");
-    ewc_ = std::make_unique<nn::ElasticWeightConsolidation>(nn::ElasticWeightConsolidation::from_state_dict(e));
-  }
 }
 
 void OldTask::export_models(const std::filesystem::path& dir, const io::onnx::ExportOptions& new_task) {

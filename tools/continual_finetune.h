@@ -85,12 +85,13 @@ class OldTask {
   const std::vector<std::string>& classes() const { return classes_; }
   double acc_before = -1;
 
-  // Loop state (the joint loader's position) and technique state (EWC, PackNet, Piggyback)
-  // for checkpoints.
+  // Loop state for checkpoints: the old task's first score and the joint loader's position.
   std::map<std::string, std::string> extra() const;
   void load_extra(const std::map<std::string, std::string>& extra);
-  std::map<std::string, Tensor> state_dict() const;
-  void load_state_dict(const std::map<std::string, Tensor>& state, optim::Optimizer& opt);
+  // The technique state io::CheckpointParts saves and restores (null when off). Piggyback's
+  // scores are parameters of model() instead, so the optimizer can name them.
+  nn::PackNet* packnet() { return packnet_.get(); }
+  nn::ElasticWeightConsolidation* ewc() { return ewc_.get(); }
 
   // The new task's model.onnx (Piggyback: the masks baked in) and old-task.onnx (the old
   // head, the old task's weights). The network is on the host, in eval mode.

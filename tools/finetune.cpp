@@ -568,8 +568,8 @@ FinetuneResult finetune(FinetuneConfig cfg) {
   io::TrainingState st;
   st.data_seed = cfg.seed;
   st.rng_seed = gen.seed();
-  const io::CheckpointParts parts{&model, opt.get(), sched.get(), &stopper, plateau.get()};
-  const auto technique_file = out / "technique.safetensors";  // EWC's and PackNet's state beside last.safetensors
+  const io::CheckpointParts parts{&model, opt.get(), sched.get(), &stopper, plateau.get(),
+                                  old ? old->packnet() : nullptr, nullptr, old ? old->ewc() : nullptr};
   double loss_sum = 0;
   int64_t seen = 0, correct = 0;
   if (cfg.resume) {
@@ -581,10 +581,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     auto get = [&](const char* k) { return st.extra.count(k) ? std::stod(st.extra.at(k)) : 0.0; };
     loss_sum = get("train_loss_sum"), seen = int64_t(get("train_seen")), correct = int64_t(get("train_correct"));
     result.best_epoch = int64_t(get("best_epoch")), result.best_val_acc = get("best_val_acc");
-    if (old) {
-      old->load_extra(st.extra);
-      if (std::filesystem::exists(technique_file)) old->load_state_dict(io::load_safetensors(technique_file.string()).tensors, *opt);
-    }
+    if (old) old->load_extra(st.extra);
     if (cfg.verbose)
       std::cout << "resuming " << out.string() << " at epoch " << st.epoch + 1 << ", sample " << st.data_position << "\n";
   }
@@ -621,10 +618,8 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     };
     st.extra = {{"train_loss_sum", num(loss_sum)}, {"train_seen", num(double(seen))}, {"train_correct", num(double(correct))},
                 {"best_epoch", num(double(result.best_epoch))}, {"best_val_acc", num(result.best_val_acc)}};
-    if (old) {
+    if (old)
       for (const auto& [k, v] : old->extra()) st.extra[k] = v;
-      if (auto t = old->state_dict(); !t.empty()) io::save_safetensors(technique_file.string(), t);
-    }
     io::save_checkpoint((out / "last.safetensors").string(), parts, st);
   };
 
