@@ -44,52 +44,71 @@ std::vector<std::string> split_list(const std::string& s) {
 
 }  // namespace
 
+DemoData demo_data(const DemoConfig& c) {
+  DemoData d;
+  d.train = io::fashion_mnist("train", c.data_dir);
+  d.test = io::fashion_mnist("test", c.data_dir);
+  d.source_train = io::per_class(io::class_subset(d.train, {0, 1, 2, 3, 4}), c.source_per_class, c.seed);
+  d.source_test = io::class_subset(d.test, {0, 1, 2, 3, 4});
+  d.target_train = io::per_class(io::class_subset(d.train, {5, 6, 7, 8, 9}), c.labels_per_class, c.seed + 1);
+  d.target_test = io::class_subset(d.test, {5, 6, 7, 8, 9});
+  d.transform = {.resize = 0, .crop = 28, .channels = 1, .mean = {0.2860}, .std = {0.3530}};
+  return d;
+}
+
+std::filesystem::path source_model(const DemoConfig& c, const DemoData& d) {
+  if (!c.source_model.empty()) {
+    std::cout << "  using " << c.source_model << " (--source-model): no pretraining\n";
+    return c.source_model;
+  }
+  const std::filesystem::path out = std::filesystem::path(c.out) / "source";
+  FinetuneConfig src;
+  src.net = models::small_resnet(5, 1, {16, 32, 64}, {1, 1, 1});
+  src.train_set = d.source_train;
+  src.val_set = io::per_class(d.source_test, 200, c.seed);
+  src.transform = d.transform;
+  src.model_hash = "demo-source";
+  src.strategy = "full", src.epochs = c.source_epochs, src.batch_size = 64, src.lr = 0.1, src.head_lr_mult = 1;
+  src.schedule = "onecycle", src.augment = "none", src.seed = c.seed, src.out = out.string();
+  src.weight_decay = 5e-4, src.keep_best = false, src.device = c.device;
+  const FinetuneResult pre = finetune(src);
+  if (pre.interrupted) return {};
+  std::cout << "  source test accuracy " << std::fixed << std::setprecision(3) << pre.final_val_acc
+            << " (1000 test images); exported " << (out / "model.onnx").string() << "\n";
+  return out / "model.onnx";
+}
+
+double file_accuracy(const std::filesystem::path& onnx, std::shared_ptr<const io::Dataset> ds, const io::TransformOptions& t) {
+  auto net = io::onnx::import_onnx(onnx);
+  return test_accuracy(*net, std::move(ds), t);
+}
+
 int run_demo(const DemoConfig& c) {
   using Clock = std::chrono::steady_clock;
   const auto t0 = Clock::now();
   if (c.threads > 0) Context::current().set_num_threads(int(c.threads));
   const std::filesystem::path out = c.out;
   std::filesystem::create_directories(out);
-  auto train = io::fashion_mnist("train", c.data_dir);
-  auto test = io::fashion_mnist("test", c.data_dir);
-  auto source_train = io::per_class(io::class_subset(train, {0, 1, 2, 3, 4}), c.source_per_class, c.seed);
-  auto source_test = io::class_subset(test, {0, 1, 2, 3, 4});
-  auto target_pool = io::class_subset(train, {5, 6, 7, 8, 9});
-  auto target_train = io::per_class(target_pool, c.labels_per_class, c.seed + 1);
-  auto target_test = io::class_subset(test, {5, 6, 7, 8, 9});
+  const DemoData d = demo_data(c);
+  const auto& source_test = d.source_test;
+  const auto& target_train = d.target_train;
+  const auto& target_test = d.target_test;
   auto target_curve = io::per_class(target_test, c.curve_per_class, c.seed + 2);
-  const io::TransformOptions tf{.resize = 0, .crop = 28, .channels = 1, .mean = {0.2860}, .std = {0.3530}};
+  const io::TransformOptions tf = d.transform;
 
   std::cout << "hone demo: what fine-tuning buys, on real images (Fashion-MNIST, " << Context::current().num_threads()
             << " threads)\n"
             << "  source task: " << source_test->classes().size() << " classes (";
   for (const auto& n : source_test->classes()) std::cout << n << (&n == &source_test->classes().back() ? "" : ", ");
-  std::cout << "), " << source_train->size() << " training images\n  target task: 5 classes (";
+  std::cout << "), " << d.source_train->size() << " training images\n  target task: 5 classes (";
   for (const auto& n : target_test->classes()) std::cout << n << (&n == &target_test->classes().back() ? "" : ", ");
   std::cout << "), " << c.labels_per_class << " labelled images per class, tested on " << target_test->size()
             << " test images\n\n[1/3] pretraining the small ResNet on the source task (" << c.source_epochs
             << " epochs)\n";
 
   // 1. Pretrain, then export: the file a user would download.
-  std::filesystem::path pretrained = out / "source" / "model.onnx";
-  if (!c.source_model.empty()) {
-    pretrained = c.source_model;
-    std::cout << "  using " << pretrained.string() << " (--source-model): no pretraining\n";
-  } else {
-    FinetuneConfig src;
-    src.net = models::small_resnet(5, 1, {16, 32, 64}, {1, 1, 1});
-    src.train_set = source_train;
-    src.val_set = io::per_class(source_test, 200, c.seed);
-    src.transform = tf;
-    src.model_hash = "demo-source";
-    src.strategy = "full", src.epochs = c.source_epochs, src.batch_size = 64, src.lr = 0.1, src.head_lr_mult = 1;
-    src.schedule = "onecycle", src.augment = "none", src.seed = c.seed, src.out = (out / "source").string();
-    src.weight_decay = 5e-4, src.keep_best = false, src.device = c.device;
-    const FinetuneResult pre = finetune(src);
-    if (pre.interrupted) return 130;
-    std::cout << "  source test accuracy " << std::fixed << std::setprecision(3) << pre.final_val_acc
-              << " (1000 test images); exported " << pretrained.string() << "\n";
-  }
+  const std::filesystem::path pretrained = source_model(c, d);
+  if (pretrained.empty()) return 130;
   std::cout << "\n[2/3] fine-tuning the imported file on the target task, " << c.epochs << " epochs per strategy\n";
 
   // 2. Each strategy starts from the same imported file.

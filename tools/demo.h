@@ -8,7 +8,12 @@
 //      each strategy (scratch, feature-extract, partial, full) for the same epochs;
 //   3. a table of test accuracy and time per strategy, curves, and what the numbers show.
 #include <cstdint>
+#include <filesystem>
+#include <memory>
 #include <string>
+
+#include "io/dataset.h"
+#include "io/transforms.h"
 
 namespace hone::tools {
 
@@ -26,9 +31,32 @@ struct DemoConfig {
   std::string device = "cpu";        // where every fine-tune trains: cpu or cuda:N
   std::string strategies = "scratch,feature-extract,partial:layer2,full";
   std::string source_model;          // an earlier run's source/model.onnx: skip pretraining
+  // --forgetting: the old task kept or forgotten, technique by technique (tools/forgetting.cpp)
+  bool forgetting = false;
+  std::string techniques = "fine-tune,feature-extract,lwf,ewc,joint,packnet,piggyback";
+  int64_t old_per_class = 200;       // --forgetting: source images per class that EWC and joint training see
 };
+
+// What both demos share: Fashion-MNIST split into the source task (classes 0-4) and the
+// target task (classes 5-9, `labels_per_class` labelled images each), and the transform.
+struct DemoData {
+  std::shared_ptr<const io::Dataset> train, test;                 // all of Fashion-MNIST
+  std::shared_ptr<const io::Dataset> source_train, source_test;   // classes 0-4
+  std::shared_ptr<const io::Dataset> target_train, target_test;   // classes 5-9
+  io::TransformOptions transform;
+};
+DemoData demo_data(const DemoConfig& config);
+
+// The pretrained file every fine-tune starts from: the small ResNet trained on the source
+// task and exported to ONNX (or --source-model). Empty after Ctrl-C.
+std::filesystem::path source_model(const DemoConfig& config, const DemoData& data);
+
+// Accuracy of an ONNX file (as exported, eval mode) on every image of `ds`.
+double file_accuracy(const std::filesystem::path& onnx, std::shared_ptr<const io::Dataset> ds,
+                     const io::TransformOptions& t);
 
 // Returns the process exit status (0, or 130 after Ctrl-C).
 int run_demo(const DemoConfig& config);
+int run_forgetting_demo(const DemoConfig& config);
 
 }  // namespace hone::tools

@@ -329,9 +329,24 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   dm->add_option("--threads", dc.threads)->check(CLI::NonNegativeNumber);
   dm->add_option("--device", dc.device, "cpu, or cuda:N: where every fine-tune of the demo trains")->capture_default_str();
+  dm->add_flag("--forgetting", dc.forgetting,
+               "instead: learn the new task with each technique that keeps the old one (fine-tune, feature-extract, "
+               "LwF, EWC, joint, PackNet, Piggyback) and score both tasks; default 100 labels per class, 10 epochs");
+  dm->add_option("--techniques", dc.techniques, "with --forgetting: which, comma-separated")->capture_default_str();
+  dm->add_option("--old-per-class", dc.old_per_class, "with --forgetting: old-task training images per class for EWC and joint")
+      ->check(CLI::Range(int64_t(1), int64_t(6000)))->capture_default_str();
   dm->callback([&] {
     hone::tools::install_interrupt_handler();
-    code = hone::tools::run_demo(dc);
+    if (dc.forgetting) {
+      // Forgetting needs a new task worth learning: more labels and fewer epochs than the
+      // five-label comparison of strategies.
+      if (dm->count("--labels-per-class") == 0) dc.labels_per_class = 100;
+      if (dm->count("--epochs") == 0) dc.epochs = 10;
+      if (dm->count("--out") == 0) dc.out = "runs/forgetting";
+      code = hone::tools::run_forgetting_demo(dc);
+    } else {
+      code = hone::tools::run_demo(dc);
+    }
   });
 
   // ---- inspect, version ----
