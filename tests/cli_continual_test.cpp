@@ -259,6 +259,46 @@ TEST(CliContinual, PackNetKeepsTheUnprunedWeightsBitwise) {
   std::cout << "packnet: old " << before << " -> " << after << "; new val acc " << column(f.dir / "pack", "val_acc").back() << "\n";
 }
 
+// PackNet's retraining: the old task recovers on its data with the freed half held at zero,
+// and the new task then trains only that half, so old-task.onnx has exact zeros where the
+// pruning freed weights, model.onnx keeps every old-task weight bitwise, and the retraining
+// moved the kept weights away from the original.
+TEST(CliContinual, PackNetRetrainKeepsFreedWeightsZeroAndTheNewTaskOffTheOld) {
+  Fixture f;
+  const CliRun r = hone_cli(f.with_old("retrain", "--strategy full --packnet 0.5 --packnet-retrain 2"));
+  expect_run_files(f, "retrain", r);
+  EXPECT_NE(r.output.find("PackNet: the old task retrained 2 epoch(s)"), std::string::npos) << r.output;
+  auto original = load(f.model), old_task = load(f.dir / "retrain" / "old-task.onnx"),
+       tuned = load(f.dir / "retrain" / "model.onnx");
+  const auto ow = conv_weights(*original), pw = conv_weights(*old_task), tw = conv_weights(*tuned);
+  size_t moved = 0, zeros = 0, total = 0, freed = 0, kept = 0;
+  for (const auto& [name, w] : ow) {
+    const std::vector<float> v = w.to_vector<float>(), p = pw.at(name).to_vector<float>(), t = tw.at(name).to_vector<float>();
+    std::vector<int64_t> order(v.size());
+    std::iota(order.begin(), order.end(), int64_t(0));
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return std::fabs(v[size_t(a)]) > std::fabs(v[size_t(b)]); });
+    const size_t keep = size_t(std::llround(0.5 * double(v.size())));
+    kept += keep, freed += v.size() - keep;
+    for (size_t j = 0; j < order.size(); ++j) {
+      const size_t i = size_t(order[j]);
+      if (j < keep) {
+        EXPECT_EQ(std::memcmp(&t[i], &p[i], 4), 0) << name << "[" << i << "]: the new task changed an old-task weight";
+        moved += p[i] != v[i];
+      } else {
+        EXPECT_EQ(p[i], 0.0f) << name << "[" << i << "]: a freed weight is not zero in the old task";
+        zeros += p[i] == 0.0f;
+      }
+      ++total;
+    }
+  }
+  EXPECT_GT(moved, kept / 2) << "the retraining should move most kept weights";
+  EXPECT_EQ(zeros, freed);
+  EXPECT_EQ(total, kept + freed);
+  const auto [before, after] = old_accuracies(r.output);
+  std::cout << "packnet 0.5 + retrain 2: old " << before << " -> " << after << "; kept weights moved " << moved << " of "
+            << total << "\n";
+}
+
 // Piggyback: old-task.onnx is the original network bitwise; model.onnx's backbone weights are
 // each 0 or the original value.
 TEST(CliContinual, PiggybackLeavesTheBackboneAndMasksIt) {
@@ -332,6 +372,8 @@ TEST(CliContinual, BadFlagsEndWithOneClearLine) {
       {f.base("o", "--joint"), "--joint needs"},
       {f.base("o", "--packnet 1.5"), "--packnet"},
       {f.base("o", "--packnet 0.5 --piggyback"), "--packnet and --piggyback"},
+      {f.with_old("o", "--packnet-retrain 1"), "--packnet-retrain retrains the old task after PackNet's pruning"},
+      {f.base("o", "--packnet 0.5 --packnet-retrain 1"), "--packnet-retrain needs the old task's images"},
       {f.base("o", "--piggyback --strategy feature-extract"), "--piggyback"},
       {f.base("o", "--old-data " + (f.dir / "wrong").string()), "'circles'"},
   };

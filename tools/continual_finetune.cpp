@@ -92,6 +92,9 @@ void check_continual_config(const FinetuneConfig& c) {
   HONE_CHECK(c.ewc == 0 || old_data, "--ewc needs the old task's images for its Fisher estimate: give --old-data DIR");
   HONE_CHECK(!c.joint || old_data, "--joint needs the old task's images to train on: give --old-data DIR");
   HONE_CHECK(c.packnet == 0 || (c.packnet > 0 && c.packnet < 1), "--packnet FRACTION must be in (0, 1), got ", c.packnet);
+  HONE_CHECK(c.packnet_retrain >= 0, "--packnet-retrain must be >= 0 (0: none), got ", c.packnet_retrain);
+  HONE_CHECK(c.packnet_retrain == 0 || c.packnet > 0, "--packnet-retrain retrains the old task after PackNet's pruning: give --packnet FRACTION");
+  HONE_CHECK(c.packnet_retrain == 0 || old_data, "--packnet-retrain needs the old task's images to retrain on: give --old-data DIR");
   HONE_CHECK(!(c.packnet > 0 && c.piggyback), "--packnet and --piggyback are exclusive: each keeps the old task by its own masks");
   const bool masks = c.packnet > 0 || c.piggyback;
   const char* which = c.packnet > 0 ? "--packnet" : "--piggyback";
@@ -288,6 +291,7 @@ void OldTask::prepare(optim::Optimizer& opt, Device device, bool resuming) {
       // The pretrained weights are task 1; the smallest `packnet` of each layer are freed for task 2.
       packnet_->begin_task(1, opt);
       packnet_->prune(cfg_.packnet);
+      if (cfg_.packnet_retrain > 0) retrain_old_task();
       packnet_->begin_task(2, opt);
     } else {
       packnet_->begin_task(packnet_->tasks(), opt);
@@ -304,6 +308,45 @@ void OldTask::prepare(optim::Optimizer& opt, Device device, bool resuming) {
         io::LoaderOptions{.batch_size = cfg_.batch_size, .seed = cfg_.seed ^ 0x6f6c64ull /* "old" */, .workers = cfg_.workers});
     joint_->start_epoch(joint_epoch_, joint_position_);
   }
+}
+
+// PackNet's recipe after pruning: the old task recovers on its own data with the freed
+// weights held at zero (task 1's masks), its head and the shared parameters training too;
+// an optimizer of its own, so the new task's starts without this momentum.
+void OldTask::retrain_old_task() {
+  const auto t0 = std::chrono::steady_clock::now();
+  auto& old_head = multi_->module("heads.old");
+  old_head.unfreeze();
+  std::vector<Tensor> params = multi_->backbone_parameters(true);
+  for (const Tensor& p : multi_->head_parameters("old")) params.push_back(p);
+  optim::SGD sgd({{.params = params, .name = "old task"}},
+                 optim::SGDOptions{.lr = cfg_.lr, .momentum = cfg_.momentum, .weight_decay = cfg_.weight_decay});
+  packnet_->begin_task(1, sgd);
+  auto t = tf_;
+  t.train = cfg_.augment == "default";
+  io::DataLoader loader(old_train_, io::Transform(t),
+                        {.batch_size = cfg_.batch_size, .seed = cfg_.seed ^ 0x7061636bull /* "pack" */, .workers = cfg_.workers});
+  multi_->train();
+  double loss_sum = 0;
+  int64_t seen = 0;
+  for (int64_t epoch = 0; epoch < cfg_.packnet_retrain; ++epoch) {
+    loader.start_epoch(epoch, 0);
+    while (auto b = loader.next()) {
+      sgd.zero_grad();
+      const Tensor loss = cross_entropy(multi_->forward("old", b->images.to(device_)), b->labels.to(device_));
+      loss.backward();
+      sgd.step();
+      loss_sum += loss.item<double>() * double(b->labels.size(0)), seen += b->labels.size(0);
+    }
+  }
+  sgd.zero_grad();
+  old_head.freeze();
+  if (cfg_.verbose)
+    std::cout << "PackNet: the old task retrained " << cfg_.packnet_retrain << " epoch(s) on " << old_train_->size()
+              << " images after pruning (loss " << std::fixed << std::setprecision(4)
+              << loss_sum / double(std::max<int64_t>(seen, 1)) << ", "  << std::setprecision(1)
+              << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() << " s)\n"
+              << std::defaultfloat;
 }
 
 std::shared_ptr<void> OldTask::train_scope() {

@@ -103,6 +103,7 @@ class OldTask {
   void open_data();
   std::vector<std::string> backbone_weights() const;
   Tensor original_logits(const Tensor& x, bool features);
+  void retrain_old_task();
   Tensor recorded_;
 
   FinetuneConfig cfg_;

@@ -32,7 +32,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE_WITH_DEFAULT(FinetuneConfig, model, data, val
                                                 accumulate, lr, head_lr_mult, momentum, weight_decay, optimizer, schedule,
                                                 warmup, early_stopping, dropout, bn, augment, device, threads, workers,
                                                 seed, cache_dir, old_data, lwf, lwf_temperature, ewc, ewc_samples,
-                                                joint, packnet, piggyback)
+                                                joint, packnet, piggyback, packnet_retrain)
 
 namespace {
 

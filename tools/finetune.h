@@ -65,6 +65,7 @@ struct FinetuneConfig {
   bool joint = false;          // --joint: old-task batches in turn with the new ones (needs old data)
   double packnet = 0;          // --packnet FRACTION in (0,1): prune that fraction of each backbone layer's weights (smallest magnitudes) and train only those for the new task; the old task keeps the rest, bitwise
   bool piggyback = false;      // --piggyback: the backbone stays frozen; learn a binary mask over its weights (+ the new head)
+  int64_t packnet_retrain = 0; // --packnet-retrain EPOCHS: after pruning, the old task's kept weights and head retrain on its data (PackNet's recipe; 0: none)
   // Set by programs instead of --old-data (the demo):
   std::shared_ptr<const io::Dataset> old_train_set, old_val_set;
 };

@@ -237,6 +237,11 @@ int main(int argc, char** argv) {
                  "statistics and affine), so the old task runs bitwise as after the pruning (the pruned weights "
                  "zeroed; its accuracy drops by what the pruning costs). Costs one byte per backbone weight")
       ->check(CLI::NonNegativeNumber)->group(old_group);
+  ft->add_option("--packnet-retrain", fc.packnet_retrain,
+                 "with --packnet and --old-data: after pruning, retrain the old task's kept weights and its head for "
+                 "EPOCHS epochs on its images, the freed weights held at zero (PackNet's recipe; it wins back most of "
+                 "what pruning cost). Costs EPOCHS passes over the old training images")
+      ->check(CLI::Range(int64_t(0), int64_t(1000)))->capture_default_str()->group(old_group);
   ft->add_flag("--piggyback", fc.piggyback,
                "Piggyback: the backbone stays frozen (batch norm too) and a binary mask over its conv/linear weights "
                "is learnt with the new head, so the old task keeps the untouched backbone exactly. Costs one score "
