@@ -385,6 +385,18 @@ TEST(CliContinual, BadFlagsEndWithOneClearLine) {
   }
 }
 
+// An EWC weight past plain SGD's stability limit (lr * lambda * max F > 2 (1 + momentum)) is
+// named before training; one below it is not.
+TEST(CliContinual, EwcPastTheStabilityLimitIsWarnedAbout) {
+  Fixture f;
+  const CliRun high = hone_cli(f.with_old("ewc-high", "--ewc 1e7 --epochs 1"));
+  EXPECT_LT(high.status, 128) << high.output;
+  EXPECT_NE(high.output.find("past SGD's stability limit 3.8 (momentum 0.9)"), std::string::npos) << high.output;
+  const CliRun low = hone_cli(f.with_old("ewc-low", "--ewc 1e-3 --epochs 1"));
+  EXPECT_EQ(low.status, 0) << low.output;
+  EXPECT_EQ(low.output.find("stability limit"), std::string::npos) << low.output;
+}
+
 TEST(CliContinual, HelpSaysWhatEachTechniqueCosts) {
   const CliRun r = hone_cli("finetune --help");
   EXPECT_EQ(r.status, 0);

@@ -285,7 +285,10 @@ void OldTask::prepare(optim::Optimizer& opt, Device device, bool resuming) {
                 << std::setprecision(1) << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
                 << " s\n" << std::defaultfloat;
   }
-  if (ewc_) ewc_->to(device);
+  if (ewc_) {
+    ewc_->to(device);
+    warn_if_ewc_diverges();
+  }
   if (packnet_) {
     if (!resuming) {
       // The pretrained weights are task 1; the smallest `packnet` of each layer are freed for task 2.
@@ -308,6 +311,21 @@ void OldTask::prepare(optim::Optimizer& opt, Device device, bool resuming) {
         io::LoaderOptions{.batch_size = cfg_.batch_size, .seed = cfg_.seed ^ 0x6f6c64ull /* "old" */, .workers = cfg_.workers});
     joint_->start_epoch(joint_epoch_, joint_position_);
   }
+}
+
+// EWC's penalty alone is a quadratic of curvature lambda * F_i along weight i; plain SGD with
+// momentum beta diverges along it once lr * lambda * F_i passes 2 (1 + beta), whatever the
+// task's loss does. Said before the run rather than as a NaN an epoch later.
+void OldTask::warn_if_ewc_diverges() const {
+  if (cfg_.optimizer != "sgd") return;  // Adam's steps are normalised: no such bound
+  double fmax = 0;
+  for (const auto& [name, f] : ewc_->fisher()) fmax = std::max(fmax, hone::max(f).item<double>());
+  const double curvature = cfg_.ewc * fmax, limit = 2 * (1 + cfg_.momentum);
+  if (cfg_.lr * curvature <= limit) return;
+  std::cerr << "hone: warning: --ewc " << cfg_.ewc << " with --lr " << cfg_.lr << ": the penalty's largest curvature "
+            << "(lambda x max Fisher = " << curvature << ") times the learning rate is " << cfg_.lr * curvature
+            << ", past SGD's stability limit " << limit << " (momentum " << cfg_.momentum
+            << "): expect divergence; use --ewc below " << limit / (cfg_.lr * fmax) << " or a lower --lr\n";
 }
 
 // PackNet's recipe after pruning: the old task recovers on its own data with the freed

@@ -104,6 +104,7 @@ class OldTask {
   std::vector<std::string> backbone_weights() const;
   Tensor original_logits(const Tensor& x, bool features);
   void retrain_old_task();
+  void warn_if_ewc_diverges() const;
   Tensor recorded_;
 
   FinetuneConfig cfg_;
