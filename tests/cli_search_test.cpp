@@ -141,6 +141,28 @@ TEST(CliSearch, ADivergedTrialScoresZeroAndTheSearchGoesOn) {
   EXPECT_NE(r.output.find("diverged, val acc 0.000"), std::string::npos) << r.output;
 }
 
+// Settings that format the same as an earlier trial's are that trial again (a trial is
+// deterministic): recorded with its score, not run. Here every dimension is pinned (ranges
+// narrower than the printed digits), so only trial 1 runs.
+TEST(CliSearch, RepeatedSettingsReuseTheirScoreInsteadOfRunningAgain) {
+  Fixture f;
+  const CliRun r = hone_cli(f.search("same", "--method ga --trials 4 --population 2 --no-rerun --strategies full "
+                                             "--batch-sizes 4 --lr-range 0.01:0.0100000001 --wd-range 1e-4:1.00000001e-4 "
+                                             "--head-lr-mult-range 5:5.0000001"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto rows = lines(read_file(f.dir / "same" / "trials.csv"));
+  ASSERT_EQ(rows.size(), 5u) << r.output;
+  auto settings_and_score = [](const std::string& row) {  // columns 4..10: lr ... val_loss
+    const size_t from = row.find(',', row.find(',', row.find(',') + 1) + 1);
+    return row.substr(from, row.rfind(',') - from);
+  };
+  for (size_t i = 2; i < rows.size(); ++i) EXPECT_EQ(settings_and_score(rows[i]), settings_and_score(rows[1])) << rows[i];
+  EXPECT_NE(r.output.find("trial 2/4 (ga, generation 1): lr 0.01 wd 0.0001 batch 4 head x5 full -> as trial 1, not run again: val acc"),
+            std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(f.dir / "same" / "trial-001"));
+  for (const char* d : {"trial-002", "trial-003", "trial-004"}) EXPECT_FALSE(fs::exists(f.dir / "same" / d)) << d;
+}
+
 // Ctrl-C (finetune's own test hook raises SIGINT after an optimizer step) stops the search
 // with status 130 and leaves the unfinished trial unrecorded; the same command resumes.
 TEST(CliSearch, CtrlCStopsTheSearchAndTheSameCommandResumes) {

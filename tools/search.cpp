@@ -301,24 +301,36 @@ SearchResult search(const SearchConfig& c) {
                 << (t.generation ? ", generation " + std::to_string(t.generation) : "") << "): " << describe(t) << " -> ";
     fs::remove_all(f.out);  // a trial half done when the search was killed starts over
     const auto t0 = Clock::now();
-    try {
-      const FinetuneResult r = finetune(f);
-      if (r.interrupted) {
-        if (b.verbose) std::cout << "interrupted\n";
-        std::cerr << "interrupted: trial " << index << " is not recorded; run the same command again to resume\n";
-        result.interrupted = true;
-        break;
+    // The same settings again (a GA child equal to its parent, a swarm at rest): a trial is
+    // deterministic, so its score is already known.
+    const Trial* twin = nullptr;
+    for (const Trial& d : result.trials)
+      if (d.lr == t.lr && d.weight_decay == t.weight_decay && d.batch_size == t.batch_size &&
+          d.head_lr_mult == t.head_lr_mult && d.strategy == t.strategy)
+        twin = &d;
+    if (twin) {
+      t.val_acc = twin->val_acc, t.val_loss = twin->val_loss;
+      if (b.verbose) std::cout << "as trial " << twin->index << ", not run again: ";
+    } else {
+      try {
+        const FinetuneResult r = finetune(f);
+        if (r.interrupted) {
+          if (b.verbose) std::cout << "interrupted\n";
+          std::cerr << "interrupted: trial " << index << " is not recorded; run the same command again to resume\n";
+          result.interrupted = true;
+          break;
+        }
+        t.val_acc = r.best_val_acc, t.val_loss = r.history.at(size_t(r.best_epoch - 1)).val_loss;
+      } catch (const std::exception& e) {
+        // A learning rate too high for the model is a finding of the search, not a failure of it.
+        const bool diverged = dynamic_cast<const Error*>(&e) && std::string(e.what()).find("training loss became") != std::string::npos;
+        if (!diverged) {
+          if (b.verbose) std::cout << "failed\n";
+          throw;
+        }
+        t.val_acc = 0, t.val_loss = std::numeric_limits<double>::infinity();
+        if (b.verbose) std::cout << "diverged, ";
       }
-      t.val_acc = r.best_val_acc, t.val_loss = r.history.at(size_t(r.best_epoch - 1)).val_loss;
-    } catch (const std::exception& e) {
-      // A learning rate too high for the model is a finding of the search, not a failure of it.
-      const bool diverged = dynamic_cast<const Error*>(&e) && std::string(e.what()).find("training loss became") != std::string::npos;
-      if (!diverged) {
-        if (b.verbose) std::cout << "failed\n";
-        throw;
-      }
-      t.val_acc = 0, t.val_loss = std::numeric_limits<double>::infinity();
-      if (b.verbose) std::cout << "diverged, ";
     }
     t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
     for (const char* weights : {"best.safetensors", "last.safetensors", "model.onnx"}) fs::remove(fs::path(f.out) / weights);
