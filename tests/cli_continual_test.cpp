@@ -9,18 +9,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_fixture.h"
 #include "hone.h"
-#include "io/image.h"
-#include "test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using CliRun = hone::test::CommandResult;
-
-CliRun hone_cli(const std::string& args, const std::string& env = "") {
-  return hone::test::run_command(env + " " + HONE_CLI_PATH + std::string(" ") + args + " 2>&1");
-}
+using namespace hone::test::cli;
 
 // Four patterns a small network tells apart: the old task has the first two, the new one the rest.
 const char* kPatterns[] = {"squares", "stripes", "bands", "checks"};
@@ -44,11 +39,6 @@ void write_folder(const fs::path& root, int first, int per_class, uint64_t seed)
       hone::io::write_png(img, root / kPatterns[c] / ("img" + std::to_string(i) + ".png"));
     }
   }
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 struct Fixture {
