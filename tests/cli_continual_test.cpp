@@ -275,6 +275,22 @@ TEST(CliContinual, PiggybackLeavesTheBackboneAndMasksIt) {
             << "; new val acc " << column(f.dir / "pig", "val_acc").back() << "\n";
 }
 
+// Weight decay is for weights: on Piggyback's scores (init 1e-2, threshold 5e-3) it would
+// pull every score under the threshold within a few steps and mask the whole backbone out.
+TEST(CliContinual, PiggybackScoresHaveNoWeightDecay) {
+  Fixture f;
+  const CliRun r = hone_cli(f.with_old("pigwd", "--strategy full --piggyback --lr 0.01 --weight-decay 5 --epochs 2"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto ow = conv_weights(*load(f.model)), tw = conv_weights(*load(f.dir / "pigwd" / "model.onnx"));
+  int64_t kept = 0, total = 0;
+  for (const auto& [name, w] : ow) {
+    const std::vector<float> v = w.to_vector<float>(), t = tw.at(name).to_vector<float>();
+    for (size_t i = 0; i < v.size(); ++i) kept += v[i] != 0.0f && std::memcmp(&t[i], &v[i], 4) == 0;
+    total += int64_t(v.size());
+  }
+  EXPECT_GT(kept, total / 2) << "weight decay masked the backbone out: " << kept << " of " << total << " weights kept";
+}
+
 void expect_resume_matches(const Fixture& f, const std::string& flags, int kill_after) {
   const CliRun whole = hone_cli(f.with_old("whole", flags));
   ASSERT_EQ(whole.status, 0) << whole.output;
