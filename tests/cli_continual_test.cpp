@@ -9,18 +9,13 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli_fixture.h"
 #include "hone.h"
-#include "io/image.h"
-#include "test_util.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using CliRun = hone::test::CommandResult;
-
-CliRun hone_cli(const std::string& args, const std::string& env = "") {
-  return hone::test::run_command(env + " " + HONE_CLI_PATH + std::string(" ") + args + " 2>&1");
-}
+using namespace hone::test::cli;
 
 // Four patterns a small network tells apart: the old task has the first two, the new one the rest.
 const char* kPatterns[] = {"squares", "stripes", "bands", "checks"};
@@ -44,11 +39,6 @@ void write_folder(const fs::path& root, int first, int per_class, uint64_t seed)
       hone::io::write_png(img, root / kPatterns[c] / ("img" + std::to_string(i) + ".png"));
     }
   }
-}
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 struct Fixture {
@@ -323,6 +313,22 @@ TEST(CliContinual, PiggybackLeavesTheBackboneAndMasksIt) {
   EXPECT_EQ(before, after);
   std::cout << "piggyback: masked out " << zeroed << " of " << total << " weights; old " << before << " -> " << after
             << "; new val acc " << column(f.dir / "pig", "val_acc").back() << "\n";
+}
+
+// Weight decay is for weights: on Piggyback's scores (init 1e-2, threshold 5e-3) it would
+// pull every score under the threshold within a few steps and mask the whole backbone out.
+TEST(CliContinual, PiggybackScoresHaveNoWeightDecay) {
+  Fixture f;
+  const CliRun r = hone_cli(f.with_old("pigwd", "--strategy full --piggyback --lr 0.01 --weight-decay 5 --epochs 2"));
+  ASSERT_EQ(r.status, 0) << r.output;
+  const auto ow = conv_weights(*load(f.model)), tw = conv_weights(*load(f.dir / "pigwd" / "model.onnx"));
+  int64_t kept = 0, total = 0;
+  for (const auto& [name, w] : ow) {
+    const std::vector<float> v = w.to_vector<float>(), t = tw.at(name).to_vector<float>();
+    for (size_t i = 0; i < v.size(); ++i) kept += v[i] != 0.0f && std::memcmp(&t[i], &v[i], 4) == 0;
+    total += int64_t(v.size());
+  }
+  EXPECT_GT(kept, total / 2) << "weight decay masked the backbone out: " << kept << " of " << total << " weights kept";
 }
 
 void expect_resume_matches(const Fixture& f, const std::string& flags, int kill_after) {

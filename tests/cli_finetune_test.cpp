@@ -7,54 +7,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
-#include "io/image.h"
-#include "onnx_fixtures.h"
-#include "test_util.h"
+#include "cli_fixture.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-
-using CliRun = hone::test::CommandResult;
-
-// Runs the hone binary with `args` (a shell fragment), stdout and stderr together.
-CliRun hone_cli(const std::string& args, const std::string& env = "") {
-  return hone::test::run_command(env + " " + HONE_CLI_PATH + std::string(" ") + args + " 2>&1");
-}
-
-// Two classes a small network can tell apart: reddish squares and bluish stripes.
-void write_folder(const fs::path& root, int per_class, uint64_t seed) {
-  hone::Generator g(seed);
-  for (int c = 0; c < 2; ++c) {
-    fs::create_directories(root / (c ? "stripes" : "squares"));
-    for (int i = 0; i < per_class; ++i) {
-      hone::io::Image img(40 + 3 * i, 44, 3);
-      const auto r = hone::Generator::philox(seed, uint64_t(c * 1000 + i));
-      for (int64_t y = 0; y < img.height; ++y)
-        for (int64_t x = 0; x < img.width; ++x) {
-          uint8_t* p = img.row(y) + x * 3;
-          const bool on = c ? ((x / 4) % 2 == 0) : (x > 10 && x < 30 && y > 10 && y < 30);
-          p[0] = uint8_t(on ? 200 + r[0] % 40 : r[1] % 60);
-          p[1] = uint8_t(r[2] % 80);
-          p[2] = uint8_t(on && c ? 220 : 40 + r[3] % 40);
-        }
-      hone::io::write_png(img, root / (c ? "stripes" : "squares") / ("img" + std::to_string(i) + ".png"));
-    }
-  }
-}
-
-// A small RGB ResNet in an ONNX file with hone's preprocessing metadata (32x32 crops).
-fs::path write_model(const fs::path& dir) {
-  hone::Generator g(7);
-  auto net = hone::models::small_resnet(4, 3, {8, 16}, {1, 1}, &g);
-  net->eval();
-  hone::io::onnx::ExportOptions eo;
-  eo.channels = 3;
-  eo.preprocessing = {.input_size = {32, 32}, .resize = 36, .mean = {0.5, 0.5, 0.5}, .std = {0.25, 0.25, 0.25}};
-  const fs::path file = dir / "tiny.onnx";
-  hone::io::onnx::export_onnx(*net, file, eo);
-  return file;
-}
+using namespace hone::test::cli;
 
 struct Fixture {
   hone::test::TempDir tmp;
@@ -68,11 +26,6 @@ struct Fixture {
            " --epochs 3 --batch-size 8 --workers 1 --threads 1 --cache-dir " + (dir / "cache").string() + " " + more;
   }
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 // metrics.csv without the timing columns (seconds, data wait), which differ run to run.
 std::string metrics_without_times(const fs::path& run) {

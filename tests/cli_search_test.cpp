@@ -7,51 +7,12 @@
 #include <csignal>
 #include <fstream>
 
-#include "io/image.h"
-#include "onnx_fixtures.h"
-#include "test_util.h"
+#include "cli_fixture.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using CliRun = hone::test::CommandResult;
-
-CliRun hone_cli(const std::string& args, const std::string& env = "") {
-  return hone::test::run_command(env + " " + HONE_CLI_PATH + std::string(" ") + args + " 2>&1");
-}
-
-// As tests/cli_finetune_test.cpp's: reddish squares and bluish stripes, and a small RGB
-// ResNet (stages conv1, bn1, layer1, layer2, fc) in an ONNX file with 32x32 preprocessing.
-void write_folder(const fs::path& root, int per_class, uint64_t seed) {
-  for (int c = 0; c < 2; ++c) {
-    fs::create_directories(root / (c ? "stripes" : "squares"));
-    for (int i = 0; i < per_class; ++i) {
-      hone::io::Image img(40 + 3 * i, 44, 3);
-      const auto r = hone::Generator::philox(seed, uint64_t(c * 1000 + i));
-      for (int64_t y = 0; y < img.height; ++y)
-        for (int64_t x = 0; x < img.width; ++x) {
-          uint8_t* p = img.row(y) + x * 3;
-          const bool on = c ? ((x / 4) % 2 == 0) : (x > 10 && x < 30 && y > 10 && y < 30);
-          p[0] = uint8_t(on ? 200 + r[0] % 40 : r[1] % 60);
-          p[1] = uint8_t(r[2] % 80);
-          p[2] = uint8_t(on && c ? 220 : 40 + r[3] % 40);
-        }
-      hone::io::write_png(img, root / (c ? "stripes" : "squares") / ("img" + std::to_string(i) + ".png"));
-    }
-  }
-}
-
-fs::path write_model(const fs::path& dir) {
-  hone::Generator g(7);
-  auto net = hone::models::small_resnet(4, 3, {8, 16}, {1, 1}, &g);
-  net->eval();
-  hone::io::onnx::ExportOptions eo;
-  eo.channels = 3;
-  eo.preprocessing = {.input_size = {32, 32}, .resize = 36, .mean = {0.5, 0.5, 0.5}, .std = {0.25, 0.25, 0.25}};
-  const fs::path file = dir / "tiny.onnx";
-  hone::io::onnx::export_onnx(*net, file, eo);
-  return file;
-}
+using namespace hone::test::cli;
 
 struct Fixture {
   hone::test::TempDir tmp;
@@ -66,11 +27,6 @@ struct Fixture {
            (dir / "cache").string() + " " + more;
   }
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 std::vector<std::string> lines(const std::string& text) {
   std::vector<std::string> out;

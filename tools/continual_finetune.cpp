@@ -259,7 +259,10 @@ nn::Module& OldTask::model() { return *multi_; }
 
 void OldTask::add_param_groups(std::vector<optim::ParamGroup>& groups, double head_lr_mult) const {
   if (cfg_.lwf > 0 || cfg_.joint) groups.push_back({.params = multi_->head_parameters("old"), .name = "old head"});
-  if (piggyback_) groups.push_back({.params = piggyback_->scores(), .lr_mult = head_lr_mult, .name = "piggyback scores"});
+  // No weight decay on the scores (as the paper's code): they are not weights, and decay
+  // would pull every score below the threshold, masking weights out for no loss reason.
+  if (piggyback_)
+    groups.push_back({.params = piggyback_->scores(), .lr_mult = head_lr_mult, .weight_decay = 0.0, .name = "piggyback scores"});
 }
 
 void OldTask::prepare(optim::Optimizer& opt, Device device, bool resuming) {

@@ -60,7 +60,8 @@ class OldTask {
   void attach();
   // What checkpoints hold: the network and both heads (names "net.*", "heads.old.*").
   nn::Module& model();
-  // The old head at the body's lr (LwF, joint); Piggyback's scores at the head's.
+  // The old head at the body's lr (LwF, joint); Piggyback's scores at the head's, without
+  // weight decay.
   void add_param_groups(std::vector<optim::ParamGroup>& groups, double head_lr_mult) const;
   // After the model moved and the optimizer exists: scores the old task (unless resuming),
   // estimates EWC's Fisher, prunes for PackNet and masks the optimizer.

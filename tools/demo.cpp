@@ -34,6 +34,8 @@ double test_accuracy(models::Classifier& net, std::shared_ptr<const io::Dataset>
   return correct / double(ds->size());
 }
 
+}  // namespace
+
 std::vector<std::string> split_list(const std::string& s) {
   std::vector<std::string> out;
   std::stringstream ss(s);
@@ -41,8 +43,6 @@ std::vector<std::string> split_list(const std::string& s) {
     if (!item.empty()) out.push_back(item);
   return out;
 }
-
-}  // namespace
 
 DemoData demo_data(const DemoConfig& c) {
   DemoData d;

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "io/dataset.h"
 #include "io/transforms.h"
@@ -54,6 +55,9 @@ std::filesystem::path source_model(const DemoConfig& config, const DemoData& dat
 // Accuracy of an ONNX file (as exported, eval mode) on every image of `ds`.
 double file_accuracy(const std::filesystem::path& onnx, std::shared_ptr<const io::Dataset> ds,
                      const io::TransformOptions& t);
+
+// --strategies and --techniques: the comma-separated names, empty ones skipped.
+std::vector<std::string> split_list(const std::string& s);
 
 // Returns the process exit status (0, or 130 after Ctrl-C).
 int run_demo(const DemoConfig& config);

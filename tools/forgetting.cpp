@@ -56,14 +56,6 @@ struct Row {
   std::vector<double> old_curve, new_loss;  // per epoch, on the validation subsets
 };
 
-std::vector<std::string> split_list(const std::string& s) {
-  std::vector<std::string> out;
-  std::stringstream ss(s);
-  for (std::string item; std::getline(ss, item, ',');)
-    if (!item.empty()) out.push_back(item);
-  return out;
-}
-
 std::string names() {
   std::string out;
   for (const auto& t : techniques()) out += (out.empty() ? "" : ", ") + t.name;
