@@ -249,6 +249,33 @@ TEST(CliContinual, PackNetKeepsTheUnprunedWeightsBitwise) {
   std::cout << "packnet: old " << before << " -> " << after << "; new val acc " << column(f.dir / "pack", "val_acc").back() << "\n";
 }
 
+// PackNet with a partial strategy packs only what trains: the frozen stages' weights are
+// neither pruned nor changed, in either file.
+TEST(CliContinual, PackNetLeavesFrozenStagesWhole) {
+  Fixture f;
+  const CliRun r = hone_cli(f.with_old("partial", "--strategy partial:layer2 --packnet 0.5"));
+  expect_run_files(f, "partial", r);
+  auto original = load(f.model), old_task = load(f.dir / "partial" / "old-task.onnx"),
+       tuned = load(f.dir / "partial" / "model.onnx");
+  const auto ow = conv_weights(*original), pw = conv_weights(*old_task), tw = conv_weights(*tuned);
+  size_t frozen = 0, pruned = 0;
+  for (const auto& [name, w] : ow) {
+    const bool trains = name.rfind("layer2", 0) == 0;
+    const std::vector<float> v = w.to_vector<float>(), p = pw.at(name).to_vector<float>();
+    size_t zeros = 0;
+    for (size_t i = 0; i < v.size(); ++i) zeros += p[i] == 0.0f && v[i] != 0.0f;
+    if (trains) {
+      pruned += zeros > 0;
+    } else {
+      EXPECT_TRUE(bitwise_equal(w, pw.at(name))) << name << ": a frozen weight changed in old-task.onnx";
+      EXPECT_TRUE(bitwise_equal(w, tw.at(name))) << name << ": a frozen weight changed in model.onnx";
+      ++frozen;
+    }
+  }
+  EXPECT_GT(frozen, 0u);
+  EXPECT_GT(pruned, 0u) << "layer2 should be packed";
+}
+
 // PackNet's retraining: the old task recovers on its data with the freed half held at zero,
 // and the new task then trains only that half, so old-task.onnx has exact zeros where the
 // pruning freed weights, model.onnx keeps every old-task weight bitwise, and the retraining
@@ -380,6 +407,7 @@ TEST(CliContinual, BadFlagsEndWithOneClearLine) {
       {f.base("o", "--packnet 0.5 --piggyback"), "--packnet and --piggyback"},
       {f.with_old("o", "--packnet-retrain 1"), "--packnet-retrain retrains the old task after PackNet's pruning"},
       {f.base("o", "--packnet 0.5 --packnet-retrain 1"), "--packnet-retrain needs the old task's images"},
+      {f.with_old("o", "--ewc-samples 4"), "--ewc-samples sets EWC's Fisher estimate"},
       {f.base("o", "--piggyback --strategy feature-extract"), "--piggyback"},
       {f.base("o", "--old-data " + (f.dir / "wrong").string()), "'circles'"},
   };

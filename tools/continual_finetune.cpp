@@ -89,6 +89,7 @@ void check_continual_config(const FinetuneConfig& c) {
   HONE_CHECK(c.lwf_temperature > 0, "--lwf-temperature must be positive, got ", c.lwf_temperature);
   HONE_CHECK(c.ewc >= 0, "--ewc must be >= 0 (0: off), got ", c.ewc);
   HONE_CHECK(c.ewc_samples >= 0, "--ewc-samples must be >= 0 (0: all), got ", c.ewc_samples);
+  HONE_CHECK(c.ewc_samples == 0 || c.ewc > 0, "--ewc-samples sets EWC's Fisher estimate: give --ewc LAMBDA too");
   HONE_CHECK(c.ewc == 0 || old_data, "--ewc needs the old task's images for its Fisher estimate: give --old-data DIR");
   HONE_CHECK(!c.joint || old_data, "--joint needs the old task's images to train on: give --old-data DIR");
   HONE_CHECK(c.packnet == 0 || (c.packnet > 0 && c.packnet < 1), "--packnet FRACTION must be in (0, 1), got ", c.packnet);
@@ -198,25 +199,30 @@ void OldTask::open_data() {
                join(names), ")");
     map.push_back(int64_t(it - names.begin()));
   }
+  HONE_CHECK(train->size() > 0, "--old-data: no old-task images in '", cfg_.old_data, "' (its training part is empty)");
   old_train_ = std::make_shared<Relabelled>(train, map, names);
   old_val_ = val ? std::make_shared<Relabelled>(val, map, names) : old_train_;  // no held-out part: scored on what there is
 }
 
-std::vector<std::string> OldTask::backbone_weights() const {
+std::vector<std::string> OldTask::backbone_weights(bool trainable_only) const {
   std::vector<std::string> out;
+  std::set<std::string> frozen;
+  if (trainable_only)
+    for (const auto& [name, p] : net_->named_parameters())
+      if (!p.requires_grad()) frozen.insert(name);
   if (auto* m = dynamic_cast<io::onnx::OnnxModule*>(net_.get())) {
     std::set<std::string> params;
     for (const auto& [name, p] : net_->named_parameters()) params.insert(name);
     for (const auto& n : m->model().nodes)
       if ((n.op_type == "Conv" || n.op_type == "Gemm" || n.op_type == "MatMul") && n.inputs.size() > 1 &&
-          params.count(n.inputs[1]) && !net_->is_head_parameter(n.inputs[1]) &&
+          params.count(n.inputs[1]) && !frozen.count(n.inputs[1]) && !net_->is_head_parameter(n.inputs[1]) &&
           std::find(out.begin(), out.end(), n.inputs[1]) == out.end())
         out.push_back(n.inputs[1]);
   } else {
     for (const auto& [name, mod] : net_->named_modules())
       if (mod->type_name() == "Conv2d" || mod->type_name() == "Linear") {
         const std::string w = name.empty() ? "weight" : name + ".weight";
-        if (!net_->is_head_parameter(w)) out.push_back(w);
+        if (!net_->is_head_parameter(w) && !frozen.count(w)) out.push_back(w);
       }
   }
   HONE_CHECK(!out.empty(), "the network has no convolution or linear weights outside its head to mask");
@@ -235,7 +241,9 @@ void OldTask::attach() {
   // The old head trains where its task's loss reaches it (LwF, joint), else it is the original's.
   if (cfg_.lwf == 0 && !cfg_.joint) multi_->module("heads.old").freeze();
   if (cfg_.packnet > 0) {
-    auto patterns = backbone_weights();
+    // Only the weights this strategy trains: a frozen stage's freed weights could never be
+    // taken by the new task, so pruning them would only cost the old task.
+    auto patterns = backbone_weights(true);
     packnet_ = std::make_unique<nn::PackNet>(*net_, nn::PackNetOptions{.weights = patterns, .exclude = net_->head_patterns()});
     net_->freeze_batchnorm(true);  // statistics; PackNet's masks keep the affine part (shared by every task) frozen
   }
@@ -396,8 +404,18 @@ Tensor OldTask::original_logits(const Tensor& x, bool features) {
   // In the network's own mode, as the training forward that follows: batch norm normalises
   // both by the batch's statistics (a recording in eval mode would ask the old head to map
   // train-mode features onto eval-mode answers). Running statistics it updates are put back.
-  Tensor f = net_->forward_features(x);
-  for (auto& [name, orig] : original_state_) state.at(name).copy_(scratch_.at(name));
+  struct PutBack {  // the trained weights return even when the forward throws
+    std::map<std::string, Tensor>& state;
+    const std::map<std::string, Tensor>& scratch;
+    ~PutBack() {
+      for (auto& [name, t] : scratch) state.at(name).copy_(t);
+    }
+  };
+  Tensor f;
+  {
+    PutBack put_back{state, scratch_};
+    f = net_->forward_features(x);
+  }
   return (*original_head_)(f);
 }
 

@@ -102,7 +102,8 @@ class OldTask {
  private:
   void read_head();
   void open_data();
-  std::vector<std::string> backbone_weights() const;
+  // The conv/linear weights outside the head (trainable_only: those the strategy trains).
+  std::vector<std::string> backbone_weights(bool trainable_only = false) const;
   Tensor original_logits(const Tensor& x, bool features);
   void retrain_old_task();
   void warn_if_ewc_diverges() const;
