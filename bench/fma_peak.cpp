@@ -123,9 +123,15 @@ const FmaPeak& fma_peak() {
   return peak;
 }
 
-benchmark::Counter percent_of_peak(double flops_per_iteration) {
-  return benchmark::Counter(100.0 * flops_per_iteration / (fma_peak().gflops_n * 1e9),
-                            benchmark::Counter::kIsIterationInvariantRate);
+namespace {
+double now() { return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(); }
+}  // namespace
+
+PeakClock::PeakClock() : start_(now()) {}
+
+void PeakClock::report(benchmark::State& state, double flops_per_iteration) const {
+  const double gflops = flops_per_iteration * double(state.iterations()) / (now() - start_) * 1e-9;
+  state.counters["%peak"] = 100.0 * gflops / fma_peak().gflops_n;
 }
 
 std::string cpu_model_name() {

@@ -3,9 +3,9 @@
 // what this CPU's widest FMA units reach in the same run (the machine may be shared, and
 // its clock moves with the load), as a "%peak" counter. An FMA counts as 2 FLOPs, as in
 // every GFLOP/s figure of these benchmarks.
-#include <string>
-
 #include <benchmark/benchmark.h>
+
+#include <string>
 
 namespace hone::bench {
 
@@ -23,9 +23,19 @@ double measure_fma_gflops(int threads, double seconds = 0.15, int repeats = 3);
 // once to stderr; benchmarks call it before their timed loop.
 const FmaPeak& fma_peak();
 
-// A counter giving `flops_per_iteration` x iterations / time as a percentage of the peak at
-// the context's thread count.
-benchmark::Counter percent_of_peak(double flops_per_iteration);
+// Times a benchmark's loop for its "%peak" counter: made just before `for (auto _ : state)`,
+// report() just after sets flops_per_iteration x iterations / elapsed time as a percentage
+// of the peak at the context's thread count. (The loop is timed here rather than left to a
+// rate counter, which the console would print as "71.2/s"; the benchmarks use real time, so
+// both clocks cover the same span.)
+class PeakClock {
+ public:
+  PeakClock();
+  void report(benchmark::State& state, double flops_per_iteration) const;
+
+ private:
+  double start_;
+};
 
 std::string cpu_model_name();  // /proc/cpuinfo's "model name", or "unknown CPU"
 
