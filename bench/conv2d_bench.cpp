@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "bench/fma_peak.h"
 #include "hone.h"
 #include "kernels/context_exec.h"
 #include "kernels/cpu/conv2d.h"
@@ -48,7 +49,8 @@ std::vector<float> random(int64_t n) {
   return hone::uniform({n}, -1, 1, {}, &gen).to_vector<float>();
 }
 
-void counters(benchmark::State& state, double f, int64_t batch) {
+void counters(benchmark::State& state, const hone::bench::PeakClock& clock, double f, int64_t batch) {
+  clock.report(state, f);
   state.counters["GFLOP/s"] = benchmark::Counter(f, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.counters["img/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -57,29 +59,33 @@ using hone::kernels::Conv2dAlgorithm;
 
 void BM_conv2d_forward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
   const Conv2dGeometry g = geometry(l);
+  hone::bench::fma_peak();  // measured once, before the first timed loop
   auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw), b = random(g.c_out);
   std::vector<float> y(size_t(g.n * g.c_out * g.out_h() * g.out_w()));
+  const hone::bench::PeakClock clock;
   for (auto _ : state) {
     hone::kernels::cpu::conv2d_forward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
                                         .bias = b.data(), .output = y.data(), .algorithm = algo}, hone::kernels::ContextExec());
     benchmark::ClobberMemory();
   }
-  counters(state, flops(g), g.n);
+  counters(state, clock, flops(g), g.n);
 }
 
 // Backward: input and weight gradients (what a fine-tuned middle layer needs): 2x forward flops.
 void BM_conv2d_backward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
   const Conv2dGeometry g = geometry(l);
+  hone::bench::fma_peak();  // measured once, before the first timed loop
   auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw),
        dy = random(g.n * g.c_out * g.out_h() * g.out_w());
   std::vector<float> dx(x.size()), dw(w.size()), db(size_t(g.c_out));
+  const hone::bench::PeakClock clock;
   for (auto _ : state) {
     hone::kernels::cpu::conv2d_backward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
                                          .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
                                          .grad_bias = db.data(), .algorithm = algo}, hone::kernels::ContextExec());
     benchmark::ClobberMemory();
   }
-  counters(state, 2 * flops(g), g.n);
+  counters(state, clock, 2 * flops(g), g.n);
 }
 
 // Each layer under Auto (what the library runs), and where the direct kernel can run also

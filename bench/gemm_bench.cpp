@@ -6,6 +6,7 @@
 
 #include <vector>
 
+#include "bench/fma_peak.h"
 #include "hone.h"
 #include "kernels/context_exec.h"
 #include "kernels/cpu/gemm.h"
@@ -27,7 +28,8 @@ struct Operands {
   }
 };
 
-void set_flops(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
+void set_flops(benchmark::State& state, const hone::bench::PeakClock& clock, int64_t m, int64_t n, int64_t k) {
+  clock.report(state, 2.0 * double(m) * double(n) * double(k));
   state.counters["GFLOP/s"] = benchmark::Counter(2.0 * double(m) * double(n) * double(k),
                                                  benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
   state.counters["threads"] = double(hone::Context::current().num_threads());
@@ -37,29 +39,33 @@ void set_flops(benchmark::State& state, int64_t m, int64_t n, int64_t k) {
 void BM_hone_sgemm(benchmark::State& state) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   const bool tb = state.range(3) != 0;
+  hone::bench::fma_peak();  // measured once, before the first timed loop
   Operands o(m, n, k);
   hone::kernels::cpu::GemmArgs g{.m = m, .n = n, .k = k, .a = o.a.data(), .a_row_stride = k, .a_col_stride = 1,
                                  .b = o.b.data(), .b_row_stride = tb ? 1 : n, .b_col_stride = tb ? k : 1,
                                  .c = o.c.data(), .c_row_stride = n, .c_col_stride = 1};
+  const hone::bench::PeakClock clock;
   for (auto _ : state) {
     hone::kernels::cpu::sgemm(g, hone::kernels::ContextExec());
     benchmark::ClobberMemory();
   }
-  set_flops(state, m, n, k);
+  set_flops(state, clock, m, n, k);
 }
 
 #if HONE_BENCH_OPENBLAS
 void BM_openblas_sgemm(benchmark::State& state) {
   const int64_t m = state.range(0), n = state.range(1), k = state.range(2);
   const bool tb = state.range(3) != 0;
+  hone::bench::fma_peak();  // measured once, before the first timed loop
   Operands o(m, n, k);
   openblas_set_num_threads(hone::Context::current().num_threads());
+  const hone::bench::PeakClock clock;
   for (auto _ : state) {
     cblas_sgemm(CblasRowMajor, CblasNoTrans, tb ? CblasTrans : CblasNoTrans, int(m), int(n), int(k), 1.0f, o.a.data(),
                 int(k), o.b.data(), tb ? int(k) : int(n), 0.0f, o.c.data(), int(n));
     benchmark::ClobberMemory();
   }
-  set_flops(state, m, n, k);
+  set_flops(state, clock, m, n, k);
 }
 #endif
 

@@ -1,21 +1,46 @@
 // Forward of an ONNX file imported by import_onnx, in images/s, at a given batch (eval
 // mode, no grad). bench/compare_onnx.sh runs it beside ONNX Runtime on the same file and
 // PyTorch on the same architecture, and measures import time and peak memory.
-// Usage: onnx_bench --file=PATH --batch=N [Google Benchmark flags]
+// With --arch (resnet18 or vgg16: the file's architecture) it also reports GFLOP/s and the
+// share of the FMA peak, FLOPs counted from hone's own model of that architecture
+// (bench/flops.h), provided its parameter count is the file's.
+// Usage: onnx_bench --file=PATH --batch=N [--arch=resnet18|vgg16] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
 
 #include <cstring>
 #include <string>
 
+#include "bench/flops.h"
+#include "bench/fma_peak.h"
 #include "hone.h"
+#include "models/resnet.h"
+#include "models/vgg.h"
 
 namespace {
 
 std::string g_file;
 int64_t g_batch = 8;
+std::string g_arch;
+
+// FLOPs per image of the file's network, or 0 when --arch is not given or does not match.
+double flops_per_image(const hone::nn::Module& imported) {
+  if (g_arch.empty()) return 0;
+  hone::Generator g(1);
+  std::shared_ptr<hone::nn::Module> net;
+  if (g_arch == "resnet18") net = hone::models::resnet18(1000, &g);
+  else if (g_arch == "vgg16") net = hone::models::vgg16(1000, false, &g);
+  if (!net || net->count_parameters().total != imported.count_parameters().total) {
+    std::fprintf(stderr, "onnx_bench: --arch=%s is not the file's network (parameter counts differ); no %%peak\n",
+                 g_arch.c_str());
+    return 0;
+  }
+  return hone::bench::count_flops(*net, 3, 224).forward;
+}
 
 void BM_onnx_forward(benchmark::State& state) {
   auto m = hone::io::onnx::import_onnx(g_file);
+  static const double per_image = flops_per_image(*m);
+  if (per_image > 0) hone::bench::fma_peak();  // measured once, before the timed loop
   m->eval();
   hone::NoGradGuard no_grad;
   const auto& in = m->model().inputs.at(0);
@@ -23,8 +48,15 @@ void BM_onnx_forward(benchmark::State& state) {
   shape[0] = g_batch;
   const hone::Tensor x = hone::uniform(shape, -1, 1);
   m->forward(x);  // warm-up
+  const hone::bench::PeakClock clock;
   for (auto _ : state) benchmark::DoNotOptimize(m->forward(x));
   state.counters["img/s"] = benchmark::Counter(double(g_batch), benchmark::Counter::kIsIterationInvariantRate);
+  if (per_image > 0) {  // named to sort before img/s: bench/compare_onnx.sh reads the last column
+    const double flops = per_image * double(g_batch);
+    state.counters["GFLOP/s"] =
+        benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+    clock.report(state, flops);
+  }
 }
 
 }  // namespace
@@ -34,10 +66,11 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!std::strncmp(argv[i], "--file=", 7)) g_file = argv[i] + 7;
     else if (!std::strncmp(argv[i], "--batch=", 8)) g_batch = std::stoll(argv[i] + 8);
+    else if (!std::strncmp(argv[i], "--arch=", 7)) g_arch = argv[i] + 7;
     else rest.push_back(argv[i]);
   }
   if (g_file.empty()) {
-    std::fprintf(stderr, "usage: onnx_bench --file=MODEL.onnx --batch=N [benchmark flags]\n");
+    std::fprintf(stderr, "usage: onnx_bench --file=MODEL.onnx --batch=N [--arch=resnet18|vgg16] [benchmark flags]\n");
     return 2;
   }
   benchmark::RegisterBenchmark("onnx_forward", BM_onnx_forward)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
