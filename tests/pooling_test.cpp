@@ -3,6 +3,7 @@
 // hand-computed values, PyTorch's output-size rules, float64 gradcheck of every op, the
 // ResNet-18 and VGG pools, and the errors users see.
 #include <algorithm>
+#include <cmath>
 #include <functional>
 #include <limits>
 #include <numeric>
@@ -45,10 +46,11 @@ std::string describe(const Pool2dGeometry& g) {
 // Max pool: values and indices must match the reference exactly (same first-maximum
 // rule); the backward kernel must scatter exactly as a plain loop over the indices does.
 template <typename T>
-void compare_max_pool(const Pool2dGeometry& g) {
+void compare_max_pool(const Pool2dGeometry& g, std::vector<T> x = {}) {
   SCOPED_TRACE(describe(g) + (sizeof(T) == 8 ? " float64" : " float32"));
   const int64_t nx = g.n * g.c * g.h * g.w, ny = g.n * g.c * g.out_h() * g.out_w();
-  const std::vector<T> x = random_values<T>(nx, 1), dy = random_values<T>(ny, 2);
+  if (x.empty()) x = random_values<T>(nx, 1);
+  const std::vector<T> dy = random_values<T>(ny, 2);
   std::vector<T> y(static_cast<size_t>(ny)), y_ref(static_cast<size_t>(ny));
   std::vector<int64_t> idx(static_cast<size_t>(ny)), idx_ref(static_cast<size_t>(ny));
   kernels::MaxPool2dForwardArgs f{.g = g, .dtype = dtype_of<T>(), .input = x.data(), .output = y.data(), .indices = idx.data()};
@@ -57,7 +59,7 @@ void compare_max_pool(const Pool2dGeometry& g) {
   f.indices = idx_ref.data();
   k::max_pool2d_reference(f);
   for (size_t i = 0; i < y.size(); ++i) {
-    ASSERT_EQ(y[i], y_ref[i]) << "value " << i;
+    ASSERT_TRUE(y[i] == y_ref[i] || (std::isnan(y[i]) && std::isnan(y_ref[i]))) << "value " << i << ": " << y[i] << " vs " << y_ref[i];
     ASSERT_EQ(idx[i], idx_ref[i]) << "index " << i;
   }
   std::vector<T> dx(static_cast<size_t>(nx), T(7));  // garbage: the kernel must overwrite it
@@ -197,6 +199,31 @@ TEST(PoolingKernel, ResNet18StemPoolAndVggPool) {
   const Pool2dGeometry vgg = geo(1, 512, 14, 14, 2, 2, 2, 2);
   EXPECT_EQ(vgg.out_h(), 7);
   compare_max_pool<float>(vgg);
+}
+
+// Rows wide enough for the sixteen-at-a-time path (AVX-512, kernels/cpu/pooling_avx512.cpp)
+// at each way it loads: stride 1, stride 2 (the permute), stride 3 and a dilated window (the
+// gather); on values from a handful of levels, so most windows hold ties, with NaNs among
+// them: the same first maximum, the same last NaN and the same indices as the reference.
+TEST(PoolingKernel, WideRowsWithTiesAndNansMatchTheReference) {
+  const std::vector<Pool2dGeometry> wide = {
+      geo(1, 3, 9, 70, 3, 3, 1, 1, {1, 1, 1, 1}),
+      geo(2, 2, 11, 101, 3, 3, 2, 2, {1, 1, 1, 1}),
+      geo(1, 2, 7, 120, 2, 4, 1, 3, {0, 2, 1, 1}),
+      geo(1, 2, 9, 90, 3, 3, 2, 1, {1, 2, 1, 2}, false, 1, 2),
+  };
+  for (const Pool2dGeometry& g : wide) {
+    const int64_t n = g.n * g.c * g.h * g.w;
+    std::vector<float> x(static_cast<size_t>(n));
+    std::mt19937 rng(5);
+    for (auto& v : x) {
+      const unsigned r = rng() % 23;
+      v = r == 0 ? std::numeric_limits<float>::quiet_NaN() : float(int(r % 4) - 1);  // -1, 0, 1, 2 and NaN
+    }
+    compare_max_pool<float>(g);
+    compare_max_pool<float>(g, x);
+    if (HasFatalFailure()) return;
+  }
 }
 
 // ---- the ops, hand-computed values ----

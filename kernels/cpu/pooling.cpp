@@ -11,8 +11,11 @@
 #include <climits>
 #include <cmath>
 #include <limits>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
+#include "kernels/cpu/pooling_avx512.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
 
@@ -67,6 +70,8 @@ void max_forward(const MaxPool2dForwardArgs& a, const Exec& exec) {
   const auto cols = tap_ranges(ow, g.kw, g.stride_w, g.pad_left, g.dilation_w, g.w);
   const T* x = static_cast<const T*>(a.input);
   T* y = static_cast<T*>(a.output);
+  // Sixteen interior outputs at a time where the CPU has AVX-512 (positions fit int32).
+  [[maybe_unused]] const bool avx512 = best_cpu_isa() == CpuIsa::Avx512 && g.h * g.w < (int64_t(1) << 31);
   parallel_for(exec, g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* plane = x + (r / oh) * g.h * g.w;
@@ -100,6 +105,12 @@ void max_forward(const MaxPool2dForwardArgs& a, const Exec& exec) {
       while (hi > lo && cols[size_t(hi - 1)].end - cols[size_t(hi - 1)].begin != full) --hi;
       for (int64_t ox = 0; ox < lo; ++ox) one(ox);
       int64_t ox = lo;
+      if constexpr (std::is_same_v<T, float>)
+        if (avx512 && hi - lo >= 16)
+          ox += max_pool_row_avx512({.plane = plane, .w = g.w, .row_begin = ry.begin, .row_end = ry.end,
+                                     .dilation_h = g.dilation_h, .start = cols[size_t(lo)].begin, .stride = g.stride_w,
+                                     .kw = g.kw, .dilation_w = g.dilation_w, .out = out + lo, .indices = idx + lo,
+                                     .count = hi - lo});
       for (; ox + 4 <= hi; ox += 4) {
         T best[4];
         int64_t best_i[4], start[4];
@@ -186,6 +197,8 @@ void avg_forward(const AvgPool2dForwardArgs& a, const Exec& exec) {
   const auto cols = avg_windows(ow, g.kw, g.stride_w, g.pad_left, g.pad_right, g.w);
   const T* x = static_cast<const T*>(a.input);
   T* y = static_cast<T*>(a.output);
+  // Sixteen interior outputs at a time where the CPU has AVX-512 (positions fit int32).
+  [[maybe_unused]] const bool avx512 = best_cpu_isa() == CpuIsa::Avx512 && g.h * g.w < (int64_t(1) << 31);
   parallel_for(exec, g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* plane = x + (r / oh) * g.h * g.w;
