@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <iostream>
 #include <limits>
 #include <numeric>
 #include <random>
@@ -46,15 +47,15 @@ std::string describe(const Pool2dGeometry& g) {
 // Max pool: values and indices must match the reference exactly (same first-maximum
 // rule); the backward kernel must scatter exactly as a plain loop over the indices does.
 template <typename T>
-void compare_max_pool(const Pool2dGeometry& g, std::vector<T> x = {}) {
-  SCOPED_TRACE(describe(g) + (sizeof(T) == 8 ? " float64" : " float32"));
+void compare_max_pool(const Pool2dGeometry& g, std::vector<T> x = {}, k::CpuIsa isa = k::CpuIsa::Auto) {
+  SCOPED_TRACE(describe(g) + (sizeof(T) == 8 ? " float64 " : " float32 ") + k::cpu_isa_name(isa));
   const int64_t nx = g.n * g.c * g.h * g.w, ny = g.n * g.c * g.out_h() * g.out_w();
   if (x.empty()) x = random_values<T>(nx, 1);
   const std::vector<T> dy = random_values<T>(ny, 2);
   std::vector<T> y(static_cast<size_t>(ny)), y_ref(static_cast<size_t>(ny));
   std::vector<int64_t> idx(static_cast<size_t>(ny)), idx_ref(static_cast<size_t>(ny));
   kernels::MaxPool2dForwardArgs f{.g = g, .dtype = dtype_of<T>(), .input = x.data(), .output = y.data(), .indices = idx.data()};
-  k::max_pool2d_forward(f, kernels::ContextExec());
+  k::max_pool2d_forward(f, kernels::ContextExec(), isa);
   f.output = y_ref.data();
   f.indices = idx_ref.data();
   k::max_pool2d_reference(f);
@@ -201,10 +202,11 @@ TEST(PoolingKernel, ResNet18StemPoolAndVggPool) {
   compare_max_pool<float>(vgg);
 }
 
-// Rows wide enough for the sixteen-at-a-time path (AVX-512, kernels/cpu/pooling_avx512.cpp)
-// at each way it loads: stride 1, stride 2 (the permute), stride 3 and a dilated window (the
-// gather); on values from a handful of levels, so most windows hold ties, with NaNs among
-// them: the same first maximum, the same last NaN and the same indices as the reference.
+// Rows wide enough for the vector paths (kernels/cpu/pooling_rows.h: 16 outputs at a time
+// with AVX-512, 8 with AVX2; each ISA this CPU runs, and the portable loop) at each way they
+// load: stride 1, stride 2 (the permute), stride 3 and a dilated window (the gather); on
+// values from a handful of levels, so most windows hold ties, with NaNs among them: the same
+// first maximum, the same last NaN and the same indices as the reference.
 TEST(PoolingKernel, WideRowsWithTiesAndNansMatchTheReference) {
   const std::vector<Pool2dGeometry> wide = {
       geo(1, 3, 9, 70, 3, 3, 1, 1, {1, 1, 1, 1}),
@@ -220,9 +222,15 @@ TEST(PoolingKernel, WideRowsWithTiesAndNansMatchTheReference) {
       const unsigned r = rng() % 23;
       v = r == 0 ? std::numeric_limits<float>::quiet_NaN() : float(int(r % 4) - 1);  // -1, 0, 1, 2 and NaN
     }
-    compare_max_pool<float>(g);
-    compare_max_pool<float>(g, x);
-    if (HasFatalFailure()) return;
+    for (k::CpuIsa isa : {k::CpuIsa::Portable, k::CpuIsa::Avx2, k::CpuIsa::Avx512}) {
+      if (!k::cpu_isa_supported(isa)) {
+        std::cout << "skipping " << k::cpu_isa_name(isa) << ": this CPU lacks it\n";
+        continue;
+      }
+      compare_max_pool<float>(g, {}, isa);
+      compare_max_pool<float>(g, x, isa);
+      if (HasFatalFailure()) return;
+    }
   }
 }
 

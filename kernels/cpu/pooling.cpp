@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/isa.h"
-#include "kernels/cpu/pooling_avx512.h"
+#include "kernels/cpu/pooling_rows.h"
 #include "tensor/allocator.h"
 #include "tensor/error.h"
 
@@ -63,15 +63,20 @@ inline T select_bits(int64_t take, T a, T b) {
 }
 
 template <typename T>
-void max_forward(const MaxPool2dForwardArgs& a, const Exec& exec) {
+void max_forward(const MaxPool2dForwardArgs& a, const Exec& exec, CpuIsa isa) {
   const Pool2dGeometry& g = a.g;
   const int64_t oh = g.out_h(), ow = g.out_w();
   const auto rows = tap_ranges(oh, g.kh, g.stride_h, g.pad_top, g.dilation_h, g.h);
   const auto cols = tap_ranges(ow, g.kw, g.stride_w, g.pad_left, g.dilation_w, g.w);
   const T* x = static_cast<const T*>(a.input);
   T* y = static_cast<T*>(a.output);
-  // Sixteen interior outputs at a time where the CPU has AVX-512 (positions fit int32).
-  [[maybe_unused]] const bool avx512 = best_cpu_isa() == CpuIsa::Avx512 && g.h * g.w < (int64_t(1) << 31);
+  // A vector of interior outputs at a time where the CPU has AVX-512 or AVX2 (float32, and
+  // positions that fit int32).
+  if (isa == CpuIsa::Auto) isa = best_cpu_isa();
+  HONE_CHECK(cpu_isa_supported(isa), "max_pool2d: this CPU cannot run ", cpu_isa_name(isa), " kernels");
+  int64_t (*rows_simd)(const MaxRowArgs&) = nullptr;
+  if (std::is_same_v<T, float> && g.h * g.w < (int64_t(1) << 31))
+    rows_simd = isa == CpuIsa::Avx512 ? max_pool_row_avx512 : isa == CpuIsa::Avx2 ? max_pool_row_avx2 : nullptr;
   parallel_for(exec, g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* plane = x + (r / oh) * g.h * g.w;
@@ -106,11 +111,11 @@ void max_forward(const MaxPool2dForwardArgs& a, const Exec& exec) {
       for (int64_t ox = 0; ox < lo; ++ox) one(ox);
       int64_t ox = lo;
       if constexpr (std::is_same_v<T, float>)
-        if (avx512 && hi - lo >= 16)
-          ox += max_pool_row_avx512({.plane = plane, .w = g.w, .row_begin = ry.begin, .row_end = ry.end,
-                                     .dilation_h = g.dilation_h, .start = cols[size_t(lo)].begin, .stride = g.stride_w,
-                                     .kw = g.kw, .dilation_w = g.dilation_w, .out = out + lo, .indices = idx + lo,
-                                     .count = hi - lo});
+        if (rows_simd && hi - lo >= 8)
+          ox += rows_simd({.plane = plane, .w = g.w, .row_begin = ry.begin, .row_end = ry.end,
+                           .dilation_h = g.dilation_h, .start = cols[size_t(lo)].begin, .stride = g.stride_w,
+                           .kw = g.kw, .dilation_w = g.dilation_w, .out = out + lo, .indices = idx + lo,
+                           .count = hi - lo});
       for (; ox + 4 <= hi; ox += 4) {
         T best[4];
         int64_t best_i[4], start[4];
@@ -197,8 +202,6 @@ void avg_forward(const AvgPool2dForwardArgs& a, const Exec& exec) {
   const auto cols = avg_windows(ow, g.kw, g.stride_w, g.pad_left, g.pad_right, g.w);
   const T* x = static_cast<const T*>(a.input);
   T* y = static_cast<T*>(a.output);
-  // Sixteen interior outputs at a time where the CPU has AVX-512 (positions fit int32).
-  [[maybe_unused]] const bool avx512 = best_cpu_isa() == CpuIsa::Avx512 && g.h * g.w < (int64_t(1) << 31);
   parallel_for(exec, g.n * g.c * oh, grain_for(ow * g.kh * g.kw), [&](int64_t r0, int64_t r1) {
     for (int64_t r = r0; r < r1; ++r) {
       const T* plane = x + (r / oh) * g.h * g.w;
@@ -348,8 +351,9 @@ void adaptive_reference(const AdaptiveAvgPool2dForwardArgs& a) {
 
 }  // namespace
 
-void max_pool2d_forward(const MaxPool2dForwardArgs& a, const Exec& exec) {
-  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d", [&](auto tag) { max_forward<decltype(tag)>(a, exec); });
+void max_pool2d_forward(const MaxPool2dForwardArgs& a, const Exec& exec) { max_pool2d_forward(a, exec, CpuIsa::Auto); }
+void max_pool2d_forward(const MaxPool2dForwardArgs& a, const Exec& exec, CpuIsa isa) {
+  HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d", [&](auto tag) { max_forward<decltype(tag)>(a, exec, isa); });
 }
 void max_pool2d_backward(const MaxPool2dBackwardArgs& a, const Exec& exec) {
   HONE_DISPATCH_FLOAT(a.dtype, "max_pool2d backward", [&](auto tag) { max_backward<decltype(tag)>(a, exec); });

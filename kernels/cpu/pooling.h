@@ -8,12 +8,16 @@
 #include <cstdint>
 
 #include "kernels/pooling.h"
+#include "kernels/cpu/isa.h"
 #include "kernels/exec.h"
 #include "tensor/dtype.h"
 
 namespace hone::kernels::cpu {
 
 void max_pool2d_forward(const MaxPool2dForwardArgs& args, const Exec& exec);
+// The same with the vector instructions chosen (Auto: the widest this CPU has; tests force
+// each the CPU supports; float32's interior outputs use them).
+void max_pool2d_forward(const MaxPool2dForwardArgs& args, const Exec& exec, CpuIsa isa);
 void max_pool2d_backward(const MaxPool2dBackwardArgs& args, const Exec& exec);
 void avg_pool2d_forward(const AvgPool2dForwardArgs& args, const Exec& exec);
 void avg_pool2d_backward(const AvgPool2dBackwardArgs& args, const Exec& exec);
