@@ -424,7 +424,7 @@ void OldTask::begin_step(const Tensor& x, bool features) {
   if (cfg_.lwf > 0) recorded_ = original_logits(x, features);
 }
 
-Tensor OldTask::extra_loss(const Tensor&, const Tensor& f, bool, Device device) {
+Tensor OldTask::extra_loss(const Tensor& f) {
   Tensor loss;
   auto add = [&](const Tensor& t) { loss = loss.defined() ? loss + t : t; };
   if (cfg_.lwf > 0) add(nn::distillation_loss(multi_->forward_head("old", f), recorded_, cfg_.lwf_temperature) * cfg_.lwf);
@@ -435,7 +435,7 @@ Tensor OldTask::extra_loss(const Tensor&, const Tensor& f, bool, Device device) 
       b = joint_->next();
     }
     joint_position_ = b->position + b->labels.size(0);
-    add(cross_entropy(multi_->forward("old", b->images.to(device)), b->labels.to(device)));
+    add(cross_entropy(multi_->forward("old", b->images.to(device_)), b->labels.to(device_)));
   }
   if (ewc_) add(ewc_->penalty(*multi_) * cfg_.ewc);
   return loss;

@@ -75,9 +75,8 @@ class OldTask {
   // At the start of each step, before the training forward: LwF's recording of the
   // original network on the batch (x: images, or cached features when `features`).
   void begin_step(const Tensor& x, bool features);
-  // What each batch adds to the new task's loss: x the batch (images, or cached features
-  // when `features`), f the features it trained on.
-  Tensor extra_loss(const Tensor& x, const Tensor& f, bool features, Device device);
+  // What each batch adds to the new task's loss; f the features the new head trained on.
+  Tensor extra_loss(const Tensor& f);
 
   // Old-task accuracy as the old task runs now (PackNet: under task 1's mask), -1 without
   // old data.

@@ -654,15 +654,16 @@ FinetuneResult finetune(FinetuneConfig cfg) {
       const int64_t bs = b->labels.size(0);
       Tensor total = loss;  // the new task's loss, plus what keeps the old task (train_loss reports the new task's)
       if (old)
-        if (Tensor e = old->extra_loss(x, f, extract, device); e.defined()) total = loss + e;
+        if (Tensor e = old->extra_loss(f); e.defined()) total = loss + e;
       // Accumulated batches: each contributes its share of the mean over the step.
       (cfg.accumulate > 1 ? total * (1.0 / double(cfg.accumulate)) : total).backward();
       scope.reset();
       const double loss_value = loss.item<double>();
-      HONE_CHECK(std::isfinite(loss_value), "the training loss became ", loss_value, " at epoch ", epoch + 1, ", sample ",
-                 b->position, " (", opt->step_count(), " steps done): the learning rate (", opt->lr(),
-                 ", head x", cfg.head_lr_mult, ") is too high for this model, or its weights or inputs are not what it "
-                 "was trained on; try a lower --lr");
+      if (!std::isfinite(loss_value))
+        throw TrainingDiverged(detail::concat(
+            "the training loss became ", loss_value, " at epoch ", epoch + 1, ", sample ", b->position, " (",
+            opt->step_count(), " steps done): the learning rate (", opt->lr(), ", head x", cfg.head_lr_mult,
+            ") is too high for this model, or its weights or inputs are not what it was trained on; try a lower --lr"));
       loss_sum += loss_value * double(bs);
       correct += int64_t(std::llround(topk_accuracy(logits.detach(), b->labels, 1) * double(bs)));
       seen += bs;

@@ -91,6 +91,13 @@ struct FinetuneResult {
   std::vector<std::string> old_classes;
 };
 
+// The training loss stopped being finite (a learning rate too high for the model, most
+// often): a finding for hyper-parameter search rather than a fault, so it has its own type.
+class TrainingDiverged : public Error {
+ public:
+  using Error::Error;
+};
+
 FinetuneResult finetune(FinetuneConfig config);
 
 // Loads a network for inference: an ONNX file, or a run directory (its model.onnx).

@@ -189,6 +189,12 @@ std::vector<Trial> read_trials(const fs::path& file) {
 
 hpsearch::Score score(const Trial& t) { return {t.val_acc, -t.val_loss}; }
 
+// The settings as printed (what a trial runs with, tools::finetune being deterministic).
+bool same_settings(const Trial& a, const Trial& b) {
+  return a.lr == b.lr && a.weight_decay == b.weight_decay && a.batch_size == b.batch_size &&
+         a.head_lr_mult == b.head_lr_mult && a.strategy == b.strategy;
+}
+
 std::string describe(const Trial& t) {
   auto g = [](const std::string& s, int digits) {
     char buf[32];
@@ -267,8 +273,7 @@ SearchResult search(const SearchConfig& c) {
     const hpsearch::Point p = searcher->ask();
     const Trial asked = settings(p, t.index);
     const bool same = t.index == int64_t(result.trials.size()) + 1 && t.generation == asked.generation &&
-                      t.lr == asked.lr && t.weight_decay == asked.weight_decay && t.batch_size == asked.batch_size &&
-                      t.head_lr_mult == asked.head_lr_mult && t.strategy == asked.strategy;
+                      same_settings(t, asked);
     HONE_CHECK(same,
                "'", (out / "trials.csv").string(), "' row ", result.trials.size() + 1, " (", describe(t),
                ") is not what this search asks there (", describe(asked),
@@ -305,9 +310,7 @@ SearchResult search(const SearchConfig& c) {
     // deterministic, so its score is already known.
     const Trial* twin = nullptr;
     for (const Trial& d : result.trials)
-      if (d.lr == t.lr && d.weight_decay == t.weight_decay && d.batch_size == t.batch_size &&
-          d.head_lr_mult == t.head_lr_mult && d.strategy == t.strategy)
-        twin = &d;
+      if (same_settings(d, t)) twin = &d;
     if (twin) {
       t.val_acc = twin->val_acc, t.val_loss = twin->val_loss;
       if (b.verbose) std::cout << "as trial " << twin->index << ", not run again: ";
@@ -321,15 +324,13 @@ SearchResult search(const SearchConfig& c) {
           break;
         }
         t.val_acc = r.best_val_acc, t.val_loss = r.history.at(size_t(r.best_epoch - 1)).val_loss;
-      } catch (const std::exception& e) {
+      } catch (const TrainingDiverged&) {
         // A learning rate too high for the model is a finding of the search, not a failure of it.
-        const bool diverged = dynamic_cast<const Error*>(&e) && std::string(e.what()).find("training loss became") != std::string::npos;
-        if (!diverged) {
-          if (b.verbose) std::cout << "failed\n";
-          throw;
-        }
         t.val_acc = 0, t.val_loss = std::numeric_limits<double>::infinity();
         if (b.verbose) std::cout << "diverged, ";
+      } catch (const std::exception&) {
+        if (b.verbose) std::cout << "failed\n";
+        throw;
       }
     }
     t.seconds = std::chrono::duration<double>(Clock::now() - t0).count();
