@@ -9,6 +9,7 @@
 #include "hone.h"
 #include "kernels/context_exec.h"
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/nchwc.h"
 
 namespace {
 
@@ -88,6 +89,30 @@ void BM_conv2d_backward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) 
   counters(state, clock, 2 * flops(g), g.n);
 }
 
+// The blocked (NCHWc) inference conv (kernels/cpu/nchwc.h) with its fused bias and ReLU,
+// input and output already blocked, as between two layers of an imported network's
+// forward; the stem reads its 3-channel image with 3 lanes.
+void BM_conv2d_blocked(benchmark::State& state, Layer l) {
+  namespace nc = hone::kernels::cpu::nchwc;
+  const Conv2dGeometry g = geometry(l);
+  hone::bench::fma_peak();
+  const int64_t B = nc::lanes(), in_lanes = g.c_in < B ? g.c_in : B;
+  const nc::Layout xl{.n = g.n, .c = g.c_in, .h = g.h, .w = g.w, .lanes = in_lanes, .border = g.pad_top};
+  const nc::Layout yl{.n = g.n, .c = g.c_out, .h = g.out_h(), .w = g.out_w(), .lanes = B, .border = 1};
+  const auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw), b = random(g.c_out);
+  hone::kernels::cpu::AlignedFloats xb(size_t(xl.size())), yb(size_t(yl.size()));
+  const hone::kernels::ContextExec exec;
+  nc::to_blocked(x.data(), xl, xb.data(), exec);
+  nc::zero_border(yb.data(), yl, exec);
+  const nc::PackedConv pw = nc::pack_conv(w.data(), b.data(), g.c_out, g.c_in, g.kh, g.kw, in_lanes);
+  const hone::bench::PeakClock clock;
+  for (auto _ : state) {
+    nc::conv({.g = g, .x = xb.data(), .xl = xl, .w = &pw, .y = yb.data(), .yl = yl, .relu = true}, exec);
+    benchmark::ClobberMemory();
+  }
+  counters(state, clock, flops(g), g.n);
+}
+
 // Each layer under Auto (what the library runs), and where the direct kernel can run also
 // under it and under the im2col lowering ("/direct", "/im2col"), so Auto's choice can be
 // checked against both in one run.
@@ -102,6 +127,10 @@ int register_all = [] {
     };
     add(std::string("conv2d_forward/") + l.name, BM_conv2d_forward, Conv2dAlgorithm::Auto);
     add(std::string("conv2d_backward/") + l.name, BM_conv2d_backward, Conv2dAlgorithm::Auto);
+    if (hone::kernels::cpu::nchwc::lanes() > 0)
+      benchmark::RegisterBenchmark((std::string("conv2d_forward/") + l.name + "/blocked").c_str(), BM_conv2d_blocked, l)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
     if (direct) {
       add(std::string("conv2d_forward/") + l.name + "/direct", BM_conv2d_forward, Conv2dAlgorithm::Direct);
       add(std::string("conv2d_backward/") + l.name + "/direct", BM_conv2d_backward, Conv2dAlgorithm::Direct);

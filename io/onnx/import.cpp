@@ -705,8 +705,7 @@ std::vector<Tensor> OnnxModule::run(const std::vector<Tensor>& inputs) {
 }
 
 void OnnxModule::run_nodes(std::unordered_map<std::string, Tensor>& values, size_t begin, size_t end) {
-  const std::string& file = model_.path.string();
-  for (size_t i = begin; i < end; ++i) {
+  auto run_node = [&](size_t i) {
     const Node& n = model_.nodes[i];
     Ctx c{n, model_, values, is_training(), declared_batch_, int(bn_policy_)};
     Tensor y;
@@ -715,10 +714,15 @@ void OnnxModule::run_nodes(std::unordered_map<std::string, Tensor>& values, size
     } catch (const Error& e) {
       const std::string msg = e.what();
       if (msg.find(n.describe()) != std::string::npos) throw;
-      fail(file, ": ", n.describe(), ": ", msg);
+      fail(model_.path.string(), ": ", n.describe(), ": ", msg);
     }
     if (!n.outputs.empty() && !n.outputs[0].empty()) values[n.outputs[0]] = y;
+  };
+  if (blocked_enabled_ && BlockedRunner::available()) {
+    blocked_->run(model_, values, begin, end, {.training = is_training(), .bn_policy = int(bn_policy_)}, run_node);
+    return;
   }
+  for (size_t i = begin; i < end; ++i) run_node(i);
 }
 
 size_t OnnxModule::head_node() const {

@@ -18,6 +18,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "io/onnx/blocked_run.h"
 #include "io/onnx/model.h"
 #include "models/classifier.h"
 #include "nn/module.h"
@@ -77,6 +78,13 @@ class OnnxModule : public models::Classifier {
   // the first node that reads it: "/layer1/layer1.0/conv1/Conv" -> "layer1.0.conv1".
   std::string stage_path(const std::string& parameter) const override;
 
+  // The blocked fast path for convs, pools and what they fuse (blocked_run.h), on by
+  // default where the CPU has it; off runs every node through the ordinary ops.
+  void set_blocked_inference(bool on) { blocked_enabled_ = on; }
+  bool blocked_inference() const { return blocked_enabled_; }
+  // How many nodes the last forward ran blocked (0 when the path was off or unavailable).
+  size_t last_blocked_nodes() const { return blocked_enabled_ && BlockedRunner::available() ? blocked_->last_blocked_nodes() : 0; }
+
  private:
   enum class BnPolicy { AsMode = 0, WhereFrozen = 1, All = 2 };
   void run_nodes(std::unordered_map<std::string, Tensor>& values, size_t begin, size_t end);
@@ -89,6 +97,8 @@ class OnnxModule : public models::Classifier {
   std::map<std::string, Tensor> weights_;  // parameters, buffers and constant initializers by name
   int64_t declared_batch_ = -1;            // a fixed batch dim on the first input, if any
   BnPolicy bn_policy_ = BnPolicy::AsMode;
+  bool blocked_enabled_ = true;
+  std::shared_ptr<BlockedRunner> blocked_ = std::make_shared<BlockedRunner>();
 };
 
 std::shared_ptr<OnnxModule> import_onnx(const std::filesystem::path& path);

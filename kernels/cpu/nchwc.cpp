@@ -1,0 +1,210 @@
+// The blocked kernels' drivers (nchwc.h): how a conv is split into work items and chunks,
+// weight packing and the layout conversions. Plain C++ built with the default flags; the
+// vector code is in nchwc_avx512.cpp / nchwc_avx2.cpp (nchwc_tiles.h).
+#include "kernels/cpu/nchwc.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/nchwc_tiles.h"
+#include "tensor/error.h"
+
+namespace hone::kernels::cpu::nchwc {
+
+namespace {
+
+const Kernels* kernels_or_null(CpuIsa isa) {
+  static const Kernels k512 = cpu_isa_supported(CpuIsa::Avx512) ? avx512_kernels() : Kernels{};
+  static const Kernels k2 = cpu_isa_supported(CpuIsa::Avx2) ? avx2_kernels() : Kernels{};
+  if (isa == CpuIsa::Auto) isa = cpu_isa_supported(CpuIsa::Avx512) ? CpuIsa::Avx512 : CpuIsa::Avx2;
+  HONE_CHECK(isa == CpuIsa::Avx512 || isa == CpuIsa::Avx2 || isa == CpuIsa::Auto, "nchwc: no blocked kernels for ISA ",
+             cpu_isa_name(isa));
+  if (!cpu_isa_supported(isa)) return nullptr;
+  return isa == CpuIsa::Avx512 ? &k512 : &k2;
+}
+
+const Kernels& kernels_for(CpuIsa isa) {
+  const Kernels* k = kernels_or_null(isa);
+  HONE_CHECK(k, "nchwc: this CPU cannot run the blocked kernels for ", cpu_isa_name(isa == CpuIsa::Auto ? CpuIsa::Avx2 : isa),
+             " (they need AVX-512 or AVX2 + FMA)");
+  return *k;
+}
+
+// Weights per work item and chunk: one chunk of input blocks for one group of output
+// blocks stays in L2 while the item's pixels pass over it.
+constexpr int64_t kChunkFloats = 32 * 1024;  // 128 KiB
+// Partial sums of an item (when its input blocks take several chunks) stay in L2 too.
+constexpr int64_t kItemOutputFloats = 64 * 1024;
+
+}  // namespace
+
+int64_t lanes(CpuIsa isa) {
+  if (isa != CpuIsa::Auto) return kernels_for(isa).lanes;
+  const Kernels* k = kernels_or_null(CpuIsa::Auto);
+  return k ? k->lanes : 0;
+}
+
+PackedConv pack_conv(const float* w, const float* bias, int64_t c_out, int64_t c_in, int64_t kh, int64_t kw,
+                     int64_t in_lanes, CpuIsa isa) {
+  const int64_t B = kernels_for(isa).lanes;
+  HONE_CHECK(c_out > 0 && c_in > 0 && kh > 0 && kw > 0 && in_lanes > 0, "nchwc::pack_conv: bad sizes [", c_out, ", ", c_in,
+             ", ", kh, ", ", kw, "] with ", in_lanes, " input lanes");
+  PackedConv p{.c_out = c_out, .c_in = c_in, .kh = kh, .kw = kw, .in_lanes = in_lanes, .out_lanes = B};
+  const int64_t ob = (c_out + B - 1) / B, ib = (c_in + in_lanes - 1) / in_lanes;
+  const int64_t per_block = ib * kh * kw * in_lanes * B;
+  p.weights = std::make_shared<AlignedFloats>(size_t(ob * per_block));
+  p.bias = std::make_shared<AlignedFloats>(size_t(ob * B));
+  float* dst = p.weights->data();
+  for (int64_t o = 0; o < ob; ++o)
+    for (int64_t i = 0; i < ib; ++i)
+      for (int64_t ky = 0; ky < kh; ++ky)
+        for (int64_t kx = 0; kx < kw; ++kx)
+          for (int64_t l = 0; l < in_lanes; ++l)
+            for (int64_t m = 0; m < B; ++m, ++dst) {
+              const int64_t co = o * B + m, ci = i * in_lanes + l;
+              *dst = co < c_out && ci < c_in ? w[((co * c_in + ci) * kh + ky) * kw + kx] : 0.0f;
+            }
+  for (int64_t co = 0; co < ob * B; ++co) p.bias->data()[co] = bias && co < c_out ? bias[co] : 0.0f;
+  return p;
+}
+
+void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa) {
+  const Kernels& k = kernels_for(isa);
+  const Conv2dGeometry& g = a.g;
+  const PackedConv& w = *a.w;
+  const Layout &xl = a.xl, &yl = a.yl;
+  HONE_CHECK(g.groups == 1 && g.dilation_h == 1 && g.dilation_w == 1, "nchwc::conv: needs one group and no dilation");
+  HONE_CHECK(w.c_out == g.c_out && w.c_in == g.c_in && w.kh == g.kh && w.kw == g.kw && w.out_lanes == k.lanes,
+             "nchwc::conv: packed weights [", w.c_out, ", ", w.c_in, ", ", w.kh, ", ", w.kw, "] x ", w.out_lanes,
+             " lanes do not match the conv [", g.c_out, ", ", g.c_in, ", ", g.kh, ", ", g.kw, "] x ", k.lanes);
+  HONE_CHECK(xl.n == g.n && xl.c == g.c_in && xl.h == g.h && xl.w == g.w && xl.lanes == w.in_lanes,
+             "nchwc::conv: input layout does not match the conv");
+  HONE_CHECK(yl.n == g.n && yl.c == g.c_out && yl.h == g.out_h() && yl.w == g.out_w() && yl.lanes == k.lanes,
+             "nchwc::conv: output layout does not match the conv");
+  const int64_t oh = yl.h, ow = yl.w;
+  HONE_CHECK(oh > 0 && ow > 0 && g.pad_top <= xl.border && g.pad_left <= xl.border &&
+                 (oh - 1) * g.stride_h + g.kh - 1 - g.pad_top <= g.h - 1 + xl.border &&
+                 (ow - 1) * g.stride_w + g.kw - 1 - g.pad_left <= g.w - 1 + xl.border,
+             "nchwc::conv: the padding passes the input's border of ", xl.border);
+  if (g.n == 0) return;
+
+  const int64_t B = k.lanes, cobs = yl.blocks(), cibs = xl.blocks();
+  const int64_t per_cib = g.kh * g.kw * xl.lanes * B;  // one output block's weights for one input block
+  const int64_t w_block = cibs * per_cib;
+  const int64_t groups = (cobs + k.cb - 1) / k.cb;
+  const int64_t chunk = std::clamp<int64_t>(kChunkFloats / (per_cib * k.cb), 1, cibs);
+  const int64_t rows = g.n * oh;
+  int64_t row_blocks = (4 * exec.threads() + groups - 1) / groups;
+  if (chunk < cibs) row_blocks = std::max(row_blocks, (rows * ow * B * k.cb + kItemOutputFloats - 1) / kItemOutputFloats);
+  row_blocks = std::clamp<int64_t>(row_blocks, 1, rows);
+
+  parallel_for(exec, groups * row_blocks, 1, [&](int64_t i0, int64_t i1) {
+    for (int64_t item = i0; item < i1; ++item) {
+      const int64_t grp = item / row_blocks, rb = item % row_blocks;
+      const int64_t q0 = rows * rb / row_blocks * ow, q1 = rows * (rb + 1) / row_blocks * ow;  // pixels, row-major
+      const int64_t cob0 = grp * k.cb, cb = std::min<int64_t>(k.cb, cobs - cob0);
+      TileArgs t{};
+      t.bias = w.bias->data() + cob0 * B;
+      t.lanes = xl.lanes, t.kh = g.kh, t.kw = g.kw, t.x_block = xl.plane(), t.x_row = xl.row();
+      t.w_block = w_block, t.y_block = yl.plane();
+      t.has_residual = a.residual != nullptr, t.relu = a.relu;
+      for (int64_t c0 = 0; c0 < cibs; c0 += chunk) {
+        t.ncib = std::min(chunk, cibs - c0);
+        t.first = c0 == 0, t.last = c0 + t.ncib == cibs;
+        t.w = w.weights->data() + cob0 * w_block + c0 * per_cib;
+        for (int64_t q = q0; q < q1; q += k.p) {
+          const int64_t np = std::min<int64_t>(k.p, q1 - q);
+          for (int64_t p = 0; p < np; ++p) {
+            const int64_t r = (q + p) / ow, ox = (q + p) % ow, i = r / oh, oy = r % oh;
+            t.x[p] = a.x + xl.at(i, c0, oy * g.stride_h - g.pad_top, ox * g.stride_w - g.pad_left);
+            const int64_t yo = yl.at(i, cob0, oy, ox);
+            t.y[p] = a.y + yo;
+            t.r[p] = a.residual ? a.residual + yo : nullptr;
+          }
+          k.tile[cb - 1][np - 1](t);
+        }
+      }
+    }
+  });
+}
+
+void max_pool(const Pool2dGeometry& g, const float* x, const Layout& xl, float* y, const Layout& yl, const Exec& exec,
+              CpuIsa isa) {
+  const Kernels& k = kernels_for(isa);
+  HONE_CHECK(xl.lanes == k.lanes && yl.lanes == k.lanes && xl.n == g.n && xl.c == g.c && xl.h == g.h && xl.w == g.w &&
+                 yl.n == g.n && yl.c == g.c && yl.h == g.out_h() && yl.w == g.out_w(),
+             "nchwc::max_pool: layouts do not match the pooling");
+  const int64_t planes = g.n * xl.blocks();
+  parallel_for(exec, planes, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p)
+      k.max_pool_plane(g, x + p * xl.plane() + xl.at(0, 0, 0, 0), xl, y + p * yl.plane() + yl.at(0, 0, 0, 0), yl);
+  });
+}
+
+void global_avg_pool(const float* x, const Layout& xl, float* out, const Exec& exec) {
+  const int64_t B = xl.lanes, blocks = xl.blocks();
+  const float inv = 1.0f / float(xl.h * xl.w);
+  parallel_for(exec, xl.n * blocks, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t i = p / blocks, b = p % blocks;
+      float sum[64] = {};
+      for (int64_t yy = 0; yy < xl.h; ++yy) {
+        const float* row = x + xl.at(i, b, yy, 0);
+        for (int64_t xx = 0; xx < xl.w; ++xx)
+          for (int64_t l = 0; l < B; ++l) sum[l] += row[xx * B + l];
+      }
+      for (int64_t l = 0; l < B && b * B + l < xl.c; ++l) out[i * xl.c + b * B + l] = sum[l] * inv;
+    }
+  });
+}
+
+void to_blocked(const float* x, const Layout& l, float* out, const Exec& exec) {
+  const int64_t B = l.lanes, blocks = l.blocks(), hw = l.h * l.w;
+  parallel_for(exec, l.n * blocks, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t i = p / blocks, b = p % blocks, c0 = b * B, nc = std::min(B, l.c - c0);
+      float* plane = out + p * l.plane();
+      std::memset(plane, 0, size_t(l.plane()) * sizeof(float));
+      for (int64_t yy = 0; yy < l.h; ++yy) {
+        float* row = out + l.at(i, b, yy, 0);
+        for (int64_t lane = 0; lane < nc; ++lane) {
+          const float* src = x + (i * l.c + c0 + lane) * hw + yy * l.w;
+          for (int64_t xx = 0; xx < l.w; ++xx) row[xx * B + lane] = src[xx];
+        }
+      }
+    }
+  });
+}
+
+void from_blocked(const float* x, const Layout& l, float* out, const Exec& exec) {
+  const int64_t B = l.lanes, hw = l.h * l.w;
+  parallel_for(exec, l.n * l.c, 1, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t i = p / l.c, c = p % l.c;
+      for (int64_t yy = 0; yy < l.h; ++yy) {
+        const float* row = x + l.at(i, c / B, yy, 0) + c % B;
+        float* dst = out + p * hw + yy * l.w;
+        for (int64_t xx = 0; xx < l.w; ++xx) dst[xx] = row[xx * B];
+      }
+    }
+  });
+}
+
+void zero_border(float* x, const Layout& l, const Exec& exec) {
+  if (l.border == 0) return;
+  const int64_t rowf = l.row(), edge = l.border * l.lanes;
+  parallel_for(exec, l.n * l.blocks(), 4, [&](int64_t p0, int64_t p1) {
+    for (int64_t p = p0; p < p1; ++p) {
+      float* plane = x + p * l.plane();
+      std::memset(plane, 0, size_t(l.border * rowf) * sizeof(float));
+      std::memset(plane + (l.border + l.h) * rowf, 0, size_t(l.border * rowf) * sizeof(float));
+      for (int64_t yy = 0; yy < l.h; ++yy) {
+        float* row = plane + (l.border + yy) * rowf;
+        std::memset(row, 0, size_t(edge) * sizeof(float));
+        std::memset(row + rowf - edge, 0, size_t(edge) * sizeof(float));
+      }
+    }
+  });
+}
+
+}  // namespace hone::kernels::cpu::nchwc

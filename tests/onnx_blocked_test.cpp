@@ -1,0 +1,188 @@
+// OnnxModule's blocked fast path (io/onnx/blocked_run.h) against the same module with it
+// turned off: the imported ResNet-18 files in eval mode, the frozen stages of a partial
+// fine-tune (outputs and gradients), weights changed between forwards, and small graphs
+// where a node must fall back to the ordinary ops.
+#include "io/onnx/blocked_run.h"
+#include "nn/optim.h"
+#include "onnx_builders.h"
+#include "onnx_fixtures.h"
+#include "test_util.h"
+
+namespace hone {
+namespace {
+
+namespace fs = std::filesystem;
+
+double rel_err(const Tensor& a, const Tensor& b) {
+  return test::onnx_fixtures::relative_error(a.contiguous().to_vector<float>(), b.contiguous().to_vector<float>());
+}
+
+struct Imported {
+  fs::path dir;
+  std::shared_ptr<io::onnx::OnnxModule> m;
+  explicit Imported(const std::string& name) {
+    const auto f = test::onnx_fixtures::fixture(name);
+    dir = fs::temp_directory_path() / ("hone_blocked_" + std::to_string(::getpid()) + "_" + name);
+    fs::create_directories(dir);
+    m = io::onnx::import_onnx(test::onnx_fixtures::materialize(f, dir, true));
+  }
+  ~Imported() { fs::remove_all(dir); }
+};
+
+size_t count_ops(const io::onnx::Model& m, std::initializer_list<const char*> ops) {
+  size_t n = 0;
+  for (const auto& node : m.nodes)
+    for (const char* op : ops) n += node.op_type == op;
+  return n;
+}
+
+#define REQUIRE_BLOCKED() \
+  if (!io::onnx::BlockedRunner::available()) GTEST_SKIP() << "this CPU has neither AVX-512 nor AVX2 + FMA: no blocked path"
+
+// Every conv, batch norm, ReLU, residual add, max pool and the global average pool of the
+// torchvision exports runs blocked, and the output is the ordinary path's to rounding.
+TEST(OnnxBlocked, ResNet18ExportsMatchTheOrdinaryPath) {
+  REQUIRE_BLOCKED();
+  for (const char* name : {"tv_resnet18_op17_bn_kept", "tv_resnet18_op13_bn_folded", "zoo_resnet18"}) {
+    SCOPED_TRACE(name);
+    Imported f(name);
+    if (!f.m) continue;
+    f.m->eval();
+    NoGradGuard no_grad;
+    const Tensor x = uniform({3, 3, 224, 224}, -1, 1);
+    const Tensor fast = f.m->forward(x);
+    const size_t blocked = f.m->last_blocked_nodes();
+    f.m->set_blocked_inference(false);
+    const Tensor slow = f.m->forward(x);
+    EXPECT_EQ(f.m->last_blocked_nodes(), 0u);
+    EXPECT_LT(rel_err(fast, slow), 1e-5);
+    const auto& model = f.m->model();
+    EXPECT_EQ(blocked, count_ops(model, {"Conv", "BatchNormalization", "Relu", "Add", "MaxPool", "GlobalAveragePool"}))
+        << "a node of the backbone fell back to the ordinary ops";
+  }
+}
+
+// A partial fine-tune (layer4 and the head train, batch norm frozen where frozen): the
+// frozen stages run blocked while gradients flow as before through the trained ones.
+TEST(OnnxBlocked, FrozenStagesOfAPartialFineTuneRunBlocked) {
+  REQUIRE_BLOCKED();
+  Imported f("tv_resnet18_op17_bn_kept");
+  f.m->replace_head(3);
+  f.m->freeze_before("layer4");
+  f.m->freeze_batchnorm(false);
+  f.m->train();
+  const Tensor x = uniform({2, 3, 224, 224}, -1, 1);
+  const Tensor y = from_vector(std::vector<int64_t>{0, 2}, {2}, {.dtype = DType::Int64});
+  std::vector<Tensor> grads[2], outs;
+  size_t blocked = 0;
+  for (bool on : {true, false}) {
+    f.m->set_blocked_inference(on);
+    for (auto& p : f.m->parameters()) p.set_grad(Tensor());
+    Tensor out = f.m->forward(x);
+    if (on) blocked = f.m->last_blocked_nodes();
+    cross_entropy(out, y).backward();
+    outs.push_back(out.detach());
+    for (auto& p : f.m->parameters())
+      if (p.requires_grad()) grads[on ? 0 : 1].push_back(p.grad().clone());
+  }
+  EXPECT_LT(rel_err(outs[0], outs[1]), 1e-5);
+  ASSERT_EQ(grads[0].size(), grads[1].size());
+  ASSERT_FALSE(grads[0].empty());
+  for (size_t i = 0; i < grads[0].size(); ++i) EXPECT_LT(rel_err(grads[0][i], grads[1][i]), 1e-4) << i;
+  // Everything before layer4 (the stem, the pool, layer1-3: 15 convs with their batch
+  // norms and the ReLUs and adds they fuse) ran blocked; nothing of layer4 did.
+  const auto& nodes = f.m->model().nodes;
+  size_t layer4 = 0;
+  auto in_layer4 = [](const io::onnx::Node& n) {
+    for (const auto& in : n.inputs)
+      if (in.rfind("layer4.", 0) == 0) return true;
+    return false;
+  };
+  while (layer4 < nodes.size() && !in_layer4(nodes[layer4])) ++layer4;
+  size_t backbone = 0;
+  for (size_t i = 0; i < layer4; ++i)
+    for (const char* op : {"Conv", "BatchNormalization", "Relu", "Add", "MaxPool"}) backbone += nodes[i].op_type == op;
+  EXPECT_GT(backbone, 40u);
+  EXPECT_EQ(blocked, backbone);
+}
+
+// Packed weights are kept between forwards only while the tensors they came from are
+// unchanged: an in-place update (an optimizer step on a frozen-then-unfrozen stage, a
+// weight load) is seen by the next forward.
+TEST(OnnxBlocked, AChangedWeightIsRepacked) {
+  REQUIRE_BLOCKED();
+  Imported f("tv_resnet18_op13_bn_folded");
+  f.m->eval();
+  NoGradGuard no_grad;
+  const Tensor x = uniform({1, 3, 224, 224}, -1, 1);
+  const Tensor first = f.m->forward(x);
+  Tensor w;
+  int convs = 0;
+  for (const auto& n : f.m->model().nodes)
+    if (n.op_type == "Conv" && ++convs == 6) w = f.m->weights().at(n.inputs[1]);  // layer2.0.conv1
+  ASSERT_EQ(w.dim(), 4);
+  w.mul_(0.5);
+  const Tensor fast = f.m->forward(x);
+  f.m->set_blocked_inference(false);
+  const Tensor slow = f.m->forward(x);
+  EXPECT_GT(rel_err(fast, first), 1e-3) << "the change was not seen";
+  EXPECT_LT(rel_err(fast, slow), 1e-5);
+}
+
+// Small graphs: what the fast path must not fuse or run, and still get right.
+TEST(OnnxBlocked, NodesItCannotRunFallBack) {
+  REQUIRE_BLOCKED();
+  namespace b = test::onnx_builders;
+  const fs::path dir = fs::temp_directory_path() / ("hone_blocked_small_" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  Generator gen(3);
+  auto rnd = [&](int64_t n) { return uniform({n}, -1, 1, {}, &gen).to_vector<float>(); };
+  auto pos = [&](int64_t n) { return uniform({n}, 0.5, 2, {}, &gen).to_vector<float>(); };
+  // x -> conv a (also a graph output) -> bn -> relu -> grouped conv -> add -> 1x1 conv ->
+  // max pool (ceil mode) -> dilated conv -> SAME_UPPER conv -> y
+  auto m = b::graph_model({2, 8, 11, 11});
+  auto* g = m.mutable_graph();
+  *g->add_initializer() = b::float_tensor("wa", {16, 8, 3, 3}, rnd(16 * 8 * 9));
+  *g->add_initializer() = b::float_tensor("ba", {16}, rnd(16));
+  for (const char* p : {"s", "t", "mu"}) *g->add_initializer() = b::float_tensor(p, {16}, rnd(16));
+  *g->add_initializer() = b::float_tensor("var", {16}, pos(16));
+  *g->add_initializer() = b::float_tensor("wg", {16, 8, 3, 3}, rnd(16 * 8 * 9));
+  *g->add_initializer() = b::float_tensor("w1", {16, 16, 1, 1}, rnd(16 * 16));
+  *g->add_initializer() = b::float_tensor("wd", {16, 16, 3, 3}, rnd(16 * 16 * 9));
+  *g->add_initializer() = b::float_tensor("ws", {8, 16, 2, 2}, rnd(8 * 16 * 4));
+  auto* a = b::add_node(m, "Conv", {"x", "wa", "ba"}, {"a"});
+  b::set_ints(a, "pads", {1, 1, 1, 1});
+  b::add_node(m, "BatchNormalization", {"a", "s", "t", "mu", "var"}, {"bn"});
+  b::add_node(m, "Relu", {"bn"}, {"r"});
+  auto* gc = b::add_node(m, "Conv", {"r", "wg"}, {"gc"});
+  b::set_int(gc, "group", 2);
+  b::set_ints(gc, "pads", {1, 1, 1, 1});
+  b::add_node(m, "Add", {"gc", "r"}, {"sum"});
+  b::add_node(m, "Conv", {"sum", "w1"}, {"c1"});
+  auto* mp = b::add_node(m, "MaxPool", {"c1"}, {"p"});
+  b::set_ints(mp, "kernel_shape", {3, 3}), b::set_ints(mp, "strides", {2, 2}), b::set_int(mp, "ceil_mode", 1);
+  auto* dc = b::add_node(m, "Conv", {"p", "wd"}, {"d"});
+  b::set_ints(dc, "dilations", {2, 2}), b::set_ints(dc, "pads", {2, 2, 2, 2});
+  auto* sc = b::add_node(m, "Conv", {"d", "ws"}, {"y"});
+  b::set_string(sc, "auto_pad", "SAME_UPPER");
+  b::add_value(g->mutable_output(), "a", {});
+  auto mod = io::onnx::import_onnx(b::write(dir / "small.onnx", m));
+  mod->eval();
+  NoGradGuard no_grad;
+  const Tensor x = uniform({2, 8, 11, 11}, -1, 1);
+  const std::vector<Tensor> fast = mod->run({x});
+  // conv a (its output is read twice: batch norm is not folded), the 1x1 conv and the max
+  // pool run blocked; the grouped, dilated and SAME-padded convs do not.
+  EXPECT_EQ(mod->last_blocked_nodes(), 3u);
+  mod->set_blocked_inference(false);
+  const std::vector<Tensor> slow = mod->run({x});
+  ASSERT_EQ(fast.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    ASSERT_EQ(fast[i].shape(), slow[i].shape());
+    EXPECT_LT(rel_err(fast[i], slow[i]), 1e-5) << i;
+  }
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace hone
