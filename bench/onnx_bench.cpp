@@ -4,8 +4,9 @@
 // With --arch (resnet18 or vgg16: the file's architecture) it also reports GFLOP/s and the
 // share of the FMA peak, FLOPs counted from hone's own model of that architecture
 // (bench/flops.h), provided its parameter count is the file's.
-// Usage: onnx_bench --file=PATH --batch=N [--arch=resnet18|vgg16] [--blocked=0] [Google Benchmark flags]
-// --blocked=0 turns off the blocked fast path (io/onnx/blocked_run.h), for a before/after.
+// Usage: onnx_bench --file=PATH --batch=N [--arch=resnet18|vgg16] [--blocked=0|avx2] [Google Benchmark flags]
+// --blocked=0 turns off the blocked fast path (io/onnx/blocked_run.h), for a before/after;
+// --blocked=avx2 runs its AVX2 kernels on an AVX-512 CPU.
 #include <benchmark/benchmark.h>
 
 #include <cstring>
@@ -23,6 +24,7 @@ std::string g_file;
 int64_t g_batch = 8;
 std::string g_arch;
 bool g_blocked = true;  // --blocked=0: every node through the ordinary NCHW ops
+hone::kernels::cpu::CpuIsa g_isa = hone::kernels::cpu::CpuIsa::Auto;  // --blocked=avx2: the AVX2 kernels
 
 // FLOPs per image of the file's network, or 0 when --arch is not given or does not match.
 double flops_per_image(const hone::nn::Module& imported) {
@@ -44,7 +46,7 @@ void BM_onnx_forward(benchmark::State& state) {
   static const double per_image = flops_per_image(*m);
   if (per_image > 0) hone::bench::fma_peak();  // measured once, before the timed loop
   m->eval();
-  m->set_blocked_inference(g_blocked);
+  m->set_blocked_inference(g_blocked, g_isa);
   hone::NoGradGuard no_grad;
   const auto& in = m->model().inputs.at(0);
   hone::Shape shape(in.dims.begin(), in.dims.end());
@@ -70,11 +72,14 @@ int main(int argc, char** argv) {
     if (!std::strncmp(argv[i], "--file=", 7)) g_file = argv[i] + 7;
     else if (!std::strncmp(argv[i], "--batch=", 8)) g_batch = std::stoll(argv[i] + 8);
     else if (!std::strncmp(argv[i], "--arch=", 7)) g_arch = argv[i] + 7;
-    else if (!std::strncmp(argv[i], "--blocked=", 10)) g_blocked = std::strcmp(argv[i] + 10, "0") != 0;
+    else if (!std::strncmp(argv[i], "--blocked=", 10)) {
+      g_blocked = std::strcmp(argv[i] + 10, "0") != 0;
+      if (!std::strcmp(argv[i] + 10, "avx2")) g_isa = hone::kernels::cpu::CpuIsa::Avx2;
+    }
     else rest.push_back(argv[i]);
   }
   if (g_file.empty()) {
-    std::fprintf(stderr, "usage: onnx_bench --file=MODEL.onnx --batch=N [--arch=resnet18|vgg16] [--blocked=0] [benchmark flags]\n");
+    std::fprintf(stderr, "usage: onnx_bench --file=MODEL.onnx --batch=N [--arch=resnet18|vgg16] [--blocked=0|avx2] [benchmark flags]\n");
     return 2;
   }
   benchmark::RegisterBenchmark("onnx_forward", BM_onnx_forward)->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);

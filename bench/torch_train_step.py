@@ -1,6 +1,8 @@
 #!/usr/bin/python3
 """PyTorch's side of bench/train_step_bench.cpp: one configuration per call.
-usage: torch_train_step.py MODEL BATCH MODE THREADS  (MODE 0 forward, 1 step, 2 head-only step)
+usage: torch_train_step.py MODEL BATCH MODE THREADS  (MODE 0 forward, 1 step, 2 head-only step,
+  3 layer4 + head step and 4 head-only step with the frozen stages in eval mode (batch norm on
+  its running statistics), as a fine-tuning script freezes them and as hone finetune does)
 Prints: ms_per_iteration img_per_s peak_MB. Run with Debian's /usr/bin/python3."""
 import resource
 import sys
@@ -16,15 +18,21 @@ def main():
     torch.manual_seed(1)
     net = getattr(torchvision.models, model)()
     head = "classifier.6." if model.startswith("vgg") else "fc."
-    if mode == 2:
+    trained = {2: (head,), 3: ("layer4.", head), 4: (head,)}.get(mode)
+    if trained:
         for name, p in net.named_parameters():
-            p.requires_grad = name.startswith(head)
+            p.requires_grad = name.startswith(trained)
     x = torch.randn(batch, 3, 224, 224)
     y = torch.randint(0, 1000, (batch,))
     params = [p for p in net.parameters() if p.requires_grad]
     opt = torch.optim.SGD(params, lr=1e-3)
     if mode == 0:
         net.eval()
+    if mode in (3, 4):  # frozen stages in eval mode, the trained ones in train mode
+        net.eval()
+        for name, m in net.named_modules():
+            if name and name.startswith(tuple(t.rstrip(".") for t in trained)):
+                m.train()
 
     def step():
         if mode == 0:

@@ -8,11 +8,13 @@
 #include <benchmark/benchmark.h>
 #include <sys/resource.h>
 
+#include <cstdlib>
 #include <map>
 
 #include "bench/flops.h"
 #include "bench/fma_peak.h"
 #include "hone.h"
+#include "io/onnx/import.h"
 #include "models/resnet.h"
 #include "models/vgg.h"
 
@@ -80,8 +82,66 @@ void run(benchmark::State& state, const std::string& model, int64_t batch) {
 void BM_resnet18_b8(benchmark::State& s) { run(s, "resnet18", 8); }
 void BM_vgg16_b2(benchmark::State& s) { run(s, "vgg16", 2); }
 
+// The fine-tuning configurations as `hone finetune` runs them: an imported ResNet-18 file
+// (HONE_BENCH_ONNX; bench/compare_train.sh materializes one with generated weights) with a
+// new 1000-class head, frozen by the library's own strategy calls, batch norm frozen in the
+// frozen stages (hone finetune's default), so the frozen part runs on the blocked path
+// (io/onnx/blocked_run.h). mode 0: forward (eval); 1: full fine-tune step; 2: head-only
+// step (feature extraction without the cache); 3: layer4 + head step (partial:layer4).
+void BM_finetune_resnet18_b8(benchmark::State& state) {
+  const char* file = std::getenv("HONE_BENCH_ONNX");
+  if (!file) return state.SkipWithError("set HONE_BENCH_ONNX to an ONNX ResNet-18 (bench/compare_train.sh does)");
+  const int64_t mode = state.range(0), batch = 8;
+  auto net = hone::io::onnx::import_onnx(file);
+  hone::bench::fma_peak();
+  static double step_flops[4] = {};
+  if (step_flops[0] == 0) {  // FLOPs from hone's own ResNet-18 (the file's architecture)
+    auto ref = make("resnet18");
+    const hone::bench::NetworkFlops f = hone::bench::count_flops(*ref, 3, 224);
+    std::map<std::string, hone::nn::Module*> mods;
+    for (auto& [name, m] : ref->named_modules()) mods[name] = m;
+    const double l4 = hone::bench::count_flops(*mods.at("layer4"), 256, 14).forward;
+    const double l4_in = hone::bench::count_flops(*mods.at("layer4.0.conv1"), 256, 14).forward +
+                         hone::bench::count_flops(*mods.at("layer4.0.downsample.0"), 256, 14).forward;
+    // layer4's weight gradients, and its input gradients but those reaching layer3 (frozen)
+    step_flops[0] = f.forward, step_flops[1] = hone::bench::train_step_flops(f);
+    step_flops[2] = hone::bench::head_only_step_flops(f), step_flops[3] = f.forward + f.last_layer + 2 * l4 - l4_in;
+  }
+  net->replace_head(1000);
+  if (mode == 2) net->freeze_backbone();
+  if (mode == 3) net->freeze_before("layer4");
+  net->freeze_batchnorm(false);
+  hone::Generator g(2);
+  hone::Tensor x = hone::randn({batch, 3, 224, 224}, {}, &g);
+  hone::Tensor y = hone::randint(0, 1000, {batch}, {.dtype = hone::DType::Int64}, &g);
+  std::vector<hone::Tensor> params;
+  for (const auto& p : net->parameters())
+    if (p.requires_grad()) params.push_back(p);
+  mode == 0 ? net->eval() : net->train();
+  auto step = [&] {
+    if (mode == 0) {
+      hone::NoGradGuard ng;
+      benchmark::DoNotOptimize((*net)(x).data_ptr());
+    } else {
+      for (auto& p : params) hone::Tensor(p).set_grad(hone::Tensor());
+      hone::Tensor loss = hone::cross_entropy((*net)(x), y);
+      loss.backward();
+      sgd_step(params, 1e-3);
+    }
+  };
+  step();
+  const hone::bench::PeakClock clock;
+  for (auto _ : state) step();
+  state.counters["img/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_MB"] = peak_rss_mb();
+  state.counters["GFLOP/s"] = benchmark::Counter(double(batch) * step_flops[mode], benchmark::Counter::kIsIterationInvariantRate,
+                                                 benchmark::Counter::kIs1000);
+  clock.report(state, double(batch) * step_flops[mode]);
+}
+
 }  // namespace
 
+BENCHMARK(BM_finetune_resnet18_b8)->DenseRange(0, 3)->ArgName("mode")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 BENCHMARK(BM_resnet18_b8)->Arg(0)->Arg(1)->Arg(2)->ArgName("mode")->Unit(benchmark::kMillisecond)->UseRealTime()->MinTime(2.0);
 // VGG-16 steps take seconds: a fixed three timed steps, as torch_train_step.py's minimum.
 BENCHMARK(BM_vgg16_b2)->Arg(0)->Arg(1)->Arg(2)->ArgName("mode")->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);

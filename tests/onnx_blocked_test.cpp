@@ -43,11 +43,14 @@ size_t count_ops(const io::onnx::Model& m, std::initializer_list<const char*> op
 // torchvision exports runs blocked, and the output is the ordinary path's to rounding.
 TEST(OnnxBlocked, ResNet18ExportsMatchTheOrdinaryPath) {
   REQUIRE_BLOCKED();
-  for (const char* name : {"tv_resnet18_op17_bn_kept", "tv_resnet18_op13_bn_folded", "zoo_resnet18"}) {
-    SCOPED_TRACE(name);
+  using kernels::cpu::CpuIsa;
+  for (const char* name : {"tv_resnet18_op17_bn_kept", "tv_resnet18_op13_bn_folded", "zoo_resnet18"})
+    for (CpuIsa isa : {CpuIsa::Avx512, CpuIsa::Avx2}) {
+    if (!kernels::cpu::cpu_isa_supported(isa)) continue;
+    SCOPED_TRACE(std::string(name) + " " + kernels::cpu::cpu_isa_name(isa));
     Imported f(name);
-    if (!f.m) continue;
     f.m->eval();
+    f.m->set_blocked_inference(true, isa);
     NoGradGuard no_grad;
     const Tensor x = uniform({3, 3, 224, 224}, -1, 1);
     const Tensor fast = f.m->forward(x);
@@ -62,16 +65,20 @@ TEST(OnnxBlocked, ResNet18ExportsMatchTheOrdinaryPath) {
   }
 }
 
-// A partial fine-tune (layer4 and the head train, batch norm frozen where frozen): the
+// A partial fine-tune (layer4 and the head train): the
 // frozen stages run blocked while gradients flow as before through the trained ones.
 TEST(OnnxBlocked, FrozenStagesOfAPartialFineTuneRunBlocked) {
   REQUIRE_BLOCKED();
   Imported f("tv_resnet18_op17_bn_kept");
   f.m->replace_head(3);
   f.m->freeze_before("layer4");
-  f.m->freeze_batchnorm(false);
+  // Batch norm frozen throughout (what hone finetune does below batch 8): with batch
+  // statistics over 2 images of 7x7, layer4 would amplify the paths' rounding differences
+  // a hundredfold and the comparison would test that instead.
+  f.m->freeze_batchnorm(true);
   f.m->train();
-  const Tensor x = uniform({2, 3, 224, 224}, -1, 1);
+  Generator gen(11);
+  const Tensor x = uniform({2, 3, 224, 224}, -1, 1, {}, &gen);
   const Tensor y = from_vector(std::vector<int64_t>{0, 2}, {2}, {.dtype = DType::Int64});
   std::vector<Tensor> grads[2], outs;
   size_t blocked = 0;

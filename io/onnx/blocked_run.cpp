@@ -39,7 +39,8 @@ struct BlockedPass {
   size_t end;
   BlockedRunner::Mode mode;
   const bool grad = GradMode::is_enabled();
-  const int64_t B = nc::lanes();
+  const kernels::cpu::CpuIsa isa = mode.isa;
+  const int64_t B = nc::lanes(isa);
   const kernels::ContextExec exec;
   std::unordered_map<std::string, Blocked> blocked;
   std::unordered_map<std::string, int64_t> reads;  // by later nodes and graph outputs
@@ -127,7 +128,8 @@ const nc::PackedConv& BlockedPass::packed(size_t i, const Tensor& w, const Tenso
     }
   std::lock_guard<std::mutex> lock(runner.mu_);
   auto it = runner.cache_.find(i);
-  if (it != runner.cache_.end() && it->second.sources == sources && it->second.packed.in_lanes == in_lanes)
+  if (it != runner.cache_.end() && it->second.sources == sources && it->second.packed.in_lanes == in_lanes &&
+      it->second.packed.out_lanes == B)
     return it->second.packed;
   const int64_t c_out = w.size(0), per = w.numel() / c_out;
   std::vector<float> wf = w.contiguous().to_vector<float>(), bf(size_t(c_out), 0.0f);
@@ -146,7 +148,7 @@ const nc::PackedConv& BlockedPass::packed(size_t i, const Tensor& w, const Tenso
   }
   BlockedRunner::CachedConv& c = runner.cache_[i];
   c.sources = sources;
-  c.packed = nc::pack_conv(wf.data(), bf.data(), c_out, w.size(1), w.size(2), w.size(3), in_lanes);
+  c.packed = nc::pack_conv(wf.data(), bf.data(), c_out, w.size(1), w.size(2), w.size(3), in_lanes, isa);
   return c.packed;
 }
 
@@ -194,7 +196,7 @@ size_t BlockedPass::conv(size_t i) {
   nc::zero_border(y.data(), yl, exec);
   nc::conv({.g = g, .x = x->data(), .xl = x->l, .w = &pw, .y = y.data(), .yl = yl,
             .residual = residual ? residual->data() : nullptr, .relu = relu},
-           exec);
+           exec, isa);
   blocked[out] = y;
   return j - i;
 }
@@ -216,7 +218,7 @@ size_t BlockedPass::max_pool(size_t i) {
   const nc::Layout yl{.n = g.n, .c = g.c, .h = g.out_h(), .w = g.out_w(), .lanes = B, .border = 1};
   Blocked y = allocate(yl);
   nc::zero_border(y.data(), yl, exec);
-  nc::max_pool(g, it->second.data(), xl, y.data(), yl, exec);
+  nc::max_pool(g, it->second.data(), xl, y.data(), yl, exec, isa);
   blocked[n.outputs[0]] = y;
   return 1;
 }

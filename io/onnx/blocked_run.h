@@ -30,6 +30,7 @@ class BlockedRunner {
   struct Mode {
     bool training = false;  // the module's mode
     int bn_policy = 0;      // OnnxModule::BnPolicy: 0 as the mode, 1 frozen where frozen, 2 all frozen
+    kernels::cpu::CpuIsa isa = kernels::cpu::CpuIsa::Auto;  // tests force each the CPU runs
   };
 
   // Whether this CPU has the blocked kernels (AVX-512 or AVX2 + FMA).

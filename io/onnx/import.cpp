@@ -719,7 +719,7 @@ void OnnxModule::run_nodes(std::unordered_map<std::string, Tensor>& values, size
     if (!n.outputs.empty() && !n.outputs[0].empty()) values[n.outputs[0]] = y;
   };
   if (blocked_enabled_ && BlockedRunner::available()) {
-    blocked_->run(model_, values, begin, end, {.training = is_training(), .bn_policy = int(bn_policy_)}, run_node);
+    blocked_->run(model_, values, begin, end, {.training = is_training(), .bn_policy = int(bn_policy_), .isa = blocked_isa_}, run_node);
     return;
   }
   for (size_t i = begin; i < end; ++i) run_node(i);

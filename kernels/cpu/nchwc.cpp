@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/nchwc_tiles.h"
 #include "tensor/error.h"
@@ -28,6 +29,18 @@ const Kernels& kernels_for(CpuIsa isa) {
   HONE_CHECK(k, "nchwc: this CPU cannot run the blocked kernels for ", cpu_isa_name(isa == CpuIsa::Auto ? CpuIsa::Avx2 : isa),
              " (they need AVX-512 or AVX2 + FMA)");
   return *k;
+}
+
+// Calls fn(item) for each item, handed to the threads as they come free (items differ in
+// cost: a thread that drew cheaper ones takes more). Each item is computed by one thread
+// in a fixed order, so results do not depend on who ran it.
+template <typename F>
+void for_each_item(const Exec& exec, int64_t n, F&& fn) {
+  if (exec.threads() <= 1 || n <= 1) {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  exec.pool->run(n, [&](int64_t i) { fn(i); });
 }
 
 // Weights per work item and chunk: one chunk of input blocks for one group of output
@@ -94,32 +107,37 @@ void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa) {
   const int64_t groups = (cobs + k.cb - 1) / k.cb;
   const int64_t chunk = std::clamp<int64_t>(kChunkFloats / (per_cib * k.cb), 1, cibs);
   const int64_t rows = g.n * oh;
-  int64_t row_blocks = (4 * exec.threads() + groups - 1) / groups;
+  int64_t row_blocks = (8 * exec.threads() + groups - 1) / groups;
   if (chunk < cibs) row_blocks = std::max(row_blocks, (rows * ow * B * k.cb + kItemOutputFloats - 1) / kItemOutputFloats);
   row_blocks = std::clamp<int64_t>(row_blocks, 1, rows);
 
-  parallel_for(exec, groups * row_blocks, 1, [&](int64_t i0, int64_t i1) {
-    for (int64_t item = i0; item < i1; ++item) {
+  std::vector<int64_t> offsets;  // tap k of a chunk: (input block, ky, kx) from the chunk's origin
+  for (int64_t b = 0; b < chunk; ++b)
+    for (int64_t ky = 0; ky < g.kh; ++ky)
+      for (int64_t kx = 0; kx < g.kw; ++kx) offsets.push_back(b * xl.plane() + ky * xl.row() + kx * xl.lanes);
+  for_each_item(exec, groups * row_blocks, [&](int64_t item) {
+    {
       const int64_t grp = item / row_blocks, rb = item % row_blocks;
       const int64_t q0 = rows * rb / row_blocks * ow, q1 = rows * (rb + 1) / row_blocks * ow;  // pixels, row-major
       const int64_t cob0 = grp * k.cb, cb = std::min<int64_t>(k.cb, cobs - cob0);
       TileArgs t{};
       t.bias = w.bias->data() + cob0 * B;
-      t.lanes = xl.lanes, t.kh = g.kh, t.kw = g.kw, t.x_block = xl.plane(), t.x_row = xl.row();
-      t.w_block = w_block, t.y_block = yl.plane();
+      t.lanes = xl.lanes, t.w_block = w_block, t.y_block = yl.plane();
       t.has_residual = a.residual != nullptr, t.relu = a.relu;
       for (int64_t c0 = 0; c0 < cibs; c0 += chunk) {
-        t.ncib = std::min(chunk, cibs - c0);
-        t.first = c0 == 0, t.last = c0 + t.ncib == cibs;
+        const int64_t ncib = std::min(chunk, cibs - c0);
+        t.taps = ncib * g.kh * g.kw, t.offsets = offsets.data();
+        t.first = c0 == 0, t.last = c0 + ncib == cibs;
         t.w = w.weights->data() + cob0 * w_block + c0 * per_cib;
+        int64_t i = q0 / ow / oh, oy = q0 / ow % oh, ox = q0 % ow;  // the pixel q walks over
         for (int64_t q = q0; q < q1; q += k.p) {
           const int64_t np = std::min<int64_t>(k.p, q1 - q);
           for (int64_t p = 0; p < np; ++p) {
-            const int64_t r = (q + p) / ow, ox = (q + p) % ow, i = r / oh, oy = r % oh;
             t.x[p] = a.x + xl.at(i, c0, oy * g.stride_h - g.pad_top, ox * g.stride_w - g.pad_left);
             const int64_t yo = yl.at(i, cob0, oy, ox);
             t.y[p] = a.y + yo;
             t.r[p] = a.residual ? a.residual + yo : nullptr;
+            if (++ox == ow) ox = 0, oy = oy + 1 == oh ? (++i, 0) : oy + 1;
           }
           k.tile[cb - 1][np - 1](t);
         }

@@ -25,6 +25,6 @@ struct V {
 #include "kernels/cpu/nchwc_tiles_impl.h"
 }  // namespace
 
-Kernels avx2_kernels() { return make_kernels<V>(2); }
+Kernels avx2_kernels() { return make_kernels<V, 2, 6>(); }
 
 }  // namespace hone::kernels::cpu::nchwc

@@ -2,8 +2,8 @@
 // set1, fma, add, max0, max_nan), pasted by each ISA file into its own anonymous namespace
 // (no include guard, no includes).
 
-// acc[p][j] over the chunk: for each input block, tap and lane, CB weight loads and P
-// broadcasts feed CB x P FMAs. L > 0: the lanes are a compile-time count (the full
+// acc[p][j] over the chunk: for each tap (input block, ky, kx) and lane, CB weight loads
+// and P broadcasts feed CB x P FMAs. L > 0: the lanes are a compile-time count (the full
 // loop unrolls); 0: t.lanes (an image's few channels).
 template <class V, int CB, int P, int L>
 void conv_tile(const TileArgs& t) {
@@ -16,20 +16,20 @@ void conv_tile(const TileArgs& t) {
   for (int p = 0; p < P; ++p) xp[p] = t.x[p];
   const int64_t lanes = L > 0 ? L : t.lanes;
   const float* w = t.w;
-  for (int64_t b = 0; b < t.ncib; ++b)
-    for (int64_t ky = 0; ky < t.kh; ++ky)
-      for (int64_t kx = 0; kx < t.kw; ++kx) {
-        const int64_t off = b * t.x_block + ky * t.x_row + kx * lanes;
+  // One loop over the taps (input block, ky, kx) around the lanes: with the three loops
+  // nested, GCC moved the 24 accumulators through the stack at every loop boundary.
+  for (int64_t k = 0; k < t.taps; ++k) {
+    const int64_t off = t.offsets[k];
 #pragma GCC unroll 16
-        for (int64_t l = 0; l < lanes; ++l, w += V::W) {
-          T wv[CB];
-          for (int j = 0; j < CB; ++j) wv[j] = V::load(w + j * t.w_block);
-          for (int p = 0; p < P; ++p) {
-            const T xv = V::set1(xp[p][off + l]);
-            for (int j = 0; j < CB; ++j) acc[p][j] = V::fma(wv[j], xv, acc[p][j]);
-          }
-        }
+    for (int64_t l = 0; l < lanes; ++l, w += V::W) {
+      T wv[CB];
+      for (int j = 0; j < CB; ++j) wv[j] = V::load(w + j * t.w_block);
+      for (int p = 0; p < P; ++p) {
+        const T xv = V::set1(xp[p][off + l]);
+        for (int j = 0; j < CB; ++j) acc[p][j] = V::fma(wv[j], xv, acc[p][j]);
       }
+    }
+  }
   if (t.last && t.has_residual)
     for (int p = 0; p < P; ++p)
       for (int j = 0; j < CB; ++j) acc[p][j] = V::add(acc[p][j], V::load(t.r[p] + j * t.y_block));
@@ -46,30 +46,38 @@ void conv_tile_any(const TileArgs& t) {
   else conv_tile<V, CB, P, 0>(t);
 }
 
-template <class V, int CB>
-void fill_row(TileFn* row) {
-  row[0] = conv_tile_any<V, CB, 1>, row[1] = conv_tile_any<V, CB, 2>, row[2] = conv_tile_any<V, CB, 3>;
-  row[3] = conv_tile_any<V, CB, 4>, row[4] = conv_tile_any<V, CB, 5>, row[5] = conv_tile_any<V, CB, 6>;
-  row[6] = row[7] = nullptr;
+template <class V, int CB, int... P>
+void fill_row(TileFn* row, std::integer_sequence<int, P...>) {
+  ((row[P] = conv_tile_any<V, CB, P + 1>), ...);
 }
 
 // One plane of max pooling: windows clipped to the image, taps in row-major order, a tap
-// replaces the running maximum when larger or NaN (the NCHW kernel's rule).
+// replaces the running maximum when larger or NaN (the NCHW kernel's rule). Windows wholly
+// inside the image (all but the edges) skip the clipping.
 template <class V>
 void max_pool_plane(const Pool2dGeometry& g, const float* x, const Layout& xl, float* y, const Layout& yl) {
-  const int64_t oh = yl.h, ow = yl.w;
+  const int64_t oh = yl.h, ow = yl.w, xr = xl.row(), B = xl.lanes;
   for (int64_t oy = 0; oy < oh; ++oy) {
     const int64_t y0 = oy * g.stride_h - g.pad_top;
+    const bool rows_inside = y0 >= 0 && y0 + (g.kh - 1) * g.dilation_h < g.h;
     for (int64_t ox = 0; ox < ow; ++ox) {
       const int64_t x0 = ox * g.stride_w - g.pad_left;
-      typename V::T m = V::set1(-__builtin_inff());
-      for (int64_t ky = 0; ky < g.kh; ++ky) {
-        const int64_t iy = y0 + ky * g.dilation_h;
-        if (iy < 0 || iy >= g.h) continue;
-        for (int64_t kx = 0; kx < g.kw; ++kx) {
-          const int64_t ix = x0 + kx * g.dilation_w;
-          if (ix < 0 || ix >= g.w) continue;
-          m = V::max_nan(m, V::load(x + iy * xl.row() + ix * xl.lanes));
+      typename V::T m;
+      if (rows_inside && x0 >= 0 && x0 + (g.kw - 1) * g.dilation_w < g.w) {
+        const float* p = x + y0 * xr + x0 * B;
+        m = V::load(p);
+        for (int64_t ky = 0; ky < g.kh; ++ky, p += g.dilation_h * xr)
+          for (int64_t kx = ky == 0 ? 1 : 0; kx < g.kw; ++kx) m = V::max_nan(m, V::load(p + kx * g.dilation_w * B));
+      } else {
+        m = V::set1(-__builtin_inff());
+        for (int64_t ky = 0; ky < g.kh; ++ky) {
+          const int64_t iy = y0 + ky * g.dilation_h;
+          if (iy < 0 || iy >= g.h) continue;
+          for (int64_t kx = 0; kx < g.kw; ++kx) {
+            const int64_t ix = x0 + kx * g.dilation_w;
+            if (ix < 0 || ix >= g.w) continue;
+            m = V::max_nan(m, V::load(x + iy * xr + ix * B));
+          }
         }
       }
       V::store(y + oy * yl.row() + ox * yl.lanes, m);
@@ -77,14 +85,15 @@ void max_pool_plane(const Pool2dGeometry& g, const float* x, const Layout& xl, f
   }
 }
 
-template <class V>
-Kernels make_kernels(int cb_full) {
+template <class V, int CB, int P>
+Kernels make_kernels() {
+  static_assert(CB <= kMaxBlocks && P <= kMaxPixels);
   Kernels k{};
-  k.lanes = V::W, k.cb = cb_full, k.p = 6;
-  fill_row<V, 1>(k.tile[0]);
-  fill_row<V, 2>(k.tile[1]);
-  if (cb_full >= 3) fill_row<V, 3>(k.tile[2]);
-  if (cb_full >= 4) fill_row<V, 4>(k.tile[3]);
+  k.lanes = V::W, k.cb = CB, k.p = P;
+  fill_row<V, 1>(k.tile[0], std::make_integer_sequence<int, P>());
+  if constexpr (CB >= 2) fill_row<V, 2>(k.tile[1], std::make_integer_sequence<int, P>());
+  if constexpr (CB >= 3) fill_row<V, 3>(k.tile[2], std::make_integer_sequence<int, P>());
+  if constexpr (CB >= 4) fill_row<V, 4>(k.tile[3], std::make_integer_sequence<int, P>());
   k.max_pool_plane = max_pool_plane<V>;
   return k;
 }
