@@ -93,7 +93,7 @@ std::string metrics_without_times(const fs::path& run) {
     std::stringstream ls(line);
     for (std::string c; std::getline(ls, c, ',');) cells.push_back(c);
     if (keep.empty())
-      for (const auto& c : cells) keep.push_back(c != "seconds" && c != "data_wait_seconds");
+      for (const auto& c : cells) keep.push_back(c != "seconds" && c != "data_wait_seconds" && c != "train_img_per_s");
     for (size_t i = 0; i < cells.size(); ++i)
       if (i < keep.size() && keep[i]) out += cells[i] + ",";
     out += "\n";

@@ -27,13 +27,13 @@ struct Fixture {
   }
 };
 
-// metrics.csv without the timing columns (seconds, data wait), which differ run to run.
+// metrics.csv without the timing columns (seconds, data wait, training img/s), which differ run to run.
 std::string metrics_without_times(const fs::path& run) {
   std::istringstream in(read_file(run / "metrics.csv"));
   std::string out;
   for (std::string line; std::getline(in, line);) {
     size_t cut = line.size();
-    for (int k = 0; k < 2; ++k) cut = line.rfind(',', cut - 1);
+    for (int k = 0; k < 3; ++k) cut = line.rfind(',', cut - 1);
     out += line.substr(0, cut) + "\n";
   }
   return out;
@@ -63,6 +63,12 @@ TEST(CliFinetune, EveryStrategyRunsAndWritesItsFiles) {
     // three epochs, a header line
     const std::string m = read_file(f.dir / out / "metrics.csv");
     EXPECT_EQ(std::count(m.begin(), m.end(), '\n'), 4) << m;
+    // The last column: training images per second of each epoch's training loop alone (bench/compare_finetune.sh reads it).
+    std::istringstream rows(m);
+    std::string row;
+    std::getline(rows, row);
+    EXPECT_EQ(row.substr(row.rfind(',') + 1), "train_img_per_s") << m;
+    while (std::getline(rows, row)) EXPECT_GT(std::stod(row.substr(row.rfind(',') + 1)), 0.0) << s << ": " << m;
   }
   // Partial froze conv1, bn1 and layer1: fewer parameters train than in full.
   const std::string partial = read_file(f.dir / "partial" / "config.json"), full = read_file(f.dir / "full" / "config.json");

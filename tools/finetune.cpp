@@ -638,6 +638,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     const double wait0 = train_src->wait_seconds();
     const int64_t skip = epoch == st.epoch ? st.data_position : 0;
     if (skip == 0) loss_sum = 0, seen = 0, correct = 0;
+    const int64_t seen_before = seen;  // a resumed epoch's samples before the restart were timed by the first run
     net->train();
     train_src->start_epoch(epoch, skip);
     Progress bar(live, "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(cfg.epochs), train_src->size());
@@ -688,6 +689,7 @@ FinetuneResult finetune(FinetuneConfig cfg) {
     bar.done();
     EpochMetrics m;
     m.epoch = epoch + 1;
+    m.train_img_per_s = double(seen - seen_before) / std::max(since(t0), 1e-9);
     m.train_loss = loss_sum / double(std::max<int64_t>(seen, 1));
     m.train_acc = double(correct) / double(std::max<int64_t>(seen, 1));
     m.lr = opt->lr();

@@ -4,7 +4,7 @@
 // of four strategies, a training loop with validation, checkpoints that resume bit for bit,
 // and a run directory a person can read:
 //   config.json      every setting, the preprocessing, class names, seed, hone version
-//   metrics.csv      per epoch: train loss/acc, val loss/acc, lr, seconds, data wait
+//   metrics.csv      per epoch: train loss/acc, val loss/acc, lr, seconds, data wait, training img/s
 //   curves.svg       loss and accuracy curves
 //   confusion.csv/.svg   the best model on the validation set
 //   best.safetensors, last.safetensors, model.onnx (best epoch, preprocessing and class
@@ -73,6 +73,7 @@ struct FinetuneConfig {
 struct EpochMetrics {
   int64_t epoch = 0;  // 1-based
   double train_loss = 0, train_acc = 0, val_loss = 0, val_acc = 0, lr = 0, seconds = 0, wait_seconds = 0;
+  double train_img_per_s = 0;  // training images over the training loop's time alone (no validation, no checkpoints)
   double old_val_acc = -1;  // the old task's accuracy (-1: no old data); a last column of metrics.csv when scored
 };
 

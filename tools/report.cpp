@@ -4,6 +4,7 @@
 #include <cmath>
 #include <fstream>
 #include <iomanip>
+#include <map>
 #include <sstream>
 
 #include "tensor/error.h"
@@ -25,32 +26,48 @@ void write_metrics_csv(const std::filesystem::path& path, const std::vector<Epoc
   std::ostringstream os;
   // The old task's column comes last, and only when it was scored: older readers and files keep their columns.
   const bool old = std::any_of(history.begin(), history.end(), [](const EpochMetrics& m) { return m.old_val_acc >= 0; });
-  os << "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,data_wait_seconds" << (old ? ",old_val_acc" : "") << "\n"
-     << std::setprecision(17);
+  os << "epoch,train_loss,train_acc,val_loss,val_acc,lr,seconds,data_wait_seconds,train_img_per_s"
+     << (old ? ",old_val_acc" : "") << "\n" << std::setprecision(17);
   for (const auto& m : history) {
     os << m.epoch << ',' << m.train_loss << ',' << m.train_acc << ',' << m.val_loss << ',' << m.val_acc << ',' << m.lr
-       << ',' << m.seconds << ',' << m.wait_seconds;
+       << ',' << m.seconds << ',' << m.wait_seconds << ',' << m.train_img_per_s;
     if (old) os << ',' << m.old_val_acc;
     os << '\n';
   }
   write_text_file(path, os.str());
 }
 
+// By the header's names: files written before a column existed still resume.
 std::vector<EpochMetrics> read_metrics_csv(const std::filesystem::path& path) {
   std::ifstream in(path);
   HONE_CHECK(in, "cannot read '", path.string(), "'");
-  std::vector<EpochMetrics> out;
+  auto cells = [](const std::string& line) {
+    std::vector<std::string> out;
+    std::stringstream ls(line);
+    for (std::string c; std::getline(ls, c, ',');) out.push_back(c);
+    return out;
+  };
   std::string line;
-  std::getline(in, line);  // header
+  std::getline(in, line);
+  const std::vector<std::string> header = cells(line);
+  std::vector<EpochMetrics> out;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
+    const std::vector<std::string> v = cells(line);
+    HONE_CHECK(v.size() == header.size(), "'", path.string(), "': bad line '", line, "'");
     EpochMetrics m;
-    char c;
-    std::istringstream ls(line);
-    ls >> m.epoch >> c >> m.train_loss >> c >> m.train_acc >> c >> m.val_loss >> c >> m.val_acc >> c >> m.lr >> c >>
-        m.seconds >> c >> m.wait_seconds;
-    HONE_CHECK(!ls.fail(), "'", path.string(), "': bad line '", line, "'");
-    if (ls >> c && c == ',') ls >> m.old_val_acc;
+    const std::map<std::string, double*> fields{
+        {"train_loss", &m.train_loss}, {"train_acc", &m.train_acc}, {"val_loss", &m.val_loss},
+        {"val_acc", &m.val_acc}, {"lr", &m.lr}, {"seconds", &m.seconds}, {"data_wait_seconds", &m.wait_seconds},
+        {"train_img_per_s", &m.train_img_per_s}, {"old_val_acc", &m.old_val_acc}};
+    try {
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (header[i] == "epoch") m.epoch = std::stoll(v[i]);
+        else if (auto f = fields.find(header[i]); f != fields.end()) *f->second = std::stod(v[i]);
+      }
+    } catch (const std::exception&) {
+      fail("'", path.string(), "': bad line '", line, "'");
+    }
     out.push_back(m);
   }
   return out;
