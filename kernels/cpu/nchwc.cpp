@@ -67,16 +67,18 @@ PackedConv pack_conv(const float* w, const float* bias, int64_t c_out, int64_t c
   const int64_t per_block = ib * kh * kw * in_lanes * B;
   p.weights = std::make_shared<AlignedFloats>(size_t(ob * per_block));
   p.bias = std::make_shared<AlignedFloats>(size_t(ob * B));
+  // Read w in its own order (one output channel's [c_in][kh][kw] at a time) and scatter
+  // into that channel's lane of its block: the other way round, every read is a cache miss
+  // once w outgrows L2 (6 ms for a 256 x 256 x 3 x 3 layer).
   float* dst = p.weights->data();
-  for (int64_t o = 0; o < ob; ++o)
-    for (int64_t i = 0; i < ib; ++i)
-      for (int64_t ky = 0; ky < kh; ++ky)
-        for (int64_t kx = 0; kx < kw; ++kx)
-          for (int64_t l = 0; l < in_lanes; ++l)
-            for (int64_t m = 0; m < B; ++m, ++dst) {
-              const int64_t co = o * B + m, ci = i * in_lanes + l;
-              *dst = co < c_out && ci < c_in ? w[((co * c_in + ci) * kh + ky) * kw + kx] : 0.0f;
-            }
+  std::fill(dst, dst + ob * per_block, 0.0f);
+  for (int64_t co = 0; co < c_out; ++co) {
+    float* block = dst + (co / B) * per_block + co % B;
+    const float* src = w + co * c_in * kh * kw;
+    for (int64_t ci = 0; ci < c_in; ++ci)
+      for (int64_t t = 0; t < kh * kw; ++t)
+        block[(((ci / in_lanes) * kh * kw + t) * in_lanes + ci % in_lanes) * B] = src[ci * kh * kw + t];
+  }
   for (int64_t co = 0; co < ob * B; ++co) p.bias->data()[co] = bias && co < c_out ? bias[co] : 0.0f;
   return p;
 }
