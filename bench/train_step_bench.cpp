@@ -38,6 +38,38 @@ void sgd_step(const std::vector<hone::Tensor>& params, double lr) {
     if (p.grad().defined()) hone::Tensor(p).add_(p.grad(), -lr);
 }
 
+// Times forward passes (eval, no_grad) or SGD steps of the parameters that need a gradient,
+// on a fixed random batch, after one untimed warm-up (as torch_train_step.py does), and
+// reports img/s, peak memory, GFLOP/s and %peak for `flops` per iteration.
+void time_steps(benchmark::State& state, hone::nn::Module& net, int64_t batch, bool forward_only, double flops) {
+  hone::Generator g(2);
+  hone::Tensor x = hone::randn({batch, 3, 224, 224}, {}, &g);
+  hone::Tensor y = hone::randint(0, 1000, {batch}, {.dtype = hone::DType::Int64}, &g);
+  std::vector<hone::Tensor> params;
+  for (const auto& p : net.parameters())
+    if (p.requires_grad()) params.push_back(p);
+  forward_only ? net.eval() : net.train();
+  auto step = [&] {
+    if (forward_only) {
+      hone::NoGradGuard ng;
+      benchmark::DoNotOptimize(net(x).data_ptr());
+    } else {
+      for (auto& p : params) hone::Tensor(p).set_grad(hone::Tensor());
+      hone::Tensor loss = hone::cross_entropy(net(x), y);
+      loss.backward();
+      sgd_step(params, 1e-3);
+    }
+  };
+  step();
+  const hone::bench::PeakClock clock;
+  for (auto _ : state) step();
+  state.counters["img/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["peak_MB"] = peak_rss_mb();
+  // Named to sort before img/s and peak_MB: bench/compare_train.sh reads the last two columns.
+  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
+  clock.report(state, flops);
+}
+
 // args: 0 = forward only (eval), 1 = training step, 2 = training step, all but head frozen
 void run(benchmark::State& state, const std::string& model, int64_t batch) {
   auto net = make(model);
@@ -53,30 +85,7 @@ void run(benchmark::State& state, const std::string& model, int64_t batch) {
     net->freeze();
     net->unfreeze({model == "vgg16" ? "classifier.6.*" : "fc.*"});
   }
-  hone::Generator g(2);
-  hone::Tensor x = hone::randn({batch, 3, 224, 224}, {}, &g);
-  hone::Tensor y = hone::randint(0, 1000, {batch}, {.dtype = hone::DType::Int64}, &g);
-  std::vector<hone::Tensor> params = net->parameters();
-  if (mode == 0) net->eval();
-  auto step = [&] {
-    if (mode == 0) {
-      hone::NoGradGuard ng;
-      benchmark::DoNotOptimize((*net)(x).data_ptr());
-    } else {
-      for (auto& p : params) hone::Tensor(p).set_grad(hone::Tensor());
-      hone::Tensor loss = hone::cross_entropy((*net)(x), y);
-      loss.backward();
-      sgd_step(params, 1e-3);
-    }
-  };
-  step();  // warm-up, untimed (as torch_train_step.py does)
-  const hone::bench::PeakClock clock;
-  for (auto _ : state) step();
-  state.counters["img/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["peak_MB"] = peak_rss_mb();
-  // Named to sort before img/s and peak_MB: bench/compare_train.sh reads the last two columns.
-  state.counters["GFLOP/s"] = benchmark::Counter(flops, benchmark::Counter::kIsIterationInvariantRate, benchmark::Counter::kIs1000);
-  clock.report(state, flops);
+  time_steps(state, *net, batch, mode == 0, flops);
 }
 
 void BM_resnet18_b8(benchmark::State& s) { run(s, "resnet18", 8); }
@@ -111,32 +120,7 @@ void BM_finetune_resnet18_b8(benchmark::State& state) {
   if (mode == 2) net->freeze_backbone();
   if (mode == 3) net->freeze_before("layer4");
   net->freeze_batchnorm(false);
-  hone::Generator g(2);
-  hone::Tensor x = hone::randn({batch, 3, 224, 224}, {}, &g);
-  hone::Tensor y = hone::randint(0, 1000, {batch}, {.dtype = hone::DType::Int64}, &g);
-  std::vector<hone::Tensor> params;
-  for (const auto& p : net->parameters())
-    if (p.requires_grad()) params.push_back(p);
-  mode == 0 ? net->eval() : net->train();
-  auto step = [&] {
-    if (mode == 0) {
-      hone::NoGradGuard ng;
-      benchmark::DoNotOptimize((*net)(x).data_ptr());
-    } else {
-      for (auto& p : params) hone::Tensor(p).set_grad(hone::Tensor());
-      hone::Tensor loss = hone::cross_entropy((*net)(x), y);
-      loss.backward();
-      sgd_step(params, 1e-3);
-    }
-  };
-  step();
-  const hone::bench::PeakClock clock;
-  for (auto _ : state) step();
-  state.counters["img/s"] = benchmark::Counter(double(batch), benchmark::Counter::kIsIterationInvariantRate);
-  state.counters["peak_MB"] = peak_rss_mb();
-  state.counters["GFLOP/s"] = benchmark::Counter(double(batch) * step_flops[mode], benchmark::Counter::kIsIterationInvariantRate,
-                                                 benchmark::Counter::kIs1000);
-  clock.report(state, double(batch) * step_flops[mode]);
+  time_steps(state, *net, batch, mode == 0, double(batch) * step_flops[mode]);
 }
 
 }  // namespace
