@@ -2,6 +2,8 @@
 // turned off: the imported ResNet-18 files in eval mode, the frozen stages of a partial
 // fine-tune (outputs and gradients), weights changed between forwards, and small graphs
 // where a node must fall back to the ordinary ops.
+#include <thread>
+
 #include "io/onnx/blocked_run.h"
 #include "nn/optim.h"
 #include "onnx_builders.h"
@@ -134,6 +136,32 @@ TEST(OnnxBlocked, AChangedWeightIsRepacked) {
   const Tensor slow = f.m->forward(x);
   EXPECT_GT(rel_err(fast, first), 1e-3) << "the change was not seen";
   EXPECT_LT(rel_err(fast, slow), 1e-5);
+}
+
+// Two threads running the same module at once share its packed-weight cache; each gets
+// what a forward alone gives.
+TEST(OnnxBlocked, ConcurrentForwardsAgree) {
+  REQUIRE_BLOCKED();
+  Imported f("tv_resnet18_op13_bn_folded");
+  f.m->eval();
+  Generator gen(5);
+  const Tensor a = uniform({1, 3, 224, 224}, -1, 1, {}, &gen), b = uniform({1, 3, 224, 224}, -1, 1, {}, &gen);
+  Tensor want_a, want_b, got_a, got_b;
+  {
+    NoGradGuard no_grad;
+    want_a = f.m->forward(a), want_b = f.m->forward(b);
+  }
+  std::thread t([&] {
+    NoGradGuard no_grad;
+    got_b = f.m->forward(b);
+  });
+  {
+    NoGradGuard no_grad;
+    got_a = f.m->forward(a);
+  }
+  t.join();
+  EXPECT_EQ(got_a.to_vector<float>(), want_a.to_vector<float>());
+  EXPECT_EQ(got_b.to_vector<float>(), want_b.to_vector<float>());
 }
 
 // Small graphs: what the fast path must not fuse or run, and still get right.

@@ -115,10 +115,12 @@ struct BlockedPass {
   size_t conv(size_t i);
   size_t max_pool(size_t i);
   size_t global_avg_pool(size_t i);
-  const nc::PackedConv& packed(size_t i, const Tensor& w, const Tensor* bias, const Node* bn, int64_t in_lanes);
+  nc::PackedConv packed(size_t i, const Tensor& w, const Tensor* bias, const Node* bn, int64_t in_lanes);
 };
 
-const nc::PackedConv& BlockedPass::packed(size_t i, const Tensor& w, const Tensor* bias, const Node* bn, int64_t in_lanes) {
+// A copy (two shared pointers) of the cached entry: a forward on another thread that repacks
+// the entry cannot free the weights this one is reading.
+nc::PackedConv BlockedPass::packed(size_t i, const Tensor& w, const Tensor* bias, const Node* bn, int64_t in_lanes) {
   std::vector<BlockedRunner::Source> sources{{w.data_ptr(), w.version()}};
   sources.push_back(bias ? BlockedRunner::Source{bias->data_ptr(), bias->version()} : BlockedRunner::Source{nullptr, 0});
   if (bn)
@@ -191,7 +193,7 @@ size_t BlockedPass::conv(size_t i) {
   if (const Node* r = fusable(j, "Relu", out); r && r->inputs.size() == 1 && r->outputs.size() == 1)
     relu = true, out = r->outputs[0], ++j;
 
-  const nc::PackedConv& pw = packed(i, *w, bias, bn, x->l.lanes);
+  const nc::PackedConv pw = packed(i, *w, bias, bn, x->l.lanes);
   Blocked y = allocate(yl);
   nc::zero_border(y.data(), yl, exec);
   nc::conv({.g = g, .x = x->data(), .xl = x->l, .w = &pw, .y = y.data(), .yl = yl,
@@ -240,7 +242,7 @@ void BlockedRunner::run(const Model& m, Values& values, size_t begin, size_t end
   for (size_t i = begin; i < m.nodes.size(); ++i)
     for (const std::string& in : m.nodes[i].inputs) ++pass.reads[in];
   for (const ValueInfo& o : m.outputs) ++pass.reads[o.name];
-  last_blocked_ = 0;
+  size_t blocked_nodes = 0;
   for (size_t i = begin; i < end;) {
     const Node& n = m.nodes[i];
     size_t done = 0;
@@ -259,13 +261,14 @@ void BlockedRunner::run(const Model& m, Values& values, size_t begin, size_t end
       run_node(i);
       done = 1;
     } else {
-      last_blocked_ += done;
+      blocked_nodes += done;
     }
     for (size_t k = i; k < i + done; ++k) pass.consumed(m.nodes[k]);
     i += done;
   }
   for (const auto& [name, b] : pass.blocked)
     if (pass.reads[name] > 0) pass.materialize(name);
+  last_blocked_ = blocked_nodes;
 }
 
 }  // namespace hone::io::onnx

@@ -11,6 +11,7 @@
 // Results agree with the ordinary ops to rounding (batch norm is folded into the conv's
 // weights and bias, and sums run in another order); tests/onnx_blocked_test.cpp checks
 // both against each other. OnnxModule::set_blocked_inference(false) turns it off.
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <mutex>
@@ -42,7 +43,8 @@ class BlockedRunner {
   void run(const Model& m, Values& values, size_t begin, size_t end, Mode mode,
            const std::function<void(size_t)>& run_node);
 
-  // How many nodes the last run() ran blocked (convs with what they fused, pools); for tests.
+  // How many nodes the last run() to finish ran blocked (convs with what they fused, pools);
+  // for tests and benchmarks.
   size_t last_blocked_nodes() const { return last_blocked_; }
 
  private:
@@ -58,7 +60,7 @@ class BlockedRunner {
   };
   std::mutex mu_;
   std::unordered_map<size_t, CachedConv> cache_;  // by node index
-  size_t last_blocked_ = 0;
+  std::atomic<size_t> last_blocked_{0};
 
   friend struct BlockedPass;
 };
