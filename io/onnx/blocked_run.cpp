@@ -104,12 +104,13 @@ struct BlockedPass {
     return !(mode.training && !frozen);
   }
 
-  std::vector<int64_t> ints(const Node& n, const char* attr, std::vector<int64_t> fallback) const {
-    return n.attr_ints(attr, std::move(fallback));
-  }
-  bool explicit_pads(const Node& n) const {
-    const std::string p = n.attr_string("auto_pad", "NOTSET");
-    return p == "NOTSET" || p == "VALID";
+  // pads [top, left, bottom, right] of a node with explicit padding (auto_pad NOTSET or
+  // VALID); empty for SAME_* (the ordinary op works those out from the input).
+  std::vector<int64_t> explicit_pads(const Node& n) const {
+    const std::string mode = n.attr_string("auto_pad", "NOTSET");
+    if (mode == "VALID") return {0, 0, 0, 0};
+    if (mode != "NOTSET") return {};
+    return n.attr_ints("pads", {0, 0, 0, 0});
   }
 
   size_t conv(size_t i);
@@ -156,17 +157,16 @@ nc::PackedConv BlockedPass::packed(size_t i, const Tensor& w, const Tensor* bias
 
 size_t BlockedPass::conv(size_t i) {
   const Node& n = m.nodes[i];
-  if (n.inputs.size() < 2 || n.outputs.size() != 1 || !explicit_pads(n) || n.attr_int("group", 1) != 1) return 0;
+  const std::vector<int64_t> p = explicit_pads(n);
+  if (n.inputs.size() < 2 || n.outputs.size() != 1 || p.empty() || n.attr_int("group", 1) != 1) return 0;
   const Tensor* w = value(n.inputs[1]);
   const Tensor* bias = n.inputs.size() > 2 && !n.inputs[2].empty() ? value(n.inputs[2]) : nullptr;
   if (!w || !usable(*w) || w->dim() != 4 || (n.inputs.size() > 2 && !n.inputs[2].empty() && (!bias || !usable(*bias))))
     return 0;
   if (bias && (bias->dim() != 1 || bias->size(0) != w->size(0))) return 0;
-  if (ints(n, "dilations", {1, 1}) != std::vector<int64_t>{1, 1}) return 0;
-  if (ints(n, "kernel_shape", {w->size(2), w->size(3)}) != std::vector<int64_t>{w->size(2), w->size(3)}) return 0;
-  const std::vector<int64_t> s = ints(n, "strides", {1, 1});
-  std::vector<int64_t> p = ints(n, "pads", {0, 0, 0, 0});
-  if (n.attr_string("auto_pad", "NOTSET") == "VALID") p = {0, 0, 0, 0};
+  if (n.attr_ints("dilations", {1, 1}) != std::vector<int64_t>{1, 1}) return 0;
+  if (n.attr_ints("kernel_shape", {w->size(2), w->size(3)}) != std::vector<int64_t>{w->size(2), w->size(3)}) return 0;
+  const std::vector<int64_t> s = n.attr_ints("strides", {1, 1});
   if (s.size() != 2 || p.size() != 4) return 0;
   const int64_t border = std::max({p[0], p[1], p[2], p[3]});
   const Blocked* x = blocked_input(n.inputs[0], border);
@@ -206,11 +206,11 @@ size_t BlockedPass::conv(size_t i) {
 size_t BlockedPass::max_pool(size_t i) {
   const Node& n = m.nodes[i];
   auto it = blocked.find(n.inputs.at(0));
-  if (it == blocked.end() || it->second.l.lanes != B || !explicit_pads(n) || n.attr_int("storage_order", 0) != 0) return 0;
+  const std::vector<int64_t> p = explicit_pads(n);
+  if (it == blocked.end() || it->second.l.lanes != B || p.empty() || n.attr_int("storage_order", 0) != 0) return 0;
   if (n.outputs.size() > 1 && !n.outputs[1].empty()) return 0;  // the indices
-  const std::vector<int64_t> k = ints(n, "kernel_shape", {}), s = ints(n, "strides", {1, 1}), d = ints(n, "dilations", {1, 1});
-  std::vector<int64_t> p = ints(n, "pads", {0, 0, 0, 0});
-  if (n.attr_string("auto_pad", "NOTSET") == "VALID") p = {0, 0, 0, 0};
+  const std::vector<int64_t> k = n.attr_ints("kernel_shape", {}), s = n.attr_ints("strides", {1, 1}),
+                             d = n.attr_ints("dilations", {1, 1});
   if (k.size() != 2 || s.size() != 2 || d.size() != 2 || p.size() != 4) return 0;
   const nc::Layout& xl = it->second.l;
   const kernels::Pool2dGeometry g{.n = xl.n, .c = xl.c, .h = xl.h, .w = xl.w, .kh = k[0], .kw = k[1], .stride_h = s[0],

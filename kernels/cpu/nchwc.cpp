@@ -18,8 +18,7 @@ const Kernels* kernels_or_null(CpuIsa isa) {
   static const Kernels k512 = cpu_isa_supported(CpuIsa::Avx512) ? avx512_kernels() : Kernels{};
   static const Kernels k2 = cpu_isa_supported(CpuIsa::Avx2) ? avx2_kernels() : Kernels{};
   if (isa == CpuIsa::Auto) isa = cpu_isa_supported(CpuIsa::Avx512) ? CpuIsa::Avx512 : CpuIsa::Avx2;
-  HONE_CHECK(isa == CpuIsa::Avx512 || isa == CpuIsa::Avx2 || isa == CpuIsa::Auto, "nchwc: no blocked kernels for ISA ",
-             cpu_isa_name(isa));
+  HONE_CHECK(isa == CpuIsa::Avx512 || isa == CpuIsa::Avx2, "nchwc: no blocked kernels for ISA ", cpu_isa_name(isa));
   if (!cpu_isa_supported(isa)) return nullptr;
   return isa == CpuIsa::Avx512 ? &k512 : &k2;
 }
