@@ -9,6 +9,7 @@
 #include "hone.h"
 #include "kernels/context_exec.h"
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/conv2d_blocked.h"
 #include "kernels/cpu/nchwc.h"
 
 namespace {
@@ -58,7 +59,7 @@ void counters(benchmark::State& state, const hone::bench::PeakClock& clock, doub
 
 using hone::kernels::Conv2dAlgorithm;
 
-void BM_conv2d_forward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
+void BM_conv2d_forward(benchmark::State& state, Layer l, Conv2dAlgorithm algo, hone::kernels::cpu::CpuIsa isa) {
   const Conv2dGeometry g = geometry(l);
   hone::bench::fma_peak();  // measured once, before the first timed loop
   auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw), b = random(g.c_out);
@@ -66,27 +67,32 @@ void BM_conv2d_forward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
   const hone::bench::PeakClock clock;
   for (auto _ : state) {
     hone::kernels::cpu::conv2d_forward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
-                                        .bias = b.data(), .output = y.data(), .algorithm = algo}, hone::kernels::ContextExec());
+                                        .bias = b.data(), .output = y.data(), .algorithm = algo, .isa = isa},
+                                       hone::kernels::ContextExec());
     benchmark::ClobberMemory();
   }
   counters(state, clock, flops(g), g.n);
 }
 
-// Backward: input and weight gradients (what a fine-tuned middle layer needs): 2x forward flops.
-void BM_conv2d_backward(benchmark::State& state, Layer l, Conv2dAlgorithm algo) {
+// Backward: input and weight gradients (what a fine-tuned middle layer needs): 2x forward
+// flops. A network's first conv (3 input channels: the image) computes the weight gradient
+// alone, as in training, where the image needs no gradient: 1x forward flops.
+void BM_conv2d_backward(benchmark::State& state, Layer l, Conv2dAlgorithm algo, hone::kernels::cpu::CpuIsa isa) {
   const Conv2dGeometry g = geometry(l);
   hone::bench::fma_peak();  // measured once, before the first timed loop
   auto x = random(g.n * g.c_in * g.h * g.w), w = random(g.c_out * g.c_in * g.kh * g.kw),
        dy = random(g.n * g.c_out * g.out_h() * g.out_w());
   std::vector<float> dx(x.size()), dw(w.size()), db(size_t(g.c_out));
+  const bool stem = g.c_in == 3;
   const hone::bench::PeakClock clock;
   for (auto _ : state) {
     hone::kernels::cpu::conv2d_backward({.g = g, .dtype = hone::DType::Float32, .input = x.data(), .weight = w.data(),
-                                         .grad_output = dy.data(), .grad_input = dx.data(), .grad_weight = dw.data(),
-                                         .grad_bias = db.data(), .algorithm = algo}, hone::kernels::ContextExec());
+                                         .grad_output = dy.data(), .grad_input = stem ? nullptr : dx.data(),
+                                         .grad_weight = dw.data(), .grad_bias = db.data(), .algorithm = algo, .isa = isa},
+                                        hone::kernels::ContextExec());
     benchmark::ClobberMemory();
   }
-  counters(state, clock, 2 * flops(g), g.n);
+  counters(state, clock, (stem ? 1 : 2) * flops(g), g.n);
 }
 
 // The blocked (NCHWc) inference conv (kernels/cpu/nchwc.h) with its fused bias and ReLU,
@@ -113,24 +119,65 @@ void BM_conv2d_blocked(benchmark::State& state, Layer l) {
   counters(state, clock, flops(g), g.n);
 }
 
+// The blocked weight gradient (nchwc::conv_grad_weight) alone, x and dy already blocked:
+// the same FLOPs as the forward, so its %peak reads against "/blocked".
+void BM_conv2d_grad_weight_blocked(benchmark::State& state, Layer l) {
+  namespace nc = hone::kernels::cpu::nchwc;
+  const Conv2dGeometry g = geometry(l);
+  hone::bench::fma_peak();
+  const int64_t B = nc::lanes(), in_lanes = g.c_in <= 4 ? 4 : g.c_in <= 8 ? 8 : B;
+  const nc::Layout xl{.n = g.n, .c = g.c_in, .h = g.h, .w = g.w, .lanes = in_lanes, .border = g.pad_top};
+  const nc::Layout dyl{.n = g.n, .c = g.c_out, .h = g.out_h(), .w = g.out_w(), .lanes = B, .border = 1};
+  const auto x = random(g.n * g.c_in * g.h * g.w), dy = random(g.n * g.c_out * g.out_h() * g.out_w());
+  hone::kernels::cpu::AlignedFloats xb(size_t(xl.size())), dyb(size_t(dyl.size()));
+  std::vector<float> dw(size_t(g.c_out * g.c_in * g.kh * g.kw));
+  const hone::kernels::ContextExec exec;
+  nc::to_blocked(x.data(), xl, xb.data(), exec);
+  nc::to_blocked(dy.data(), dyl, dyb.data(), exec);
+  const hone::bench::PeakClock clock;
+  for (auto _ : state) {
+    nc::conv_grad_weight({.g = g, .x = xb.data(), .xl = xl, .dy = dyb.data(), .dyl = dyl, .dw = dw.data()}, exec);
+    benchmark::ClobberMemory();
+  }
+  counters(state, clock, flops(g), g.n);
+}
+
 // Each layer under Auto (what the library runs), and where the direct kernel can run also
-// under it and under the im2col lowering ("/direct", "/im2col"), so Auto's choice can be
-// checked against both in one run.
+// under it, under the blocked tiles on NCHW tensors and under the im2col lowering
+// ("/direct", "/blocked_nchw", "/im2col"), so Auto's choice can be checked in one run.
 int register_all = [] {
   for (const Layer& l : kLayers) {
     const Conv2dGeometry g = geometry(l);
     const bool direct = hone::kernels::cpu::conv2d_direct_supported(g);
     const Conv2dAlgorithm im2col = g.c_out <= 128 && g.c_in * g.kh * g.kw >= 256 ? Conv2dAlgorithm::Transposed
                                                                                  : Conv2dAlgorithm::Columns;
-    auto add = [&](const std::string& name, auto fn, Conv2dAlgorithm algo) {
-      benchmark::RegisterBenchmark(name.c_str(), fn, l, algo)->Unit(benchmark::kMillisecond)->UseRealTime();
+    using hone::kernels::cpu::CpuIsa;
+    auto add = [&](const std::string& name, auto fn, Conv2dAlgorithm algo, CpuIsa isa = CpuIsa::Auto) {
+      benchmark::RegisterBenchmark(name.c_str(), fn, l, algo, isa)->Unit(benchmark::kMillisecond)->UseRealTime();
     };
     add(std::string("conv2d_forward/") + l.name, BM_conv2d_forward, Conv2dAlgorithm::Auto);
     add(std::string("conv2d_backward/") + l.name, BM_conv2d_backward, Conv2dAlgorithm::Auto);
-    if (hone::kernels::cpu::nchwc::lanes() > 0)
+    if (hone::kernels::cpu::nchwc::lanes() > 0) {
       benchmark::RegisterBenchmark((std::string("conv2d_forward/") + l.name + "/blocked").c_str(), BM_conv2d_blocked, l)
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime();
+      benchmark::RegisterBenchmark((std::string("conv2d_grad_weight/") + l.name + "/blocked").c_str(),
+                                   BM_conv2d_grad_weight_blocked, l)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+    if (hone::kernels::cpu::conv_blocked::supported(g)) {  // the blocked tiles on NCHW tensors (training's convs)
+      add(std::string("conv2d_forward/") + l.name + "/blocked_nchw", BM_conv2d_forward, Conv2dAlgorithm::Blocked);
+      add(std::string("conv2d_backward/") + l.name + "/blocked_nchw", BM_conv2d_backward, Conv2dAlgorithm::Blocked);
+    }
+    // On an AVX-512 CPU, the AVX2 kernels too: how Auto's rule for AVX2-only CPUs compares
+    // them (the AVX2 rule cannot be measured on an AVX-512 CPU's clock and caches exactly).
+    if (hone::kernels::cpu::cpu_isa_supported(CpuIsa::Avx512) && hone::kernels::cpu::conv_blocked::supported(g, CpuIsa::Avx2)) {
+      for (auto [suffix, algo] : {std::pair{"/blocked_nchw_avx2", Conv2dAlgorithm::Blocked}, {"/direct_avx2", Conv2dAlgorithm::Direct}}) {
+        add(std::string("conv2d_forward/") + l.name + suffix, BM_conv2d_forward, algo, CpuIsa::Avx2);
+        add(std::string("conv2d_backward/") + l.name + suffix, BM_conv2d_backward, algo, CpuIsa::Avx2);
+      }
+    }
     if (direct) {
       add(std::string("conv2d_forward/") + l.name + "/direct", BM_conv2d_forward, Conv2dAlgorithm::Direct);
       add(std::string("conv2d_backward/") + l.name + "/direct", BM_conv2d_backward, Conv2dAlgorithm::Direct);

@@ -28,8 +28,11 @@ struct Conv2dGeometry {
 //   Direct:     no columns matrix; a register-blocked kernel over a zero-padded copy of the
 //               input (conv2d_direct.h). No dilation, one group, AVX-512 or AVX2 CPUs;
 //               forward and both gradients.
+//   Blocked:    the channel-blocked tiles (cpu/conv2d_blocked.h): operands converted to
+//               blocks of 16 (AVX-512) or 8 (AVX2) channels and back per call. Same limits
+//               as Direct; the input gradient of a strided conv falls back to Direct.
 //   Auto picks by shape and CPU.
-enum class Conv2dAlgorithm { Auto, Columns, Transposed, Direct };
+enum class Conv2dAlgorithm { Auto, Columns, Transposed, Direct, Blocked };
 
 struct Conv2dForwardArgs {
   Conv2dGeometry g;
@@ -51,7 +54,7 @@ struct Conv2dBackwardArgs {
   void* grad_input;   // nullptr: not needed (e.g. the first layer, or a frozen stem)
   void* grad_weight;  // nullptr: not needed (frozen weights); else overwritten
   void* grad_bias;    // nullptr: not needed; else overwritten
-  Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;  // Direct or Columns (Transposed: Columns)
+  Conv2dAlgorithm algorithm = Conv2dAlgorithm::Auto;  // Direct, Blocked or Columns (Transposed: Columns)
   cpu::CpuIsa isa = cpu::CpuIsa::Auto;  // CPU: the direct kernel's instruction set (tests run each)
 };
 

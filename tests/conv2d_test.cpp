@@ -3,6 +3,7 @@
 // layer shapes of ResNet-18 and VGG-16, and the errors users see.
 #include "kernels/context_exec.h"
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/conv2d_blocked.h"
 #include "kernels/cpu/conv2d_direct.h"
 #include "test_util.h"
 
@@ -16,8 +17,8 @@ std::vector<float> random_floats(int64_t n, uint64_t seed) {
   return uniform({n}, -1, 1, {}, &g).to_vector<float>();
 }
 
-// Every float32 lowering this geometry can take on this CPU: Direct once per instruction
-// set the CPU has (AVX-512 and AVX2 on an AVX-512 machine; DirectConvolutionEdges says
+// Every float32 lowering this geometry can take on this CPU: Direct and Blocked once per
+// instruction set the CPU has (AVX-512 and AVX2 on an AVX-512 machine; DirectConvolutionEdges says
 // when there is none).
 struct Variant {
   kernels::Conv2dAlgorithm algorithm;
@@ -29,6 +30,8 @@ std::vector<Variant> algorithms_for(const Conv2dGeometry& g) {
                                 {kernels::Conv2dAlgorithm::Transposed}};
   if (kernels::cpu::conv2d_direct_supported(g))
     for (auto isa : kernels::cpu::conv_direct::isas()) algos.push_back({kernels::Conv2dAlgorithm::Direct, isa});
+  for (auto isa : {kernels::cpu::CpuIsa::Avx512, kernels::cpu::CpuIsa::Avx2})
+    if (kernels::cpu::conv_blocked::supported(g, isa)) algos.push_back({kernels::Conv2dAlgorithm::Blocked, isa});
   return algos;
 }
 
@@ -277,6 +280,30 @@ TEST(Conv2dKernel, DirectRefusesWhatItCannotRun) {
     EXPECT_FALSE(kernels::cpu::conv2d_direct_supported(plain, kernels::cpu::CpuIsa::Avx512));
 }
 
+TEST(Conv2dKernel, BlockedRefusesWhatItCannotRun) {
+  const Conv2dGeometry dilated{.n = 1, .c_in = 2, .h = 6, .w = 6, .c_out = 2, .kh = 3, .kw = 3, .dilation_h = 2, .dilation_w = 2};
+  const Conv2dGeometry grouped{.n = 1, .c_in = 4, .h = 6, .w = 6, .c_out = 4, .kh = 3, .kw = 3, .groups = 2};
+  const Conv2dGeometry wide_pad{.n = 1, .c_in = 1, .h = 4, .w = 4, .c_out = 1, .kh = 3, .kw = 3, .pad_top = 3};
+  for (const auto& g : {dilated, grouped, wide_pad}) EXPECT_FALSE(kernels::cpu::conv_blocked::supported(g));
+  std::vector<float> x(72), w(36), y(16), dy(16), dw(36);
+  test::expect_error(
+      [&] {
+        kernels::cpu::conv2d_forward({.g = dilated, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+                                      .bias = nullptr, .output = y.data(), .algorithm = kernels::Conv2dAlgorithm::Blocked},
+                                     kernels::ContextExec());
+      },
+      {"conv2d", "blocked", "dilation"});
+  test::expect_error(
+      [&] {
+        kernels::cpu::conv2d_backward({.g = grouped, .dtype = DType::Float32, .input = x.data(), .weight = w.data(),
+                                       .grad_output = dy.data(), .grad_input = nullptr, .grad_weight = dw.data(),
+                                       .grad_bias = nullptr, .algorithm = kernels::Conv2dAlgorithm::Blocked,
+                                       .isa = kernels::cpu::CpuIsa::Portable},
+                                      kernels::ContextExec());
+      },
+      {"conv2d backward", "blocked", "one group"});
+}
+
 TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
   const Conv2dGeometry g{.n = 2, .c_in = 29, .h = 17, .w = 15, .c_out = 21, .kh = 3, .kw = 3, .stride_h = 2,
                          .stride_w = 1, .pad_top = 1, .pad_left = 1, .pad_bottom = 1, .pad_right = 1};
@@ -305,6 +332,8 @@ TEST(Conv2dKernel, BitIdenticalForAnyThreadCount) {
       {g, kernels::Conv2dAlgorithm::Columns}, {g, kernels::Conv2dAlgorithm::Transposed},
       {d, kernels::Conv2dAlgorithm::Columns}};
   if (kernels::cpu::conv2d_direct_supported(d)) runs.push_back({d, kernels::Conv2dAlgorithm::Direct});
+  if (kernels::cpu::conv_blocked::supported(d)) runs.push_back({d, kernels::Conv2dAlgorithm::Blocked});
+  if (kernels::cpu::conv_blocked::supported(g)) runs.push_back({g, kernels::Conv2dAlgorithm::Blocked});
   for (const auto& [geom, algo] : runs) {
     const std::vector<float> one = run(geom, 1, algo);
     for (int t : {2, 3}) {

@@ -184,6 +184,35 @@ TEST(Nchwc, GlobalAveragePoolAndConversionsRoundTrip) {
   }
 }
 
+// Every element of the blocked form where the layout says, zeros in the border and the
+// spare lanes, and back: lanes of 4, 8, the CPU's own and an image's 3; widths that leave
+// the 4-pixel transposes a tail.
+TEST(Nchwc, ConversionsPutEveryElementInPlace) {
+  if (blocked_isas().empty()) GTEST_SKIP() << "no blocked kernels on this CPU";
+  const hone::kernels::ContextExec exec;
+  for (const int64_t lanes : {int64_t(4), int64_t(8), nc::lanes(), int64_t(3)})
+    for (const int64_t w : {1, 5, 8, 19}) {
+      const nc::Layout l{.n = 2, .c = lanes == 3 ? 3 : 21, .h = 3, .w = w, .lanes = lanes, .border = w % 2 + 1};
+      SCOPED_TRACE(::testing::Message() << "lanes " << lanes << ", width " << w);
+      const std::vector<float> x = random(l.n * l.c * l.h * l.w, 12);
+      Buffer b(l);  // NaN-filled
+      nc::to_blocked(x.data(), l, b.data.data(), exec);
+      for (int64_t i = 0; i < l.n; ++i)
+        for (int64_t blk = 0; blk < l.blocks(); ++blk)
+          for (int64_t yy = -l.border; yy < l.h + l.border; ++yy)
+            for (int64_t xx = -l.border; xx < l.w + l.border; ++xx)
+              for (int64_t lane = 0; lane < lanes; ++lane) {
+                const int64_t c = blk * lanes + lane;
+                const bool inside = c < l.c && yy >= 0 && yy < l.h && xx >= 0 && xx < l.w;
+                const float want = inside ? x[size_t(((i * l.c + c) * l.h + yy) * l.w + xx)] : 0.0f;
+                ASSERT_EQ(b.data.data()[l.at(i, blk, yy, xx) + lane], want) << i << " " << c << " " << yy << " " << xx;
+              }
+      std::vector<float> back(x.size(), std::nanf(""));
+      nc::from_blocked(b.data.data(), l, back.data(), exec);
+      EXPECT_EQ(back, x);
+    }
+}
+
 TEST(Nchwc, BadLayoutsAreErrors) {
   if (blocked_isas().empty()) GTEST_SKIP() << "no blocked kernels on this CPU";
   const int64_t B = nc::lanes();

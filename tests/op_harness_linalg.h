@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kernels/cpu/conv2d.h"
+#include "kernels/cpu/conv2d_blocked.h"
 #include "kernels/cpu/matmul.h"
 #include "op_harness_util.h"
 
@@ -90,6 +91,9 @@ std::vector<Lowering<Args>> conv_lowerings(const k::Conv2dGeometry& g, DType dty
   for (kc::CpuIsa isa : {kc::CpuIsa::Avx512, kc::CpuIsa::Avx2})
     if (kc::conv2d_direct_supported(g, isa))
       out.push_back({std::string("Direct ") + kc::cpu_isa_name(isa), set(k::Conv2dAlgorithm::Direct, isa)});
+  for (kc::CpuIsa isa : {kc::CpuIsa::Avx512, kc::CpuIsa::Avx2})
+    if (kc::conv_blocked::supported(g, isa))
+      out.push_back({std::string("Blocked ") + kc::cpu_isa_name(isa), set(k::Conv2dAlgorithm::Blocked, isa)});
   return out;
 }
 inline GradcheckResult conv_gradcheck(k::Conv2dGeometry g) {

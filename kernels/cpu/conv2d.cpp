@@ -5,6 +5,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/conv2d_blocked.h"
 #include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/conv2d_im2col.h"
 #include "tensor/allocator.h"
@@ -33,11 +34,30 @@ bool conv2d_direct_supported(const Conv2dGeometry& g, CpuIsa isa) {
 // C_out is small and K deep enough (layer1 1.6x, layer2 1.1-1.45x, 2 threads); with a
 // shallow K (the 3- and 7x7x3-channel stems) the transpose costs more than it saves. The
 // backward has one im2col lowering (Columns).
+//
+// The blocked tiles on NCHW tensors (Blocked) beat both on convs with a spatial kernel and a
+// block of output channels (conv2d_bench "/blocked_nchw", AMD EPYC Zen 5, 2 threads, pairs
+// from the same minute, ms forward / backward). AVX-512, stride 1: layer1 6.65 / 17.1
+// against direct 7.7 / 18.8, layer2 6.2 / 15.4 against 7.5 / 17.9, layer3 7.9 / 18.3
+// against 10.9 / 23.9, layer4 13.8 / 24.7 against im2col 21.0 / 36.0 (a noisy minute);
+// VGG-16 conv3_2 22.4 / 48.9 against 26.0 / 51.7, conv4_2 24.9 / 53.2 against 32.4 / 68.2.
+// Strided, where direct ran: the stem 9.0 / 18.7 against 11-12 / 20-22 (its weight gradient
+// alone), layer2.0.conv1 3.2-4.4 / 9.6-10.4 against 5.3-5.6 / 10.1-11.4 (dx stays direct);
+// layer4.0.conv1 (im2col) lost backward, 1x1s lost (packing and converting cost more than
+// the tile gains). AVX2 kernels on the same CPU: blocked beat direct where both ran with
+// 8+ channels in and out (layer2 10.9 / 25.6 against 13.4 / 31.1), lost on the stem's
+// backward (29.8 against 27.2); im2col against blocked on an AVX2-only CPU is unmeasured,
+// so its rule for many channels stands. Fewer than 3 input channels: unmeasured, unchanged.
 Conv2dAlgorithm conv2d_auto_algorithm(const Conv2dGeometry& g, bool backward) {
   if (conv2d_direct_supported(g)) {
-    const bool direct = conv_direct::isas().front() == CpuIsa::Avx2
-                            ? g.c_out <= 128 && g.kh * g.kw > 1
-                            : g.n * g.out_h() * g.out_w() >= 1024 && conv_direct::grid_utilisation(g) >= 0.8;
+    const bool avx2_only = conv_direct::isas().front() == CpuIsa::Avx2;
+    const bool direct = avx2_only ? g.c_out <= 128 && g.kh * g.kw > 1
+                                  : g.n * g.out_h() * g.out_w() >= 1024 && conv_direct::grid_utilisation(g) >= 0.8;
+    const bool unit_stride = g.stride_h == 1 && g.stride_w == 1;
+    const int64_t B = avx2_only ? 8 : 16;
+    const bool blocked = g.kh * g.kw > 1 && g.c_out >= B && conv_blocked::supported(g) &&
+                         (avx2_only ? direct && g.c_in >= B : g.c_in >= B ? direct || unit_stride : direct && g.c_in >= 3);
+    if (blocked) return Conv2dAlgorithm::Blocked;
     if (direct) return Conv2dAlgorithm::Direct;
   }
   if (backward) return Conv2dAlgorithm::Columns;
@@ -48,6 +68,10 @@ Conv2dAlgorithm conv2d_auto_algorithm(const Conv2dGeometry& g, bool backward) {
 namespace {
 void require_direct(const Conv2dGeometry& g, CpuIsa isa, const char* op) {
   HONE_CHECK(conv2d_direct_supported(g, isa), op, ": the direct algorithm needs no dilation, one group, ",
+             "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", cpu_isa_name(isa), ")");
+}
+void require_blocked(const Conv2dGeometry& g, CpuIsa isa, const char* op) {
+  HONE_CHECK(conv_blocked::supported(g, isa), op, ": the blocked algorithm needs no dilation, one group, ",
              "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", cpu_isa_name(isa), ")");
 }
 }  // namespace
@@ -62,6 +86,10 @@ void conv2d_forward(const Conv2dForwardArgs& a, const Exec& exec) {
       require_direct(a.g, a.isa, "conv2d");
       return conv_direct::forward(a.g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
                                   static_cast<const float*>(a.bias), static_cast<float*>(a.output), exec, a.isa);
+    case Conv2dAlgorithm::Blocked:
+      require_blocked(a.g, a.isa, "conv2d");
+      return conv_blocked::forward(a.g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
+                                   static_cast<const float*>(a.bias), static_cast<float*>(a.output), exec, a.isa);
     case Conv2dAlgorithm::Transposed: return conv_im2col::forward_transposed(a, exec);
     default: return conv_im2col::forward_columns(a, exec);
   }
@@ -86,6 +114,19 @@ void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
   if (g.n == 0 || (!a.grad_input && !a.grad_weight)) return;
   if (a.dtype == DType::Float64) return conv_im2col::backward_float64(a, exec);
   const Conv2dAlgorithm algo = a.algorithm == Conv2dAlgorithm::Auto ? conv2d_auto_algorithm(g, true) : a.algorithm;
+  if (algo == Conv2dAlgorithm::Blocked) {
+    require_blocked(g, a.isa, "conv2d backward");
+    conv_blocked::backward(g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
+                           static_cast<const float*>(a.grad_output), static_cast<float*>(a.grad_input),
+                           static_cast<float*>(a.grad_weight), exec, a.isa);
+    if (!a.grad_input || conv_blocked::grad_input_supported(g)) return;
+    // A strided conv's dx: the direct kernel where it runs, else im2col, for dx alone.
+    Conv2dBackwardArgs dx_only = a;
+    dx_only.grad_weight = dx_only.grad_bias = nullptr;
+    dx_only.algorithm = conv2d_direct_supported(g) ? Conv2dAlgorithm::Direct : Conv2dAlgorithm::Columns;
+    dx_only.isa = conv2d_direct_supported(g, a.isa) ? a.isa : CpuIsa::Auto;
+    return conv2d_backward(dx_only, exec);
+  }
   if (algo != Conv2dAlgorithm::Direct) return conv_im2col::backward_columns(a, exec);
   require_direct(g, a.isa, "conv2d backward");
   if (a.grad_input)

@@ -63,6 +63,12 @@ struct PackedConv {
 PackedConv pack_conv(const float* w, const float* bias, int64_t c_out, int64_t c_in, int64_t kh, int64_t kw,
                      int64_t in_lanes, CpuIsa isa = CpuIsa::Auto);
 
+// The weights of a stride-1 conv's input gradient, itself a conv of dY: channel axes
+// swapped and taps flipped (output channel ci, input channel co, tap (kh-1-ky, kw-1-kx) of
+// w), for a dY layout of lanes(isa) lanes; no bias.
+PackedConv pack_conv_transposed(const float* w, int64_t c_out, int64_t c_in, int64_t kh, int64_t kw,
+                                CpuIsa isa = CpuIsa::Auto);
+
 struct ConvArgs {
   Conv2dGeometry g;  // dilation 1, one group; each pad <= x's border
   const float* x;
@@ -74,6 +80,20 @@ struct ConvArgs {
   bool relu = false;
 };
 void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa = CpuIsa::Auto);
+
+// The weight gradient dw[co, ci, ky, kx] = sum over images and output pixels of
+// dy[co, pixel] * x[ci, the pixel's input at tap (ky, kx)], overwriting dw ([c_out, c_in,
+// kh, kw] contiguous). Training's third product: tiles of 8 (AVX2: 4) input channels x up
+// to 3 output blocks per tap, each summed by one thread over all pixels in a fixed order.
+struct GradWeightArgs {
+  Conv2dGeometry g;  // dilation 1, one group; each pad <= x's border
+  const float* x;
+  Layout xl;  // n, c, h, w as g; lanes 4, 8 or lanes(isa)
+  const float* dy;
+  Layout dyl;  // n, c_out, out_h, out_w; lanes(isa)
+  float* dw;
+};
+void conv_grad_weight(const GradWeightArgs& a, const Exec& exec, CpuIsa isa = CpuIsa::Auto);
 
 // Max pooling, blocked to blocked (x's border is not read: windows are clipped to the
 // image); NaN wins, as in the NCHW kernel. Output dims yl.h x yl.w must be g's.

@@ -25,6 +25,10 @@ struct V {
 #include "kernels/cpu/nchwc_tiles_impl.h"
 }  // namespace
 
-Kernels avx2_kernels() { return make_kernels<V, 2, 6>(); }
+Kernels avx2_kernels() {
+  Kernels k = make_kernels<V, 2, 6>();
+  add_grad_weight_tiles<V, 3, 0>(k);
+  return k;
+}
 
 }  // namespace hone::kernels::cpu::nchwc

@@ -28,6 +28,10 @@ struct V {
 
 // Measured against 2 x 12 and 3 x 8 (conv2d_bench --benchmark_filter=blocked, AMD EPYC
 // Zen 5): 4 x 6 won on every ResNet-18 and VGG-16 layer, 2 x 12 took twice as long.
-Kernels avx512_kernels() { return make_kernels<V, 4, 6>(); }
+Kernels avx512_kernels() {
+  Kernels k = make_kernels<V, 4, 6>();
+  add_grad_weight_tiles<V, 3, 3>(k);
+  return k;
+}
 
 }  // namespace hone::kernels::cpu::nchwc

@@ -27,6 +27,23 @@ struct TileArgs {
   bool first, last, has_residual, relu;  // first: start from the bias, else from y
 };
 using TileFn = void (*)(const TileArgs& t);
+
+// One weight-gradient tile: CI input channels (lanes of one input block) x CB output
+// blocks for one tap, summed over a run of output pixels (rows x cols of one image):
+// acc[c][j] += x[pixel's input for this tap, lane c] * dy[pixel, block j]. x and dy point at
+// the run's first pixel (x at the tap's input pixel and the first of the CI lanes, dy at
+// the first block); the acc for (c, j) lives at dw + c * dw_lane + j * dw_block.
+struct GradWeightTileArgs {
+  const float* x;
+  const float* dy;
+  float* dw;
+  int64_t rows, cols;
+  int64_t x_step, x_row, dy_row;  // floats from one pixel to the next / one row to the next
+  int64_t dy_block, dw_lane, dw_block;
+  bool first;  // start from zero, else from dw
+};
+using GradWeightTileFn = void (*)(const GradWeightTileArgs& t);
+constexpr int kMaxGradWeightBlocks = 4;
 using MaxPoolPlaneFn = void (*)(const Pool2dGeometry& g, const float* x, const Layout& xl, float* y, const Layout& yl);
 
 struct Kernels {
@@ -34,9 +51,13 @@ struct Kernels {
   int cb, p;           // the full tile
   TileFn tile[kMaxBlocks][kMaxPixels];  // [cb - 1][p - 1] for every smaller tile too
   MaxPoolPlaneFn max_pool_plane;  // one (image, block) plane: x and y at its origin
+  // Weight-gradient tiles [ci == 8][cb - 1] for CI = 4 and 8 input lanes, up to gw_cb[ci ==
+  // 8] output blocks (0: no tile with that CI; the registers would not hold it).
+  int gw_cb[2];
+  GradWeightTileFn grad_weight_tile[2][kMaxGradWeightBlocks];
 };
 
-Kernels avx512_kernels();  // 16 lanes: 4 blocks x 6 pixels (24 zmm accumulators)
-Kernels avx2_kernels();    // 8 lanes: 2 blocks x 6 pixels (12 ymm accumulators)
+Kernels avx512_kernels();  // 16 lanes: 4 blocks x 6 pixels (24 zmm accumulators); gradient 3 x 8
+Kernels avx2_kernels();    // 8 lanes: 2 blocks x 6 pixels (12 ymm accumulators); gradient 3 x 4
 
 }  // namespace hone::kernels::cpu::nchwc

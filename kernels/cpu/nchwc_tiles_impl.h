@@ -51,6 +51,44 @@ void fill_row(TileFn* row, std::integer_sequence<int, P...>) {
   ((row[P] = conv_tile_any<V, CB, P + 1>), ...);
 }
 
+// The weight-gradient tile (GradWeightTileArgs): per output pixel, CB dy loads and CI
+// broadcasts of x feed CB x CI FMAs. One loop over the run's pixels (a row change is a
+// pointer jump inside it).
+template <class V, int CB, int CI, bool FIRST>
+void grad_weight_tile_run(const GradWeightTileArgs& t) {
+  using T = typename V::T;
+  T acc[CI][CB];
+  for (int c = 0; c < CI; ++c)
+    for (int j = 0; j < CB; ++j) acc[c][j] = FIRST ? V::set1(0.0f) : V::load(t.dw + c * t.dw_lane + j * t.dw_block);
+  const float* xp = t.x;
+  const float* dp = t.dy;
+  const int64_t x_jump = t.x_row - t.cols * t.x_step, dy_jump = t.dy_row - t.cols * V::W;
+  int64_t col = 0;
+  for (int64_t q = 0, n = t.rows * t.cols; q < n; ++q) {
+    T d[CB];
+    for (int j = 0; j < CB; ++j) d[j] = V::load(dp + j * t.dy_block);
+    for (int c = 0; c < CI; ++c) {
+      const T xv = V::set1(xp[c]);
+      for (int j = 0; j < CB; ++j) acc[c][j] = V::fma(d[j], xv, acc[c][j]);
+    }
+    // The row change without a branch: with one, GCC moved the accumulators through the
+    // stack on every row.
+    const bool wrap = ++col == t.cols;
+    col = wrap ? 0 : col;
+    xp += t.x_step + (wrap ? x_jump : 0), dp += V::W + (wrap ? dy_jump : 0);
+  }
+  for (int c = 0; c < CI; ++c)
+    for (int j = 0; j < CB; ++j) V::store(t.dw + c * t.dw_lane + j * t.dw_block, acc[c][j]);
+}
+
+// first as a compile-time choice: with a run-time one GCC built the accumulators on the
+// stack and loaded them from there.
+template <class V, int CB, int CI>
+void grad_weight_tile(const GradWeightTileArgs& t) {
+  if (t.first) grad_weight_tile_run<V, CB, CI, true>(t);
+  else grad_weight_tile_run<V, CB, CI, false>(t);
+}
+
 // One plane of max pooling: windows clipped to the image, taps in row-major order, a tap
 // replaces the running maximum when larger or NaN (the NCHW kernel's rule). Windows wholly
 // inside the image (all but the edges) skip the clipping.
@@ -96,4 +134,19 @@ Kernels make_kernels() {
   if constexpr (CB >= 4) fill_row<V, 4>(k.tile[3], std::make_integer_sequence<int, P>());
   k.max_pool_plane = max_pool_plane<V>;
   return k;
+}
+
+// Weight-gradient tiles: up to G4 output blocks with 4 input lanes, up to G8 with 8 (0: none).
+template <class V, int CB, int CI>
+constexpr GradWeightTileFn gw_tile_if(int most) {
+  return CB <= most ? grad_weight_tile<V, CB, CI> : nullptr;
+}
+template <class V, int G4, int G8>
+void add_grad_weight_tiles(Kernels& k) {
+  static_assert(G4 >= 1 && G4 <= kMaxGradWeightBlocks && G8 >= 0 && G8 <= kMaxGradWeightBlocks);
+  k.gw_cb[0] = G4, k.gw_cb[1] = G8;
+  k.grad_weight_tile[0][0] = gw_tile_if<V, 1, 4>(G4), k.grad_weight_tile[0][1] = gw_tile_if<V, 2, 4>(G4);
+  k.grad_weight_tile[0][2] = gw_tile_if<V, 3, 4>(G4), k.grad_weight_tile[0][3] = gw_tile_if<V, 4, 4>(G4);
+  k.grad_weight_tile[1][0] = gw_tile_if<V, 1, 8>(G8), k.grad_weight_tile[1][1] = gw_tile_if<V, 2, 8>(G8);
+  k.grad_weight_tile[1][2] = gw_tile_if<V, 3, 8>(G8), k.grad_weight_tile[1][3] = gw_tile_if<V, 4, 8>(G8);
 }

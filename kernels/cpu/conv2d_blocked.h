@@ -1,0 +1,28 @@
+#pragma once
+// conv2d on NCHW tensors through the channel-blocked kernels (nchwc.h): each call converts
+// its operands into the blocked layout, runs the blocked tiles and converts the result
+// back. Training's convs, whose activations stay NCHW between ops (batch norm and ReLU in
+// training mode read and write NCHW), use it where the conversions cost less than the
+// tiles gain over the NCHW kernels (conv2d_auto_algorithm, measured per layer).
+//   forward:      the inference tile (bias in registers).
+//   grad weight:  nchwc::conv_grad_weight over blocked x and dy (any stride).
+//   grad input:   stride 1 only: a conv of dy (padding k - 1 - p) with the weights'
+//                 channel axes swapped and taps flipped; strided convs take the direct
+//                 kernel (or im2col) for dx alone.
+#include "kernels/cpu/conv2d.h"
+
+namespace hone::kernels::cpu::conv_blocked {
+
+// Dilation 1, one group, each pad below the kernel size, and a CPU with blocked kernels
+// for isa (AVX-512 or AVX2 + FMA).
+bool supported(const Conv2dGeometry& g, CpuIsa isa = CpuIsa::Auto);
+
+void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, const Exec& exec,
+             CpuIsa isa = CpuIsa::Auto);
+// dx and dw may each be nullptr (not wanted); dx is computed here only for stride 1
+// (grad_input_supported), the caller computes it otherwise.
+bool grad_input_supported(const Conv2dGeometry& g);
+void backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
+              const Exec& exec, CpuIsa isa = CpuIsa::Auto);
+
+}  // namespace hone::kernels::cpu::conv_blocked
