@@ -30,7 +30,7 @@ void forward(const Conv2dGeometry& g, const float* x, const float* w, const floa
   const nchwc::Layout yl{.n = g.n, .c = g.c_out, .h = g.out_h(), .w = g.out_w(), .lanes = B, .border = 0};
   AlignedFloats xb(size_t(xl.size())), yb(size_t(yl.size()));
   nchwc::to_blocked(x, xl, xb.data(), exec);
-  const nchwc::PackedConv packed = nchwc::pack_conv(w, bias, g.c_out, g.c_in, g.kh, g.kw, xl.lanes, isa);
+  const nchwc::PackedConv packed = nchwc::pack_conv(w, bias, g.c_out, g.c_in, g.kh, g.kw, xl.lanes, isa, exec);
   nchwc::conv({.g = g, .x = xb.data(), .xl = xl, .w = &packed, .y = yb.data(), .yl = yl}, exec, isa);
   nchwc::from_blocked(yb.data(), yl, y, exec);
 }
@@ -57,7 +57,7 @@ void backward(const Conv2dGeometry& g, const float* x, const float* w, const flo
     const Conv2dGeometry gt{.n = g.n, .c_in = g.c_out, .h = dyl.h, .w = dyl.w, .c_out = g.c_in, .kh = g.kh, .kw = g.kw,
                             .pad_top = g.kh - 1 - g.pad_top, .pad_left = g.kw - 1 - g.pad_left,
                             .pad_bottom = g.kh - 1 - g.pad_bottom, .pad_right = g.kw - 1 - g.pad_right};
-    const nchwc::PackedConv packed = nchwc::pack_conv_transposed(w, g.c_out, g.c_in, g.kh, g.kw, isa);
+    const nchwc::PackedConv packed = nchwc::pack_conv_transposed(w, g.c_out, g.c_in, g.kh, g.kw, isa, exec);
     const nchwc::Layout dxl{.n = g.n, .c = g.c_in, .h = g.h, .w = g.w, .lanes = B, .border = 0};
     AlignedFloats dxb(size_t(dxl.size()));
     nchwc::conv({.g = gt, .x = dyb.data(), .xl = dyl, .w = &packed, .y = dxb.data(), .yl = dxl}, exec, isa);

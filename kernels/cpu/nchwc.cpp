@@ -78,7 +78,7 @@ int64_t lanes(CpuIsa isa) {
 }
 
 PackedConv pack_conv(const float* w, const float* bias, int64_t c_out, int64_t c_in, int64_t kh, int64_t kw,
-                     int64_t in_lanes, CpuIsa isa) {
+                     int64_t in_lanes, CpuIsa isa, const Exec& exec) {
   const int64_t B = kernels_for(isa).lanes;
   HONE_CHECK(c_out > 0 && c_in > 0 && kh > 0 && kw > 0 && in_lanes > 0, "nchwc::pack_conv: bad sizes [", c_out, ", ", c_in,
              ", ", kh, ", ", kw, "] with ", in_lanes, " input lanes");
@@ -91,19 +91,22 @@ PackedConv pack_conv(const float* w, const float* bias, int64_t c_out, int64_t c
   // into that channel's lane of its block: the other way round, every read is a cache miss
   // once w outgrows L2 (6 ms for a 256 x 256 x 3 x 3 layer).
   float* dst = p.weights->data();
-  std::fill(dst, dst + ob * per_block, 0.0f);
-  for (int64_t co = 0; co < c_out; ++co) {
-    float* block = dst + (co / B) * per_block + co % B;
-    const float* src = w + co * c_in * kh * kw;
-    for (int64_t ci = 0; ci < c_in; ++ci)
-      for (int64_t t = 0; t < kh * kw; ++t)
-        block[(((ci / in_lanes) * kh * kw + t) * in_lanes + ci % in_lanes) * B] = src[ci * kh * kw + t];
-  }
+  parallel_for(exec, ob, 1, [&](int64_t b0, int64_t b1) {
+    std::fill(dst + b0 * per_block, dst + b1 * per_block, 0.0f);
+    for (int64_t co = b0 * B; co < std::min(c_out, b1 * B); ++co) {
+      float* block = dst + (co / B) * per_block + co % B;
+      const float* src = w + co * c_in * kh * kw;
+      for (int64_t ci = 0; ci < c_in; ++ci)
+        for (int64_t t = 0; t < kh * kw; ++t)
+          block[(((ci / in_lanes) * kh * kw + t) * in_lanes + ci % in_lanes) * B] = src[ci * kh * kw + t];
+    }
+  });
   for (int64_t co = 0; co < ob * B; ++co) p.bias->data()[co] = bias && co < c_out ? bias[co] : 0.0f;
   return p;
 }
 
-PackedConv pack_conv_transposed(const float* w, int64_t c_out, int64_t c_in, int64_t kh, int64_t kw, CpuIsa isa) {
+PackedConv pack_conv_transposed(const float* w, int64_t c_out, int64_t c_in, int64_t kh, int64_t kw, CpuIsa isa,
+                                const Exec& exec) {
   const int64_t B = kernels_for(isa).lanes;
   HONE_CHECK(c_out > 0 && c_in > 0 && kh > 0 && kw > 0, "nchwc::pack_conv_transposed: bad sizes [", c_out, ", ", c_in,
              ", ", kh, ", ", kw, "]");
@@ -114,18 +117,20 @@ PackedConv pack_conv_transposed(const float* w, int64_t c_out, int64_t c_in, int
   p.weights = std::make_shared<AlignedFloats>(size_t(ob * per_block));
   p.bias = std::make_shared<AlignedFloats>(size_t(ob * B));
   float* dst = p.weights->data();
-  std::fill(dst, dst + ob * per_block, 0.0f);
   std::fill(p.bias->data(), p.bias->data() + ob * B, 0.0f);
   // For one (ci block, co): 16 runs of w read in order, written into one (ci block, co
   // block) region of taps x B x B floats that stays in L1 for that co block's B channels.
-  for (int64_t cib = 0; cib < ob; ++cib)
-    for (int64_t co = 0; co < c_out; ++co) {
-      float* region = dst + (cib * ib + co / B) * taps * B * B + (co % B) * B;
-      for (int64_t ci = cib * B; ci < std::min(c_in, (cib + 1) * B); ++ci) {
-        const float* src = w + (co * c_in + ci) * taps;
-        for (int64_t t = 0; t < taps; ++t) region[(taps - 1 - t) * B * B + ci % B] = src[t];
+  parallel_for(exec, ob, 1, [&](int64_t b0, int64_t b1) {
+    std::fill(dst + b0 * per_block, dst + b1 * per_block, 0.0f);
+    for (int64_t cib = b0; cib < b1; ++cib)
+      for (int64_t co = 0; co < c_out; ++co) {
+        float* region = dst + (cib * ib + co / B) * taps * B * B + (co % B) * B;
+        for (int64_t ci = cib * B; ci < std::min(c_in, (cib + 1) * B); ++ci) {
+          const float* src = w + (co * c_in + ci) * taps;
+          for (int64_t t = 0; t < taps; ++t) region[(taps - 1 - t) * B * B + ci % B] = src[t];
+        }
       }
-    }
+  });
   return p;
 }
 

@@ -60,14 +60,16 @@ struct PackedConv {
 };
 // w: [c_out, c_in, kh, kw] contiguous; bias: c_out floats or nullptr. in_lanes: the lanes of
 // the layout the conv will read (lanes(isa), or c_in for an image of few channels).
+// Output blocks are packed in parallel over exec's threads (a training step packs every
+// trained conv's weights again: ResNet's layer4 holds 7M floats).
 PackedConv pack_conv(const float* w, const float* bias, int64_t c_out, int64_t c_in, int64_t kh, int64_t kw,
-                     int64_t in_lanes, CpuIsa isa = CpuIsa::Auto);
+                     int64_t in_lanes, CpuIsa isa = CpuIsa::Auto, const Exec& exec = Exec{});
 
 // The weights of a stride-1 conv's input gradient, itself a conv of dY: channel axes
 // swapped and taps flipped (output channel ci, input channel co, tap (kh-1-ky, kw-1-kx) of
 // w), for a dY layout of lanes(isa) lanes; no bias.
 PackedConv pack_conv_transposed(const float* w, int64_t c_out, int64_t c_in, int64_t kh, int64_t kw,
-                                CpuIsa isa = CpuIsa::Auto);
+                                CpuIsa isa = CpuIsa::Auto, const Exec& exec = Exec{});
 
 struct ConvArgs {
   Conv2dGeometry g;  // dilation 1, one group; each pad <= x's border
