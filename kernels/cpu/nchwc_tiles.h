@@ -43,7 +43,7 @@ struct GradWeightTileArgs {
   bool first;  // start from zero, else from dw
 };
 using GradWeightTileFn = void (*)(const GradWeightTileArgs& t);
-constexpr int kMaxGradWeightBlocks = 4;
+constexpr int kMaxGradWeightBlocks = 3;
 using MaxPoolPlaneFn = void (*)(const Pool2dGeometry& g, const float* x, const Layout& xl, float* y, const Layout& yl);
 
 struct Kernels {

@@ -81,8 +81,7 @@ void grad_weight_tile_run(const GradWeightTileArgs& t) {
     for (int j = 0; j < CB; ++j) V::store(t.dw + c * t.dw_lane + j * t.dw_block, acc[c][j]);
 }
 
-// first as a compile-time choice: with a run-time one GCC built the accumulators on the
-// stack and loaded them from there.
+// first chosen once per call, not per accumulator.
 template <class V, int CB, int CI>
 void grad_weight_tile(const GradWeightTileArgs& t) {
   if (t.first) grad_weight_tile_run<V, CB, CI, true>(t);
@@ -146,7 +145,7 @@ void add_grad_weight_tiles(Kernels& k) {
   static_assert(G4 >= 1 && G4 <= kMaxGradWeightBlocks && G8 >= 0 && G8 <= kMaxGradWeightBlocks);
   k.gw_cb[0] = G4, k.gw_cb[1] = G8;
   k.grad_weight_tile[0][0] = gw_tile_if<V, 1, 4>(G4), k.grad_weight_tile[0][1] = gw_tile_if<V, 2, 4>(G4);
-  k.grad_weight_tile[0][2] = gw_tile_if<V, 3, 4>(G4), k.grad_weight_tile[0][3] = gw_tile_if<V, 4, 4>(G4);
+  k.grad_weight_tile[0][2] = gw_tile_if<V, 3, 4>(G4);
   k.grad_weight_tile[1][0] = gw_tile_if<V, 1, 8>(G8), k.grad_weight_tile[1][1] = gw_tile_if<V, 2, 8>(G8);
-  k.grad_weight_tile[1][2] = gw_tile_if<V, 3, 8>(G8), k.grad_weight_tile[1][3] = gw_tile_if<V, 4, 8>(G8);
+  k.grad_weight_tile[1][2] = gw_tile_if<V, 3, 8>(G8);
 }
