@@ -125,7 +125,7 @@ void BM_conv2d_grad_weight_blocked(benchmark::State& state, Layer l) {
   namespace nc = hone::kernels::cpu::nchwc;
   const Conv2dGeometry g = geometry(l);
   hone::bench::fma_peak();
-  const int64_t B = nc::lanes(), in_lanes = g.c_in <= 4 ? 4 : g.c_in <= 8 ? 8 : B;
+  const int64_t B = nc::lanes(), in_lanes = nc::grad_weight_lanes(g.c_in);
   const nc::Layout xl{.n = g.n, .c = g.c_in, .h = g.h, .w = g.w, .lanes = in_lanes, .border = g.pad_top};
   const nc::Layout dyl{.n = g.n, .c = g.c_out, .h = g.out_h(), .w = g.out_w(), .lanes = B, .border = 1};
   const auto x = random(g.n * g.c_in * g.h * g.w), dy = random(g.n * g.c_out * g.out_h() * g.out_w());

@@ -66,12 +66,9 @@ Conv2dAlgorithm conv2d_auto_algorithm(const Conv2dGeometry& g, bool backward) {
 }
 
 namespace {
-void require_direct(const Conv2dGeometry& g, CpuIsa isa, const char* op) {
-  HONE_CHECK(conv2d_direct_supported(g, isa), op, ": the direct algorithm needs no dilation, one group, ",
-             "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", cpu_isa_name(isa), ")");
-}
-void require_blocked(const Conv2dGeometry& g, CpuIsa isa, const char* op) {
-  HONE_CHECK(conv_blocked::supported(g, isa), op, ": the blocked algorithm needs no dilation, one group, ",
+// Direct and Blocked run the same geometries on the same CPUs.
+void require(bool supported, const char* algorithm, CpuIsa isa, const char* op) {
+  HONE_CHECK(supported, op, ": the ", algorithm, " algorithm needs no dilation, one group, ",
              "padding below the kernel size and a CPU with AVX-512 or AVX2 (asked for ", cpu_isa_name(isa), ")");
 }
 }  // namespace
@@ -83,11 +80,11 @@ void conv2d_forward(const Conv2dForwardArgs& a, const Exec& exec) {
   const Conv2dAlgorithm algo = a.algorithm == Conv2dAlgorithm::Auto ? conv2d_auto_algorithm(a.g, false) : a.algorithm;
   switch (algo) {
     case Conv2dAlgorithm::Direct:
-      require_direct(a.g, a.isa, "conv2d");
+      require(conv2d_direct_supported(a.g, a.isa), "direct", a.isa, "conv2d");
       return conv_direct::forward(a.g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
                                   static_cast<const float*>(a.bias), static_cast<float*>(a.output), exec, a.isa);
     case Conv2dAlgorithm::Blocked:
-      require_blocked(a.g, a.isa, "conv2d");
+      require(conv_blocked::supported(a.g, a.isa), "blocked", a.isa, "conv2d");
       return conv_blocked::forward(a.g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
                                    static_cast<const float*>(a.bias), static_cast<float*>(a.output), exec, a.isa);
     case Conv2dAlgorithm::Transposed: return conv_im2col::forward_transposed(a, exec);
@@ -115,7 +112,7 @@ void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
   if (a.dtype == DType::Float64) return conv_im2col::backward_float64(a, exec);
   const Conv2dAlgorithm algo = a.algorithm == Conv2dAlgorithm::Auto ? conv2d_auto_algorithm(g, true) : a.algorithm;
   if (algo == Conv2dAlgorithm::Blocked) {
-    require_blocked(g, a.isa, "conv2d backward");
+    require(conv_blocked::supported(g, a.isa), "blocked", a.isa, "conv2d backward");
     conv_blocked::backward(g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
                            static_cast<const float*>(a.grad_output), static_cast<float*>(a.grad_input),
                            static_cast<float*>(a.grad_weight), exec, a.isa);
@@ -128,7 +125,7 @@ void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
     return conv2d_backward(dx_only, exec);
   }
   if (algo != Conv2dAlgorithm::Direct) return conv_im2col::backward_columns(a, exec);
-  require_direct(g, a.isa, "conv2d backward");
+  require(conv2d_direct_supported(g, a.isa), "direct", a.isa, "conv2d backward");
   if (a.grad_input)
     conv_direct::grad_input(g, static_cast<const float*>(a.weight), static_cast<const float*>(a.grad_output),
                             static_cast<float*>(a.grad_input), exec, a.isa);

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/nchwc.h"
 
 namespace hone::kernels::cpu::conv_blocked {
@@ -12,8 +13,9 @@ int64_t max_pad(const Conv2dGeometry& g) { return std::max({g.pad_top, g.pad_lef
 }  // namespace
 
 bool supported(const Conv2dGeometry& g, CpuIsa isa) {
-  if (g.groups != 1 || g.dilation_h != 1 || g.dilation_w != 1) return false;
-  if (std::max(g.pad_top, g.pad_bottom) >= g.kh || std::max(g.pad_left, g.pad_right) >= g.kw) return false;
+  // The direct kernel's geometries: one group, no dilation, each pad below the kernel size
+  // (so the input gradient's padding k - 1 - p is not negative).
+  if (!conv_direct::geometry_supported(g)) return false;
   if (isa != CpuIsa::Auto && isa != CpuIsa::Avx512 && isa != CpuIsa::Avx2) return false;
   if (isa != CpuIsa::Auto && !cpu_isa_supported(isa)) return false;
   return nchwc::lanes(isa) > 0;
@@ -47,8 +49,8 @@ void backward(const Conv2dGeometry& g, const float* x, const float* w, const flo
   AlignedFloats dyb(size_t(dyl.size()));
   nchwc::to_blocked(dy, dyl, dyb.data(), exec);
   if (dw) {
-    const int64_t lanes = g.c_in <= 4 ? 4 : g.c_in <= 8 ? 8 : B;
-    const nchwc::Layout xl{.n = g.n, .c = g.c_in, .h = g.h, .w = g.w, .lanes = lanes, .border = max_pad(g)};
+    const nchwc::Layout xl{.n = g.n, .c = g.c_in, .h = g.h, .w = g.w, .lanes = nchwc::grad_weight_lanes(g.c_in, isa),
+                           .border = max_pad(g)};
     AlignedFloats xb(size_t(xl.size()));
     nchwc::to_blocked(x, xl, xb.data(), exec);
     nchwc::conv_grad_weight({.g = g, .x = xb.data(), .xl = xl, .dy = dyb.data(), .dyl = dyl, .dw = dw}, exec, isa);

@@ -13,8 +13,8 @@
 
 namespace hone::kernels::cpu::conv_blocked {
 
-// Dilation 1, one group, each pad below the kernel size, and a CPU with blocked kernels
-// for isa (AVX-512 or AVX2 + FMA).
+// The direct kernel's geometries (dilation 1, one group, each pad below the kernel size, a
+// non-empty batch) and a CPU with blocked kernels for isa (AVX-512 or AVX2 + FMA).
 bool supported(const Conv2dGeometry& g, CpuIsa isa = CpuIsa::Auto);
 
 void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, const Exec& exec,

@@ -50,23 +50,34 @@ constexpr int64_t kChunkFloats = 32 * 1024;  // 128 KiB
 // Partial sums of an item (when its input blocks take several chunks) stay in L2 too.
 constexpr int64_t kItemOutputFloats = 64 * 1024;
 
-// dst[l * ld + k] = src[k * B + l] for k < K, l < nco (B a multiple of 4), by SSE 4 x 4
-// transposes.
+// The one SSE 4 x 4 transpose every layout change here goes through (SSE is in every
+// x86-64 CPU, so this file's default flags allow it): d_j[i] = s_i[j].
+inline void transpose4x4(const float* s0, const float* s1, const float* s2, const float* s3, float* d0, float* d1,
+                         float* d2, float* d3) {
+  __m128 r0 = _mm_loadu_ps(s0), r1 = _mm_loadu_ps(s1), r2 = _mm_loadu_ps(s2), r3 = _mm_loadu_ps(s3);
+  _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+  _mm_storeu_ps(d0, r0), _mm_storeu_ps(d1, r1), _mm_storeu_ps(d2, r2), _mm_storeu_ps(d3, r3);
+}
+
+// dst[l * ld + k] = src[k * B + l] for k < K, l < nco: B interleaved lanes into nco rows.
 void transpose_rows(const float* src, int64_t K, int64_t B, int64_t nco, float* dst, int64_t ld) {
   int64_t l = 0;
   for (; l + 4 <= nco; l += 4) {
     float *d0 = dst + l * ld, *d1 = d0 + ld, *d2 = d1 + ld, *d3 = d2 + ld;
     int64_t k = 0;
-    for (; k + 4 <= K; k += 4) {
-      const float* s = src + k * B + l;
-      __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + B), r2 = _mm_loadu_ps(s + 2 * B), r3 = _mm_loadu_ps(s + 3 * B);
-      _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-      _mm_storeu_ps(d0 + k, r0), _mm_storeu_ps(d1 + k, r1), _mm_storeu_ps(d2 + k, r2), _mm_storeu_ps(d3 + k, r3);
-    }
+    for (const float* s = src + l; k + 4 <= K; k += 4, s += 4 * B) transpose4x4(s, s + B, s + 2 * B, s + 3 * B, d0 + k, d1 + k, d2 + k, d3 + k);
     for (; k < K; ++k) d0[k] = src[k * B + l], d1[k] = src[k * B + l + 1], d2[k] = src[k * B + l + 2], d3[k] = src[k * B + l + 3];
   }
   for (; l < nco; ++l)
     for (int64_t k = 0; k < K; ++k) dst[l * ld + k] = src[k * B + l];
+}
+
+// A conv reading x (layout xl) for output pixels oh x ow stays inside x's border.
+void check_border(const Conv2dGeometry& g, const Layout& xl, int64_t oh, int64_t ow, const char* op) {
+  HONE_CHECK(oh > 0 && ow > 0 && g.pad_top <= xl.border && g.pad_left <= xl.border &&
+                 (oh - 1) * g.stride_h + g.kh - 1 - g.pad_top <= g.h - 1 + xl.border &&
+                 (ow - 1) * g.stride_w + g.kw - 1 - g.pad_left <= g.w - 1 + xl.border,
+             op, ": the padding passes the input's border of ", xl.border);
 }
 
 }  // namespace
@@ -148,10 +159,7 @@ void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa) {
   HONE_CHECK(yl.n == g.n && yl.c == g.c_out && yl.h == g.out_h() && yl.w == g.out_w() && yl.lanes == k.lanes,
              "nchwc::conv: output layout does not match the conv");
   const int64_t oh = yl.h, ow = yl.w;
-  HONE_CHECK(oh > 0 && ow > 0 && g.pad_top <= xl.border && g.pad_left <= xl.border &&
-                 (oh - 1) * g.stride_h + g.kh - 1 - g.pad_top <= g.h - 1 + xl.border &&
-                 (ow - 1) * g.stride_w + g.kw - 1 - g.pad_left <= g.w - 1 + xl.border,
-             "nchwc::conv: the padding passes the input's border of ", xl.border);
+  check_border(g, xl, oh, ow, "nchwc::conv");
   if (g.n == 0) return;
 
   const int64_t B = k.lanes, cobs = yl.blocks(), cibs = xl.blocks();
@@ -199,6 +207,8 @@ void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa) {
   });
 }
 
+int64_t grad_weight_lanes(int64_t c_in, CpuIsa isa) { return c_in <= 4 ? 4 : c_in <= 8 ? 8 : lanes(isa); }
+
 void conv_grad_weight(const GradWeightArgs& a, const Exec& exec, CpuIsa isa) {
   const Kernels& k = kernels_for(isa);
   const Conv2dGeometry& g = a.g;
@@ -210,10 +220,7 @@ void conv_grad_weight(const GradWeightArgs& a, const Exec& exec, CpuIsa isa) {
   HONE_CHECK(dyl.n == g.n && dyl.c == g.c_out && dyl.h == g.out_h() && dyl.w == g.out_w() && dyl.lanes == k.lanes,
              "nchwc::conv_grad_weight: output-gradient layout does not match the conv");
   const int64_t oh = dyl.h, ow = dyl.w, taps = g.kh * g.kw;
-  HONE_CHECK(oh > 0 && ow > 0 && g.pad_top <= xl.border && g.pad_left <= xl.border &&
-                 (oh - 1) * g.stride_h + g.kh - 1 - g.pad_top <= g.h - 1 + xl.border &&
-                 (ow - 1) * g.stride_w + g.kw - 1 - g.pad_left <= g.w - 1 + xl.border,
-             "nchwc::conv_grad_weight: the padding passes the input's border of ", xl.border);
+  check_border(g, xl, oh, ow, "nchwc::conv_grad_weight");
   if (g.n == 0) {
     std::fill(a.dw, a.dw + g.c_out * g.c_in * taps, 0.0f);
     return;
@@ -301,9 +308,9 @@ void global_avg_pool(const float* x, const Layout& xl, float* out, const Exec& e
   });
 }
 
-// The conversions move 4 channels x 4 pixels at a time through an SSE transpose (SSE is in
-// every x86-64 CPU, so this file's default flags allow it): a scalar copy stores one float
-// per instruction, at a stride of a whole pixel, and took 8% of a blocked conv's backward.
+// The conversions move 4 channels x 4 pixels at a time through transpose4x4: a scalar copy
+// stores one float per instruction, at a stride of a whole pixel, and took 8% of a blocked
+// conv's backward.
 namespace {
 inline void zero_edges(float* plane, const Layout& l) {
   const int64_t rowf = l.row(), edge = l.border * l.lanes;
@@ -334,10 +341,8 @@ void to_blocked(const float* x, const Layout& l, float* out, const Exec& exec) {
           const float *s0 = lane_row(lane), *s1 = lane_row(lane + 1), *s2 = lane_row(lane + 2), *s3 = lane_row(lane + 3);
           int64_t xx = 0;
           for (; xx + 4 <= l.w; xx += 4) {
-            __m128 r0 = _mm_loadu_ps(s0 + xx), r1 = _mm_loadu_ps(s1 + xx), r2 = _mm_loadu_ps(s2 + xx), r3 = _mm_loadu_ps(s3 + xx);
-            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
             float* d = row + xx * B + lane;
-            _mm_storeu_ps(d, r0), _mm_storeu_ps(d + B, r1), _mm_storeu_ps(d + 2 * B, r2), _mm_storeu_ps(d + 3 * B, r3);
+            transpose4x4(s0 + xx, s1 + xx, s2 + xx, s3 + xx, d, d + B, d + 2 * B, d + 3 * B);
           }
           for (; xx < l.w; ++xx) {
             float* d = row + xx * B + lane;
@@ -358,27 +363,8 @@ void from_blocked(const float* x, const Layout& l, float* out, const Exec& exec)
   parallel_for(exec, l.n * blocks, 1, [&](int64_t p0, int64_t p1) {
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t i = p / blocks, b = p % blocks, c0 = b * B, nc = std::min(B, l.c - c0);
-      for (int64_t yy = 0; yy < l.h; ++yy) {
-        const float* row = x + l.at(i, b, yy, 0);
-        float* dst = out + (i * l.c + c0) * hw + yy * l.w;
-        int64_t lane = 0;
-        for (; B % 4 == 0 && lane + 4 <= nc; lane += 4) {
-          float *d0 = dst + lane * hw, *d1 = d0 + hw, *d2 = d1 + hw, *d3 = d2 + hw;
-          int64_t xx = 0;
-          for (; xx + 4 <= l.w; xx += 4) {
-            const float* s = row + xx * B + lane;
-            __m128 r0 = _mm_loadu_ps(s), r1 = _mm_loadu_ps(s + B), r2 = _mm_loadu_ps(s + 2 * B), r3 = _mm_loadu_ps(s + 3 * B);
-            _MM_TRANSPOSE4_PS(r0, r1, r2, r3);
-            _mm_storeu_ps(d0 + xx, r0), _mm_storeu_ps(d1 + xx, r1), _mm_storeu_ps(d2 + xx, r2), _mm_storeu_ps(d3 + xx, r3);
-          }
-          for (; xx < l.w; ++xx) {
-            const float* s = row + xx * B + lane;
-            d0[xx] = s[0], d1[xx] = s[1], d2[xx] = s[2], d3[xx] = s[3];
-          }
-        }
-        for (; lane < nc; ++lane)
-          for (int64_t xx = 0; xx < l.w; ++xx) dst[lane * hw + xx] = row[xx * B + lane];
-      }
+      for (int64_t yy = 0; yy < l.h; ++yy)
+        transpose_rows(x + l.at(i, b, yy, 0), l.w, B, nc, out + (i * l.c + c0) * hw + yy * l.w, hw);
     }
   });
 }

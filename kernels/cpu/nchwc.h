@@ -90,12 +90,15 @@ void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa = CpuIsa::Auto);
 struct GradWeightArgs {
   Conv2dGeometry g;  // dilation 1, one group; each pad <= x's border
   const float* x;
-  Layout xl;  // n, c, h, w as g; lanes 4, 8 or lanes(isa)
+  Layout xl;  // n, c, h, w as g; lanes 4, 8 or lanes(isa): grad_weight_lanes(c) for the fewest zeros
   const float* dy;
   Layout dyl;  // n, c_out, out_h, out_w; lanes(isa)
   float* dw;
 };
 void conv_grad_weight(const GradWeightArgs& a, const Exec& exec, CpuIsa isa = CpuIsa::Auto);
+// The lanes conv_grad_weight's x layout should use for c input channels: 4 (an image's 3),
+// 8, or a full block.
+int64_t grad_weight_lanes(int64_t c_in, CpuIsa isa = CpuIsa::Auto);
 
 // Max pooling, blocked to blocked (x's border is not read: windows are clipped to the
 // image); NaN wins, as in the NCHW kernel. Output dims yl.h x yl.w must be g's.
