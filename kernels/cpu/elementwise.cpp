@@ -172,11 +172,25 @@ void binary(const BinaryArgs& args, const Exec& exec) {
           const T s = T(x + alpha * y);
           return s > T(0) ? s : T(0);
         });
-      default: {
-        const BinaryOp op = args.op;  // the rest: less hot, one generic loop
-        return binary_rows(exec, layout, out, a, b, [op, alpha](T x, T y) { return apply_binary<T>(op, x, y, alpha); });
-      }
+      // The activations' backwards run once per activation per training step: each gets a
+      // loop of its own, which vectorises (through the generic switch below, ReLU's backward
+      // took 6% of a ResNet-18 step).
+      case BinaryOp::ReluBackward:
+        if constexpr (std::is_floating_point_v<T>)
+          return binary_rows(exec, layout, out, a, b, [](T g, T y) { return apply_binary<T>(BinaryOp::ReluBackward, g, y, 0); });
+        break;
+      case BinaryOp::SigmoidBackward:
+        if constexpr (std::is_floating_point_v<T>)
+          return binary_rows(exec, layout, out, a, b, [](T g, T y) { return apply_binary<T>(BinaryOp::SigmoidBackward, g, y, 0); });
+        break;
+      case BinaryOp::TanhBackward:
+        if constexpr (std::is_floating_point_v<T>)
+          return binary_rows(exec, layout, out, a, b, [](T g, T y) { return apply_binary<T>(BinaryOp::TanhBackward, g, y, 0); });
+        break;
+      default: break;
     }
+    const BinaryOp op = args.op;  // the rest: less hot, one generic loop
+    binary_rows(exec, layout, out, a, b, [op, alpha](T x, T y) { return apply_binary<T>(op, x, y, alpha); });
   });
 }
 
