@@ -213,6 +213,52 @@ TEST(Nchwc, ConversionsPutEveryElementInPlace) {
     }
 }
 
+// Every weight of the packed forms where the layout says (and zeros in the spare lanes and
+// blocks), on sizes that leave the 4 x 4 transposes tails both ways: pack_conv puts w[co][ci]
+// [t] at block co / B, row (ci / in_lanes, t, ci % in_lanes), lane co % B; pack_conv_transposed
+// puts it at block ci / B, region co / B, row (flipped t, co % B), lane ci % B.
+TEST(Nchwc, PackedWeightsPutEveryWeightInPlace) {
+  const hone::kernels::ContextExec exec;
+  for (CpuIsa isa : blocked_isas()) {
+    const int64_t B = nc::lanes(isa);
+    struct Shape {
+      int64_t c_out, c_in, kh, kw, in_lanes;
+    };
+    for (const Shape s : {Shape{5, 3, 7, 7, 3}, Shape{B + 3, 2 * B + 1, 3, 3, B}, Shape{3 * B, B, 1, 1, B}, Shape{7, 9, 2, 3, 4}}) {
+      SCOPED_TRACE(::testing::Message() << "lanes " << B << ", [" << s.c_out << ", " << s.c_in << ", " << s.kh << ", " << s.kw << "]");
+      const int64_t taps = s.kh * s.kw;
+      const std::vector<float> w = random(s.c_out * s.c_in * taps, 31), bias = random(s.c_out, 32);
+      const nc::PackedConv p = nc::pack_conv(w.data(), bias.data(), s.c_out, s.c_in, s.kh, s.kw, s.in_lanes, isa, exec);
+      const int64_t ob = (s.c_out + B - 1) / B, ib = (s.c_in + s.in_lanes - 1) / s.in_lanes;
+      const int64_t per_block = ib * taps * s.in_lanes * B;
+      ASSERT_GE(int64_t(p.weights->size()), ob * per_block);
+      for (int64_t blk = 0; blk < ob; ++blk)
+        for (int64_t cib = 0; cib < ib; ++cib)
+          for (int64_t t = 0; t < taps; ++t)
+            for (int64_t li = 0; li < s.in_lanes; ++li)
+              for (int64_t lane = 0; lane < B; ++lane) {
+                const int64_t co = blk * B + lane, ci = cib * s.in_lanes + li;
+                const float want = co < s.c_out && ci < s.c_in ? w[size_t((co * s.c_in + ci) * taps + t)] : 0.0f;
+                ASSERT_EQ(p.weights->data()[blk * per_block + ((cib * taps + t) * s.in_lanes + li) * B + lane], want)
+                    << co << " " << ci << " " << t;
+              }
+      const nc::PackedConv q = nc::pack_conv_transposed(w.data(), s.c_out, s.c_in, s.kh, s.kw, isa, exec);
+      const int64_t tob = (s.c_in + B - 1) / B, tib = (s.c_out + B - 1) / B;
+      ASSERT_GE(int64_t(q.weights->size()), tob * tib * taps * B * B);
+      for (int64_t blk = 0; blk < tob; ++blk)
+        for (int64_t cob = 0; cob < tib; ++cob)
+          for (int64_t t = 0; t < taps; ++t)
+            for (int64_t li = 0; li < B; ++li)
+              for (int64_t lane = 0; lane < B; ++lane) {
+                const int64_t ci = blk * B + lane, co = cob * B + li;
+                const float want = co < s.c_out && ci < s.c_in ? w[size_t((co * s.c_in + ci) * taps + (taps - 1 - t))] : 0.0f;
+                ASSERT_EQ(q.weights->data()[((blk * tib + cob) * taps + t) * B * B + li * B + lane], want)
+                    << co << " " << ci << " " << t;
+              }
+    }
+  }
+}
+
 TEST(Nchwc, BadLayoutsAreErrors) {
   if (blocked_isas().empty()) GTEST_SKIP() << "no blocked kernels on this CPU";
   const int64_t B = nc::lanes();

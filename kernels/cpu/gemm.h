@@ -52,6 +52,7 @@ class AlignedFloats {
   AlignedFloats(const AlignedFloats&) = delete;
   AlignedFloats& operator=(const AlignedFloats&) = delete;
   float* data() const { return data_; }
+  size_t size() const { return n_; }  // floats (at least the n asked for)
 
  private:
   float* data_;
