@@ -19,22 +19,23 @@ namespace {
 
 // Sums in double over eight fixed lanes (element i goes to lane i % 8), combined in a fixed
 // order: the additions no longer form one long dependent chain, and the result still
-// depends only on the data, never on threads.
+// depends only on the data, never on threads. The lanes are held as four pairs of doubles
+// so the loop vectorises (as eight doubles, GCC ran it scalar, spilling lanes to the
+// stack); term maps a double, or a pair of them, to what is summed.
+using Double2 = double __attribute__((vector_size(16)));
 template <typename T, typename F>
 double lane_sum(const T* p, int64_t n, F&& term) {
-  double lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  Double2 lanes[4] = {};
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) lanes[l] += term(p[i + l], i + l);
-  for (int l = 0; i < n; ++i, ++l) lanes[l] += term(p[i], i);
-  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+    for (int j = 0; j < 4; ++j) lanes[j] += term(Double2{double(p[i + 2 * j]), double(p[i + 2 * j + 1])});
+  for (int l = 0; i < n; ++i, ++l) lanes[l / 2][l % 2] += term(double(p[i]));
+  return ((lanes[0][0] + lanes[0][1]) + (lanes[1][0] + lanes[1][1])) +
+         ((lanes[2][0] + lanes[2][1]) + (lanes[3][0] + lanes[3][1]));
 }
 
 // The backward's two sums in one pass: sum(d) and sum(d * (x - mean) * invstd) over n
-// elements, d = dy (masked by y > 0 with a fused relu). Each is lane_sum's (8 lanes,
-// element i in lane i % 8, the same additions in the same order: the same bits as
-// lane_sum), with the lanes held as four pairs of doubles so the loop vectorises.
-using Double2 = double __attribute__((vector_size(16)));
+// elements, d = dy (masked by y > 0 with a fused relu), each in lane_sum's lanes and order.
 template <typename T, bool Relu>
 void dy_sums(const T* g, const T* x, const T* y, int64_t n, double mean, double invstd, double& a, double& b) {
   auto d = [g, y](int64_t k) {
@@ -75,12 +76,12 @@ void forward(const BatchNormForwardArgs& a, const Exec& exec) {
       if (a.use_batch_stats) {
         double sum = 0;
         for (int64_t i = 0; i < a.n; ++i)
-          sum += lane_sum(x + (i * a.c + c) * a.hw, a.hw, [](T v, int64_t) { return double(v); });
+          sum += lane_sum(x + (i * a.c + c) * a.hw, a.hw, [](auto v) { return v; });
         mean = sum / double(m);
         double sq = 0;  // two passes: no cancellation when |mean| >> std
         for (int64_t i = 0; i < a.n; ++i)
-          sq += lane_sum(x + (i * a.c + c) * a.hw, a.hw, [mean](T v, int64_t) {
-            const double d = double(v) - mean;
+          sq += lane_sum(x + (i * a.c + c) * a.hw, a.hw, [mean](auto v) {
+            const auto d = v - mean;
             return d * d;
           });
         var = sq / double(m);
