@@ -42,9 +42,14 @@ bool conv2d_direct_supported(const Conv2dGeometry& g, CpuIsa isa) {
 // against 10.9 / 23.9, layer4 13.8 / 24.7 against im2col 21.0 / 36.0 (a noisy minute);
 // VGG-16 conv3_2 22.4 / 48.9 against 26.0 / 51.7, conv4_2 24.9 / 53.2 against 32.4 / 68.2.
 // Strided, where direct ran: the stem 9.0 / 18.7 against 11-12 / 20-22 (its weight gradient
-// alone), layer2.0.conv1 3.2-4.4 / 9.6-10.4 against 5.3-5.6 / 10.1-11.4 (dx stays direct);
-// layer4.0.conv1 (im2col) lost backward, 1x1s lost (packing and converting cost more than
-// the tile gains). AVX2 kernels on the same CPU: blocked beat direct where both ran with
+// alone). With dx computed blocked phase by phase (two runs): layer2.0.conv1 2.7-3.3 /
+// 6.5-8.4 against direct 3.3-4.1 / 7.9-10.9, layer3.0.conv1 2.7-3.8 / 6.4-8.6 against im2col
+// 3.6-4.9 / 8.1-12.5, layer4.0.conv1 3.0-3.5 / 8.9-9.1 against im2col 4.1-5.2 / 7.6-8.9; the
+// strided 1x1 downsamples' backward (forward about even, kept) 1.9-2.6 against direct
+// 2.5-4.1 (layer2), 1.4-1.7 against 1.8-2.3 (layer3), 1.5-1.7 against im2col 1.3-1.4
+// (layer4); 1x1s at stride 1 are unmeasured and unchanged. AVX2 kernels on the same CPU:
+// strided 3x3 backward 12.3 against direct 14.7 (layer2.0.conv1), 13.7 against 21.7
+// (layer4.0.conv1). AVX2 kernels on the same CPU: blocked beat direct where both ran with
 // 8+ channels in and out (layer2 10.9 / 25.6 against 13.4 / 31.1), lost on the stem's
 // backward (29.8 against 27.2); im2col against blocked on an AVX2-only CPU is unmeasured,
 // so its rule for many channels stands. Fewer than 3 input channels: unmeasured, unchanged.
@@ -55,8 +60,9 @@ Conv2dAlgorithm conv2d_auto_algorithm(const Conv2dGeometry& g, bool backward) {
                                   : g.n * g.out_h() * g.out_w() >= 1024 && conv_direct::grid_utilisation(g) >= 0.8;
     const bool unit_stride = g.stride_h == 1 && g.stride_w == 1;
     const int64_t B = avx2_only ? 8 : 16;
-    const bool blocked = g.kh * g.kw > 1 && g.c_out >= B && conv_blocked::supported(g) &&
-                         (avx2_only ? direct && g.c_in >= B : g.c_in >= B ? direct || unit_stride : direct && g.c_in >= 3);
+    const bool blocked = g.c_out >= B && conv_blocked::supported(g) &&
+                         (g.kh * g.kw > 1 ? (avx2_only ? direct && g.c_in >= B : g.c_in >= B || (direct && g.c_in >= 3))
+                                          : !avx2_only && backward && !unit_stride && g.c_in >= B);
     if (blocked) return Conv2dAlgorithm::Blocked;
     if (direct) return Conv2dAlgorithm::Direct;
   }
@@ -113,16 +119,9 @@ void conv2d_backward(const Conv2dBackwardArgs& a, const Exec& exec) {
   const Conv2dAlgorithm algo = a.algorithm == Conv2dAlgorithm::Auto ? conv2d_auto_algorithm(g, true) : a.algorithm;
   if (algo == Conv2dAlgorithm::Blocked) {
     require(conv_blocked::supported(g, a.isa), "blocked", a.isa, "conv2d backward");
-    conv_blocked::backward(g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
-                           static_cast<const float*>(a.grad_output), static_cast<float*>(a.grad_input),
-                           static_cast<float*>(a.grad_weight), exec, a.isa);
-    if (!a.grad_input || conv_blocked::grad_input_supported(g)) return;
-    // A strided conv's dx: the direct kernel where it runs, else im2col, for dx alone.
-    Conv2dBackwardArgs dx_only = a;
-    dx_only.grad_weight = dx_only.grad_bias = nullptr;
-    dx_only.algorithm = conv2d_direct_supported(g) ? Conv2dAlgorithm::Direct : Conv2dAlgorithm::Columns;
-    dx_only.isa = conv2d_direct_supported(g, a.isa) ? a.isa : CpuIsa::Auto;
-    return conv2d_backward(dx_only, exec);
+    return conv_blocked::backward(g, static_cast<const float*>(a.input), static_cast<const float*>(a.weight),
+                                  static_cast<const float*>(a.grad_output), static_cast<float*>(a.grad_input),
+                                  static_cast<float*>(a.grad_weight), exec, a.isa);
   }
   if (algo != Conv2dAlgorithm::Direct) return conv_im2col::backward_columns(a, exec);
   require(conv2d_direct_supported(g, a.isa), "direct", a.isa, "conv2d backward");

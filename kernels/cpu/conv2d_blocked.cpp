@@ -2,6 +2,7 @@
 #include "kernels/cpu/conv2d_blocked.h"
 
 #include <algorithm>
+#include <vector>
 
 #include "kernels/cpu/conv2d_direct.h"
 #include "kernels/cpu/nchwc.h"
@@ -10,6 +11,26 @@ namespace hone::kernels::cpu::conv_blocked {
 
 namespace {
 int64_t max_pad(const Conv2dGeometry& g) { return std::max({g.pad_top, g.pad_left, g.pad_bottom, g.pad_right}); }
+
+// A strided conv's input gradient, split by output phase. dx pixel (s*i + p) (one axis;
+// the other is alike) takes exactly the taps k = r + s*j with r = (p + pad) mod s, reading
+// dy at i + q - j (q = (p + pad) div s): per phase, a stride-1 conv of dy with the sub-
+// kernel of those taps (flipped, as in the stride-1 case), starting nk - 1 - q rows before
+// i, its outputs written s apart. A phase without taps (a stride above the kernel size)
+// leaves zeros.
+struct Phase {
+  int64_t r, taps, pad, out;  // first tap, tap count, the sub-conv's pad, dx pixels in the phase
+};
+Phase phase(int64_t p, int64_t s, int64_t k, int64_t pad, int64_t size) {
+  const int64_t r = (p + pad) % s, q = (p + pad) / s;
+  const int64_t taps = r < k ? (k - r + s - 1) / s : 0;
+  return {r, taps, taps - 1 - q, p < size ? (size - p + s - 1) / s : 0};
+}
+// How far past dy's edge (rows out_size..) or before it a phase reads.
+int64_t phase_border(const Phase& ph, int64_t dy_size) {
+  if (ph.taps == 0 || ph.out == 0) return 0;
+  return std::max<int64_t>({0, ph.pad, (ph.out - 1 - ph.pad + ph.taps - 1) - (dy_size - 1)});
+}
 }  // namespace
 
 bool supported(const Conv2dGeometry& g, CpuIsa isa) {
@@ -21,7 +42,6 @@ bool supported(const Conv2dGeometry& g, CpuIsa isa) {
   return nchwc::lanes(isa) > 0;
 }
 
-bool grad_input_supported(const Conv2dGeometry& g) { return g.stride_h == 1 && g.stride_w == 1; }
 
 void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, const Exec& exec,
              CpuIsa isa) {
@@ -40,12 +60,20 @@ void forward(const Conv2dGeometry& g, const float* x, const float* w, const floa
 void backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
               const Exec& exec, CpuIsa isa) {
   const int64_t B = nchwc::lanes(isa);
-  const bool with_dx = dx && grad_input_supported(g);
-  if (!with_dx && !dw) return;
-  // dx is a conv of dy padded by k - 1 - p on each side.
-  const int64_t dy_border =
-      with_dx ? std::max({g.kh - 1 - g.pad_top, g.kh - 1 - g.pad_bottom, g.kw - 1 - g.pad_left, g.kw - 1 - g.pad_right}) : 0;
-  const nchwc::Layout dyl{.n = g.n, .c = g.c_out, .h = g.out_h(), .w = g.out_w(), .lanes = B, .border = dy_border};
+  if (!dx && !dw) return;
+  const int64_t oh = g.out_h(), ow = g.out_w();
+  const bool unit_stride = g.stride_h == 1 && g.stride_w == 1;
+  // dx: with stride 1, a conv of dy padded by k - 1 - p on each side; else one per phase.
+  int64_t dy_border = 0;
+  if (dx && unit_stride) {
+    dy_border = std::max({g.kh - 1 - g.pad_top, g.kh - 1 - g.pad_bottom, g.kw - 1 - g.pad_left, g.kw - 1 - g.pad_right});
+  } else if (dx) {
+    for (int64_t py = 0; py < g.stride_h; ++py)
+      dy_border = std::max(dy_border, phase_border(phase(py, g.stride_h, g.kh, g.pad_top, g.h), oh));
+    for (int64_t px = 0; px < g.stride_w; ++px)
+      dy_border = std::max(dy_border, phase_border(phase(px, g.stride_w, g.kw, g.pad_left, g.w), ow));
+  }
+  const nchwc::Layout dyl{.n = g.n, .c = g.c_out, .h = oh, .w = ow, .lanes = B, .border = dy_border};
   AlignedFloats dyb(size_t(dyl.size()));
   nchwc::to_blocked(dy, dyl, dyb.data(), exec);
   if (dw) {
@@ -55,16 +83,42 @@ void backward(const Conv2dGeometry& g, const float* x, const float* w, const flo
     nchwc::to_blocked(x, xl, xb.data(), exec);
     nchwc::conv_grad_weight({.g = g, .x = xb.data(), .xl = xl, .dy = dyb.data(), .dyl = dyl, .dw = dw}, exec, isa);
   }
-  if (with_dx) {
-    const Conv2dGeometry gt{.n = g.n, .c_in = g.c_out, .h = dyl.h, .w = dyl.w, .c_out = g.c_in, .kh = g.kh, .kw = g.kw,
+  if (!dx) return;
+  const nchwc::Layout dxl{.n = g.n, .c = g.c_in, .h = g.h, .w = g.w, .lanes = B, .border = 0};
+  AlignedFloats dxb(size_t(dxl.size()));
+  if (unit_stride) {
+    const Conv2dGeometry gt{.n = g.n, .c_in = g.c_out, .h = oh, .w = ow, .c_out = g.c_in, .kh = g.kh, .kw = g.kw,
                             .pad_top = g.kh - 1 - g.pad_top, .pad_left = g.kw - 1 - g.pad_left,
                             .pad_bottom = g.kh - 1 - g.pad_bottom, .pad_right = g.kw - 1 - g.pad_right};
     const nchwc::PackedConv packed = nchwc::pack_conv_transposed(w, g.c_out, g.c_in, g.kh, g.kw, isa, exec);
-    const nchwc::Layout dxl{.n = g.n, .c = g.c_in, .h = g.h, .w = g.w, .lanes = B, .border = 0};
-    AlignedFloats dxb(size_t(dxl.size()));
     nchwc::conv({.g = gt, .x = dyb.data(), .xl = dyl, .w = &packed, .y = dxb.data(), .yl = dxl}, exec, isa);
-    nchwc::from_blocked(dxb.data(), dxl, dx, exec);
+  } else {
+    bool gaps = false;  // a phase with no taps: its pixels stay zero
+    for (int64_t py = 0; py < g.stride_h; ++py)
+      for (int64_t px = 0; px < g.stride_w; ++px)
+        gaps |= phase(py, g.stride_h, g.kh, g.pad_top, g.h).taps == 0 || phase(px, g.stride_w, g.kw, g.pad_left, g.w).taps == 0;
+    if (gaps) std::fill(dxb.data(), dxb.data() + dxl.size(), 0.0f);
+    std::vector<float> sub;
+    for (int64_t py = 0; py < g.stride_h; ++py)
+      for (int64_t px = 0; px < g.stride_w; ++px) {
+        const Phase fy = phase(py, g.stride_h, g.kh, g.pad_top, g.h), fx = phase(px, g.stride_w, g.kw, g.pad_left, g.w);
+        if (fy.taps == 0 || fx.taps == 0 || fy.out == 0 || fx.out == 0) continue;
+        // The phase's taps of w, [c_out][c_in][fy.taps][fx.taps] in w's order.
+        sub.resize(size_t(g.c_out * g.c_in * fy.taps * fx.taps));
+        float* d = sub.data();
+        for (int64_t oc = 0; oc < g.c_out * g.c_in; ++oc)
+          for (int64_t j = 0; j < fy.taps; ++j)
+            for (int64_t l = 0; l < fx.taps; ++l)
+              *d++ = w[(oc * g.kh + fy.r + j * g.stride_h) * g.kw + fx.r + l * g.stride_w];
+        const nchwc::PackedConv packed = nchwc::pack_conv_transposed(sub.data(), g.c_out, g.c_in, fy.taps, fx.taps, isa, exec);
+        const Conv2dGeometry gp{.n = g.n, .c_in = g.c_out, .h = oh, .w = ow, .c_out = g.c_in, .kh = fy.taps, .kw = fx.taps,
+                                .pad_top = fy.pad, .pad_left = fx.pad};
+        nchwc::conv({.g = gp, .x = dyb.data(), .xl = dyl, .w = &packed, .y = dxb.data(), .yl = dxl, .out_h = fy.out,
+                     .out_w = fx.out, .y_step_h = g.stride_h, .y_step_w = g.stride_w, .y_off_h = py, .y_off_w = px},
+                    exec, isa);
+      }
   }
+  nchwc::from_blocked(dxb.data(), dxl, dx, exec);
 }
 
 }  // namespace hone::kernels::cpu::conv_blocked

@@ -6,9 +6,9 @@
 // tiles gain over the NCHW kernels (conv2d_auto_algorithm, measured per layer).
 //   forward:      the inference tile (bias in registers).
 //   grad weight:  nchwc::conv_grad_weight over blocked x and dy (any stride).
-//   grad input:   stride 1 only: a conv of dy (padding k - 1 - p) with the weights'
-//                 channel axes swapped and taps flipped; strided convs take the direct
-//                 kernel (or im2col) for dx alone.
+//   grad input:   a conv of dy (padding k - 1 - p) with the weights' channel axes
+//                 swapped and taps flipped; a strided conv's, one such conv per output
+//                 phase (the taps that reach it), its outputs written stride apart.
 #include "kernels/cpu/conv2d.h"
 
 namespace hone::kernels::cpu::conv_blocked {
@@ -19,9 +19,7 @@ bool supported(const Conv2dGeometry& g, CpuIsa isa = CpuIsa::Auto);
 
 void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, const Exec& exec,
              CpuIsa isa = CpuIsa::Auto);
-// dx and dw may each be nullptr (not wanted); dx is computed here only for stride 1
-// (grad_input_supported), the caller computes it otherwise.
-bool grad_input_supported(const Conv2dGeometry& g);
+// dx and dw may each be nullptr (not wanted).
 void backward(const Conv2dGeometry& g, const float* x, const float* w, const float* dy, float* dx, float* dw,
               const Exec& exec, CpuIsa isa = CpuIsa::Auto);
 

@@ -176,9 +176,16 @@ void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa) {
              " lanes do not match the conv [", g.c_out, ", ", g.c_in, ", ", g.kh, ", ", g.kw, "] x ", k.lanes);
   HONE_CHECK(xl.n == g.n && xl.c == g.c_in && xl.h == g.h && xl.w == g.w && xl.lanes == w.in_lanes,
              "nchwc::conv: input layout does not match the conv");
-  HONE_CHECK(yl.n == g.n && yl.c == g.c_out && yl.h == g.out_h() && yl.w == g.out_w() && yl.lanes == k.lanes,
+  const bool phase = a.out_h > 0;
+  HONE_CHECK(yl.n == g.n && yl.c == g.c_out && yl.lanes == k.lanes &&
+                 (phase ? a.out_w > 0 && a.y_step_h > 0 && a.y_step_w > 0 && a.y_off_h >= 0 && a.y_off_w >= 0 &&
+                              (a.out_h - 1) * a.y_step_h + a.y_off_h < yl.h && (a.out_w - 1) * a.y_step_w + a.y_off_w < yl.w &&
+                              !a.residual
+                        : yl.h == g.out_h() && yl.w == g.out_w()),
              "nchwc::conv: output layout does not match the conv");
-  const int64_t oh = yl.h, ow = yl.w;
+  const int64_t oh = phase ? a.out_h : yl.h, ow = phase ? a.out_w : yl.w;
+  const int64_t sy = phase ? a.y_step_h : 1, sx = phase ? a.y_step_w : 1, y0 = phase ? a.y_off_h : 0,
+                x0 = phase ? a.y_off_w : 0;
   check_border(g, xl, oh, ow, "nchwc::conv");
   if (g.n == 0) return;
 
@@ -215,7 +222,7 @@ void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa) {
           const int64_t np = std::min<int64_t>(k.p, q1 - q);
           for (int64_t p = 0; p < np; ++p) {
             t.x[p] = a.x + xl.at(i, c0, oy * g.stride_h - g.pad_top, ox * g.stride_w - g.pad_left);
-            const int64_t yo = yl.at(i, cob0, oy, ox);
+            const int64_t yo = yl.at(i, cob0, oy * sy + y0, ox * sx + x0);
             t.y[p] = a.y + yo;
             t.r[p] = a.residual ? a.residual + yo : nullptr;
             if (++ox == ow) ox = 0, oy = oy + 1 == oh ? (++i, 0) : oy + 1;

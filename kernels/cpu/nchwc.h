@@ -80,6 +80,11 @@ struct ConvArgs {
   Layout yl;  // n, c_out, out_h, out_w; lanes = lanes(isa)
   const float* residual = nullptr;  // added before relu; layout yl
   bool relu = false;
+  // One phase of a strided conv's input gradient: the conv's own output grid is out_h x
+  // out_w (> 0), its pixel (oy, ox) is written at (oy * y_step_h + y_off_h, ox * y_step_w +
+  // y_off_w) of yl, and g's pads (g.h, g.w: x's dims) may be negative (the reads start
+  // inside x). out_h == 0: the output grid is yl's, g.out_h() x g.out_w().
+  int64_t out_h = 0, out_w = 0, y_step_h = 1, y_step_w = 1, y_off_h = 0, y_off_w = 0;
 };
 void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa = CpuIsa::Auto);
 
