@@ -198,6 +198,9 @@ void conv(const ConvArgs& a, const Exec& exec, CpuIsa isa) {
   int64_t row_blocks = (8 * exec.threads() + groups - 1) / groups;
   if (chunk < cibs) row_blocks = std::max(row_blocks, (rows * ow * B * k.cb + kItemOutputFloats - 1) / kItemOutputFloats);
   row_blocks = std::clamp<int64_t>(row_blocks, 1, rows);
+  // Items taken as threads come free: a count that is a multiple of the threads leaves
+  // none running alone at the end (ResNet's layer1 made 25 items for 2 threads).
+  while (groups * row_blocks % exec.threads() != 0 && row_blocks < rows) ++row_blocks;
 
   std::vector<int64_t> offsets;  // tap k of a chunk: (input block, ky, kx) from the chunk's origin
   for (int64_t b = 0; b < chunk; ++b)
