@@ -42,7 +42,6 @@ bool supported(const Conv2dGeometry& g, CpuIsa isa) {
   return nchwc::lanes(isa) > 0;
 }
 
-
 void forward(const Conv2dGeometry& g, const float* x, const float* w, const float* bias, float* y, const Exec& exec,
              CpuIsa isa) {
   const int64_t B = nchwc::lanes(isa);

@@ -59,21 +59,10 @@ inline void transpose4x4(const float* s0, const float* s1, const float* s2, cons
   _mm_storeu_ps(d0, r0), _mm_storeu_ps(d1, r1), _mm_storeu_ps(d2, r2), _mm_storeu_ps(d3, r3);
 }
 
-// dst[l * ld + k] = src[k * B + l] for k < K, l < nco: B interleaved lanes into nco rows.
-void transpose_rows(const float* src, int64_t K, int64_t B, int64_t nco, float* dst, int64_t ld) {
-  int64_t l = 0;
-  for (; l + 4 <= nco; l += 4) {
-    float *d0 = dst + l * ld, *d1 = d0 + ld, *d2 = d1 + ld, *d3 = d2 + ld;
-    int64_t k = 0;
-    for (const float* s = src + l; k + 4 <= K; k += 4, s += 4 * B) transpose4x4(s, s + B, s + 2 * B, s + 3 * B, d0 + k, d1 + k, d2 + k, d3 + k);
-    for (; k < K; ++k) d0[k] = src[k * B + l], d1[k] = src[k * B + l + 1], d2[k] = src[k * B + l + 2], d3[k] = src[k * B + l + 3];
-  }
-  for (; l < nco; ++l)
-    for (int64_t k = 0; k < K; ++k) dst[l * ld + k] = src[k * B + l];
-}
-
 // dst + row_of(k) gets lane l = src[l * ld + k], for l < nl and k < K: nl rows of K floats
-// become K rows of lanes (each row somewhere of the caller's choosing), in 4 x 4 blocks.
+// become K rows of nl lanes (each row where the caller chooses), in 4 x 4 blocks. Both
+// ways between the layouts: packing weights (rows of w into lanes) and unpacking blocked
+// data (a pixel's lanes, ld = B, into channel rows).
 template <class RowOf>
 void rows_to_lanes(const float* src, int64_t ld, int64_t nl, int64_t K, float* dst, RowOf row_of) {
   int64_t k = 0;
@@ -303,8 +292,9 @@ void conv_grad_weight(const GradWeightArgs& a, const Exec& exec, CpuIsa isa) {
     const int64_t ci_lo = cg0 * CI, ci_hi = std::min(cg1 * CI, g.c_in);
     if (ci_lo < ci_hi)
       for (int64_t cob = cob0; cob < cob0 + cb; ++cob)
-        transpose_rows(sums.data() + ((cob * cin_pad + ci_lo) * taps) * B, (ci_hi - ci_lo) * taps, B,
-                       std::min(B, g.c_out - cob * B), a.dw + (cob * B * g.c_in + ci_lo) * taps, g.c_in * taps);
+        rows_to_lanes(sums.data() + ((cob * cin_pad + ci_lo) * taps) * B, B, (ci_hi - ci_lo) * taps,
+                      std::min(B, g.c_out - cob * B), a.dw + (cob * B * g.c_in + ci_lo) * taps,
+                      [ld = g.c_in * taps](int64_t co) { return co * ld; });
   });
 }
 
@@ -394,7 +384,8 @@ void from_blocked(const float* x, const Layout& l, float* out, const Exec& exec)
     for (int64_t p = p0; p < p1; ++p) {
       const int64_t i = p / blocks, b = p % blocks, c0 = b * B, nc = std::min(B, l.c - c0);
       for (int64_t yy = 0; yy < l.h; ++yy)
-        transpose_rows(x + l.at(i, b, yy, 0), l.w, B, nc, out + (i * l.c + c0) * hw + yy * l.w, hw);
+        rows_to_lanes(x + l.at(i, b, yy, 0), B, l.w, nc, out + (i * l.c + c0) * hw + yy * l.w,
+                      [hw](int64_t c) { return c * hw; });
     }
   });
 }
