@@ -23,6 +23,10 @@ namespace {
 // so the loop vectorises (as eight doubles, GCC ran it scalar, spilling lanes to the
 // stack); term maps a double, or a pair of them, to what is summed.
 using Double2 = double __attribute__((vector_size(16)));
+// The lanes' sum, in the fixed order ((0 + 1) + (2 + 3)) + ((4 + 5) + (6 + 7)).
+double lanes_total(const Double2 (&l)[4]) {
+  return ((l[0][0] + l[0][1]) + (l[1][0] + l[1][1])) + ((l[2][0] + l[2][1]) + (l[3][0] + l[3][1]));
+}
 template <typename T, typename F>
 double lane_sum(const T* p, int64_t n, F&& term) {
   Double2 lanes[4] = {};
@@ -30,8 +34,7 @@ double lane_sum(const T* p, int64_t n, F&& term) {
   for (; i + 8 <= n; i += 8)
     for (int j = 0; j < 4; ++j) lanes[j] += term(Double2{double(p[i + 2 * j]), double(p[i + 2 * j + 1])});
   for (int l = 0; i < n; ++i, ++l) lanes[l / 2][l % 2] += term(double(p[i]));
-  return ((lanes[0][0] + lanes[0][1]) + (lanes[1][0] + lanes[1][1])) +
-         ((lanes[2][0] + lanes[2][1]) + (lanes[3][0] + lanes[3][1]));
+  return lanes_total(lanes);
 }
 
 // The backward's two sums in one pass: sum(d) and sum(d * (x - mean) * invstd) over n
@@ -55,8 +58,8 @@ void dy_sums(const T* g, const T* x, const T* y, int64_t n, double mean, double 
     la[l / 2][l % 2] += d(i);
     lb[l / 2][l % 2] += d(i) * (double(x[i]) - mean) * invstd;
   }
-  a += ((la[0][0] + la[0][1]) + (la[1][0] + la[1][1])) + ((la[2][0] + la[2][1]) + (la[3][0] + la[3][1]));
-  b += ((lb[0][0] + lb[0][1]) + (lb[1][0] + lb[1][1])) + ((lb[2][0] + lb[2][1]) + (lb[3][0] + lb[3][1]));
+  a += lanes_total(la);
+  b += lanes_total(lb);
 }
 
 template <typename T>

@@ -49,7 +49,7 @@ bool conv2d_direct_supported(const Conv2dGeometry& g, CpuIsa isa) {
 // 2.5-4.1 (layer2), 1.4-1.7 against 1.8-2.3 (layer3), 1.5-1.7 against im2col 1.3-1.4
 // (layer4); 1x1s at stride 1 are unmeasured and unchanged. AVX2 kernels on the same CPU:
 // strided 3x3 backward 12.3 against direct 14.7 (layer2.0.conv1), 13.7 against 21.7
-// (layer4.0.conv1). AVX2 kernels on the same CPU: blocked beat direct where both ran with
+// (layer4.0.conv1), and blocked beat direct wherever both ran with
 // 8+ channels in and out (layer2 10.9 / 25.6 against 13.4 / 31.1), lost on the stem's
 // backward (29.8 against 27.2); im2col against blocked on an AVX2-only CPU is unmeasured,
 // so its rule for many channels stands. Fewer than 3 input channels: unmeasured, unchanged.

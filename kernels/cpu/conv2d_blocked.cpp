@@ -63,14 +63,15 @@ void backward(const Conv2dGeometry& g, const float* x, const float* w, const flo
   const int64_t oh = g.out_h(), ow = g.out_w();
   const bool unit_stride = g.stride_h == 1 && g.stride_w == 1;
   // dx: with stride 1, a conv of dy padded by k - 1 - p on each side; else one per phase.
+  std::vector<Phase> rows, cols;  // the phases along each axis (strided dx only)
   int64_t dy_border = 0;
   if (dx && unit_stride) {
     dy_border = std::max({g.kh - 1 - g.pad_top, g.kh - 1 - g.pad_bottom, g.kw - 1 - g.pad_left, g.kw - 1 - g.pad_right});
   } else if (dx) {
-    for (int64_t py = 0; py < g.stride_h; ++py)
-      dy_border = std::max(dy_border, phase_border(phase(py, g.stride_h, g.kh, g.pad_top, g.h), oh));
-    for (int64_t px = 0; px < g.stride_w; ++px)
-      dy_border = std::max(dy_border, phase_border(phase(px, g.stride_w, g.kw, g.pad_left, g.w), ow));
+    for (int64_t py = 0; py < g.stride_h; ++py) rows.push_back(phase(py, g.stride_h, g.kh, g.pad_top, g.h));
+    for (int64_t px = 0; px < g.stride_w; ++px) cols.push_back(phase(px, g.stride_w, g.kw, g.pad_left, g.w));
+    for (const Phase& f : rows) dy_border = std::max(dy_border, phase_border(f, oh));
+    for (const Phase& f : cols) dy_border = std::max(dy_border, phase_border(f, ow));
   }
   const nchwc::Layout dyl{.n = g.n, .c = g.c_out, .h = oh, .w = ow, .lanes = B, .border = dy_border};
   AlignedFloats dyb(size_t(dyl.size()));
@@ -92,15 +93,14 @@ void backward(const Conv2dGeometry& g, const float* x, const float* w, const flo
     const nchwc::PackedConv packed = nchwc::pack_conv_transposed(w, g.c_out, g.c_in, g.kh, g.kw, isa, exec);
     nchwc::conv({.g = gt, .x = dyb.data(), .xl = dyl, .w = &packed, .y = dxb.data(), .yl = dxl}, exec, isa);
   } else {
-    bool gaps = false;  // a phase with no taps: its pixels stay zero
-    for (int64_t py = 0; py < g.stride_h; ++py)
-      for (int64_t px = 0; px < g.stride_w; ++px)
-        gaps |= phase(py, g.stride_h, g.kh, g.pad_top, g.h).taps == 0 || phase(px, g.stride_w, g.kw, g.pad_left, g.w).taps == 0;
-    if (gaps) std::fill(dxb.data(), dxb.data() + dxl.size(), 0.0f);
+    // A phase with no taps along either axis: its pixels stay zero.
+    const auto no_taps = [](const Phase& f) { return f.taps == 0; };
+    if (std::any_of(rows.begin(), rows.end(), no_taps) || std::any_of(cols.begin(), cols.end(), no_taps))
+      std::fill(dxb.data(), dxb.data() + dxl.size(), 0.0f);
     std::vector<float> sub;
     for (int64_t py = 0; py < g.stride_h; ++py)
       for (int64_t px = 0; px < g.stride_w; ++px) {
-        const Phase fy = phase(py, g.stride_h, g.kh, g.pad_top, g.h), fx = phase(px, g.stride_w, g.kw, g.pad_left, g.w);
+        const Phase &fy = rows[size_t(py)], &fx = cols[size_t(px)];
         if (fy.taps == 0 || fx.taps == 0 || fy.out == 0 || fx.out == 0) continue;
         // The phase's taps of w, [c_out][c_in][fy.taps][fx.taps] in w's order.
         sub.resize(size_t(g.c_out * g.c_in * fy.taps * fx.taps));
