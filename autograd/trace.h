@@ -88,6 +88,9 @@ void report(const char* op, std::initializer_list<Tensor> inputs, std::initializ
             std::initializer_list<TraceAttribute> attributes = {});
 }  // namespace detail
 
+// Whether a tracer is installed on this thread (a forward being exported op by op).
+inline bool tracing() { return detail::current_tracer != nullptr; }
+
 }  // namespace hone::autograd
 
 // HONE_TRACE("conv2d", {input, weight, bias}, {out}, {{"group", o.groups}, ...}): reports

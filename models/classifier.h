@@ -4,9 +4,11 @@
 //   - the head: its parameter names, a fresh one for N classes, the features it takes;
 //   - stages, input to output, to freeze "everything before layer3";
 //   - batch norm frozen where the weights are frozen (running statistics only).
+#include <atomic>
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/isa.h"
 #include "nn/module.h"
 #include "tensor/generator.h"
 
@@ -53,6 +55,24 @@ class Classifier : public nn::Module {
   std::vector<Tensor> head_parameters() const;
   std::vector<Tensor> body_parameters(bool trainable_only = true) const;
   bool is_head_parameter(const std::string& name) const;
+
+  // The blocked inference path of the frozen part (models/blocked.h for the built-in
+  // networks, io/onnx/blocked_run.h for imported graphs), on by default where the CPU has
+  // it; off runs every layer through the ordinary ops. `isa` forces the AVX-512 or AVX2
+  // kernels (tests run each the CPU supports).
+  void set_blocked_inference(bool on, kernels::cpu::CpuIsa isa = kernels::cpu::CpuIsa::Auto) {
+    blocked_enabled_ = on, blocked_isa_ = isa;
+  }
+  bool blocked_inference() const { return blocked_enabled_; }
+  // How many convs the last forward of a built-in network ran blocked (with what they
+  // fused); for tests and benchmarks. An imported graph counts its nodes instead
+  // (OnnxModule::last_blocked_nodes).
+  size_t last_blocked_convs() const { return last_blocked_convs_; }
+
+ protected:
+  bool blocked_enabled_ = true;
+  kernels::cpu::CpuIsa blocked_isa_ = kernels::cpu::CpuIsa::Auto;
+  std::atomic<size_t> last_blocked_convs_{0};
 };
 
 // The initialisers reset_parameters uses, for other Classifiers (an imported graph).

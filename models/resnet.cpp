@@ -4,6 +4,9 @@
 // Initialised as torchvision: convs kaiming-normal (fan_out, relu), BN weight 1 bias 0.
 #include "models/resnet.h"
 
+#include <algorithm>
+
+#include "models/blocked.h"
 #include "nn/init.h"
 
 namespace hone::models {
@@ -40,9 +43,46 @@ Tensor bn_relu(nn::Module& layer, const Tensor& x) {
   return relu(layer(x));
 }
 
-class BasicBlock : public nn::Module {
+// The child `name` of a block as a T, or null (a layer swapped in with replace_module).
+template <class T>
+T* child_as(const nn::Module& block, const std::string& name) {
+  for (const auto& [n, c] : block.children())
+    if (n == name) return dynamic_cast<T*>(c.get());
+  return nullptr;
+}
+
+// A residual block that can also run blocked, as inference (blocked.h).
+class ResidualBlock : public nn::Module {
  public:
-  BasicBlock(int64_t in, int64_t width, int64_t stride, Generator* gen) : Module("BasicBlock") {
+  using nn::Module::Module;
+  // The block on a blocked input: its convs with their batch norms folded and ReLUs fused,
+  // the shortcut added in the last conv. Null when a child is not the layer it was built
+  // with, or a conv cannot run blocked; the block then runs the ordinary way.
+  virtual std::unique_ptr<BlockedActivation> forward_blocked(BlockedForward& f, const BlockedActivation& x) const = 0;
+
+ protected:
+  // out = relu(bn_last(conv_last(h)) + shortcut(x)), h the main path's input to its last conv.
+  std::unique_ptr<BlockedActivation> finish_blocked(BlockedForward& f, const BlockedActivation& x,
+                                                    const BlockedActivation& h, const std::string& last) const {
+    auto* conv = child_as<nn::Conv2d>(*this, "conv" + last);
+    auto* bn = child_as<BatchNorm2d>(*this, "bn" + last);
+    if (!conv || !bn) return nullptr;
+    std::unique_ptr<BlockedActivation> projected;
+    for (const auto& [name, c] : children())
+      if (name == "downsample") {
+        auto* seq = dynamic_cast<nn::Sequential*>(c.get());
+        if (!seq || seq->size() != 2) return nullptr;
+        auto* dconv = dynamic_cast<nn::Conv2d*>(seq->children()[0].second.get());
+        auto* dbn = dynamic_cast<BatchNorm2d*>(seq->children()[1].second.get());
+        if (!dconv || !dbn || !(projected = f.conv(*dconv, dbn, false, x))) return nullptr;
+      }
+    return f.conv(*conv, bn, true, h, projected ? projected.get() : &x);
+  }
+};
+
+class BasicBlock : public ResidualBlock {
+ public:
+  BasicBlock(int64_t in, int64_t width, int64_t stride, Generator* gen) : ResidualBlock("BasicBlock") {
     register_module("conv1", conv(in, width, 3, stride, gen));
     register_module("bn1", bn(width));
     register_module("conv2", conv(width, width, 3, 1, gen));
@@ -58,13 +98,20 @@ class BasicBlock : public nn::Module {
     out = module("bn2")(module("conv2")(out));
     return add_relu(out, shortcut(*this, x));
   }
+  std::unique_ptr<BlockedActivation> forward_blocked(BlockedForward& f, const BlockedActivation& x) const override {
+    auto* conv1 = child_as<nn::Conv2d>(*this, "conv1");
+    auto* bn1 = child_as<BatchNorm2d>(*this, "bn1");
+    if (!conv1 || !bn1) return nullptr;
+    auto h = f.conv(*conv1, bn1, true, x);
+    return h ? finish_blocked(f, x, *h, "2") : nullptr;
+  }
   static constexpr int64_t expansion = 1;
 };
 
 // torchvision's v1.5 bottleneck: the stride sits on the 3x3 conv.
-class Bottleneck : public nn::Module {
+class Bottleneck : public ResidualBlock {
  public:
-  Bottleneck(int64_t in, int64_t width, int64_t stride, Generator* gen) : Module("Bottleneck") {
+  Bottleneck(int64_t in, int64_t width, int64_t stride, Generator* gen) : ResidualBlock("Bottleneck") {
     const int64_t out = width * expansion;
     register_module("conv1", conv(in, width, 1, 1, gen));
     register_module("bn1", bn(width));
@@ -82,12 +129,23 @@ class Bottleneck : public nn::Module {
     out = module("bn3")(module("conv3")(out));
     return add_relu(out, shortcut(*this, x));
   }
+  std::unique_ptr<BlockedActivation> forward_blocked(BlockedForward& f, const BlockedActivation& x) const override {
+    auto* conv1 = child_as<nn::Conv2d>(*this, "conv1");
+    auto* bn1 = child_as<BatchNorm2d>(*this, "bn1");
+    auto* conv2 = child_as<nn::Conv2d>(*this, "conv2");
+    auto* bn2 = child_as<BatchNorm2d>(*this, "bn2");
+    if (!conv1 || !bn1 || !conv2 || !bn2) return nullptr;
+    auto h1 = f.conv(*conv1, bn1, true, x);
+    auto h2 = h1 ? f.conv(*conv2, bn2, true, *h1) : nullptr;
+    return h2 ? finish_blocked(f, x, *h2, "3") : nullptr;
+  }
   static constexpr int64_t expansion = 4;
 };
 
 }  // namespace
 
-ResNet::ResNet(const ResNetConfig& cfg, Generator* gen) : Classifier("ResNet"), cfg_(cfg) {
+ResNet::ResNet(const ResNetConfig& cfg, Generator* gen)
+    : Classifier("ResNet"), cfg_(cfg), packed_convs_(std::make_shared<PackedConvCache>()) {
   HONE_CHECK(!cfg.blocks.empty() && cfg.blocks.size() == cfg.widths.size(), "ResNet: ", cfg.blocks.size(),
              " stage block counts for ", cfg.widths.size(), " widths");
   const int64_t stem_stride = cfg.stem_kernel == 7 ? 2 : 1;
@@ -120,9 +178,61 @@ int64_t ResNet::feature_dim() const {
 Tensor ResNet::forward_features(const Tensor& x) {
   HONE_CHECK(x.dim() == 4 && x.size(1) == cfg_.in_channels, "ResNet: expected input [N, ", cfg_.in_channels,
              ", H, W], got ", x.shape());
+  const auto& kids = children();
+  // The frozen front runs blocked (blocked.h) from the stem on, child by child and block by
+  // block, as far as each is frozen and of the layers it was built with; the rest, from
+  // where that stops, runs the ordinary way.
   Tensor y = x;
-  for (auto& [name, child] : children()) {
+  size_t next = 0;       // the first child not yet run
+  size_t next_block = 0;  // within it (a stage), the first block not yet run
+  size_t convs = 0;      // run blocked
+  auto* conv1 = child_as<nn::Conv2d>(*this, "conv1");
+  auto* bn1 = child_as<BatchNorm2d>(*this, "bn1");
+  if (blocked_enabled_ && BlockedForward::available() && kids.size() > 3 && conv1 == kids[0].second.get() &&
+      bn1 == kids[1].second.get() && dynamic_cast<nn::ReLU*>(kids[2].second.get()) && BlockedForward::frozen(*conv1, x) &&
+      BlockedForward::frozen(*bn1, x)) {
+    BlockedForward f(*packed_convs_, blocked_isa_);
+    const Padding2d& p = conv1->options().padding;
+    std::unique_ptr<BlockedActivation> a =
+        f.conv(*conv1, bn1, true, f.input(x, std::max({p.top(), p.left(), p.bottom(), p.right()})));
+    if (a) next = 3;
+    for (; a && next < kids.size(); ++next) {
+      nn::Module& child = *kids[next].second;
+      auto* stage = dynamic_cast<nn::Sequential*>(&child);
+      if (!stage && !BlockedForward::frozen(child, x)) break;
+      if (auto* pool = dynamic_cast<nn::MaxPool2d*>(&child)) {
+        auto pooled = f.max_pool(*pool, *a);
+        if (!pooled) break;
+        a = std::move(pooled);
+      } else if (stage) {
+        for (; next_block < stage->size(); ++next_block) {
+          auto* block = dynamic_cast<ResidualBlock*>(stage->children()[next_block].second.get());
+          auto out = block && BlockedForward::frozen(*block, x) ? block->forward_blocked(f, *a) : nullptr;
+          if (!out) break;
+          a = std::move(out);
+        }
+        if (next_block < stage->size()) break;
+        next_block = 0;
+      } else if (auto* avg = dynamic_cast<nn::AdaptiveAvgPool2d*>(&child);
+                 avg && avg->output_size() == std::array<int64_t, 2>{1, 1}) {
+        y = f.global_avg_pool(*a);
+        a.reset();
+      } else {
+        break;
+      }
+    }
+    if (a) y = f.tensor(*a);
+    convs = f.convs();
+  }
+  last_blocked_convs_ = convs;
+  for (; next < kids.size(); ++next) {
+    const auto& [name, child] = kids[next];
     if (name == "fc") break;
+    if (auto* stage = dynamic_cast<nn::Sequential*>(child.get()); stage && next_block > 0) {
+      for (; next_block < stage->size(); ++next_block) y = (*stage->children()[next_block].second)(y);
+      next_block = 0;
+      continue;
+    }
     y = (*child)(y);
   }
   return y.flatten(1);

@@ -5,6 +5,7 @@
 #include <array>
 #include <vector>
 
+#include "models/blocked.h"
 #include "models/classifier.h"
 #include "nn/layers.h"
 
@@ -36,6 +37,7 @@ class ResNet : public Classifier {
 
  private:
   ResNetConfig cfg_;
+  std::shared_ptr<PackedConvCache> packed_convs_;  // the frozen convs' blocked weights (blocked.h)
 };
 
 std::shared_ptr<ResNet> resnet18(int64_t num_classes = 1000, Generator* gen = nullptr);

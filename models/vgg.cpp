@@ -2,6 +2,8 @@
 // weight 1 bias 0, linears N(0, 0.01) with zero bias.
 #include "models/vgg.h"
 
+#include <algorithm>
+
 #include "nn/init.h"
 
 namespace hone::models {
@@ -16,7 +18,7 @@ std::shared_ptr<nn::Linear> linear_layer(int64_t in, int64_t out, Generator* gen
 }  // namespace
 
 VGG::VGG(const std::vector<int64_t>& layers, bool batch_norm, int64_t num_classes, Generator* gen)
-    : Classifier("VGG"), batch_norm_(batch_norm) {
+    : Classifier("VGG"), batch_norm_(batch_norm), packed_convs_(std::make_shared<PackedConvCache>()) {
   auto features = std::make_shared<nn::Sequential>();
   int64_t in = 3;
   for (int64_t v : layers) {
@@ -48,9 +50,51 @@ VGG::VGG(const std::vector<int64_t>& layers, bool batch_norm, int64_t num_classe
 
 Tensor VGG::forward_features(const Tensor& x) {
   HONE_CHECK(x.dim() == 4 && x.size(1) == 3, "VGG: expected input [N, 3, H, W], got ", x.shape());
-  Tensor y = module("avgpool")(module("features")(x)).flatten(1);
+  Tensor y = module("avgpool")(run_features(x)).flatten(1);
   auto& classifier = static_cast<nn::Sequential&>(module("classifier"));
   for (size_t i = 0; i + 1 < classifier.size(); ++i) y = (*classifier.children()[i].second)(y);
+  return y;
+}
+
+Tensor VGG::run_features(const Tensor& x) {
+  auto* features = dynamic_cast<nn::Sequential*>(&module("features"));
+  if (!features) return module("features")(x);
+  const auto& kids = features->children();
+  // The frozen front runs blocked (blocked.h): each conv with the batch norm and ReLU after
+  // it, and the max pools, as far as each is frozen and of the layers it was built with.
+  Tensor y = x;
+  size_t next = 0;  // the first layer not yet run
+  size_t convs = 0;      // run blocked
+  if (blocked_enabled_ && BlockedForward::available()) {
+    BlockedForward f(*packed_convs_, blocked_isa_);
+    std::unique_ptr<BlockedActivation> a;
+    const auto layer = [&](size_t i) { return i < kids.size() ? kids[i].second.get() : nullptr; };
+    while (next < kids.size() && BlockedForward::frozen(*layer(next), x)) {
+      std::unique_ptr<BlockedActivation> out;
+      size_t used = 1;
+      if (auto* conv = dynamic_cast<nn::Conv2d*>(layer(next))) {
+        auto* bn = dynamic_cast<nn::BatchNorm2d*>(layer(next + 1));
+        if (bn && !BlockedForward::frozen(*bn, x)) bn = nullptr;
+        used += bn ? 1 : 0;
+        const bool relu = dynamic_cast<nn::ReLU*>(layer(next + used)) != nullptr;
+        used += relu ? 1 : 0;
+        if (!a) {
+          const Padding2d& p = conv->options().padding;
+          a = std::make_unique<BlockedActivation>(f.input(x, std::max({p.top(), p.left(), p.bottom(), p.right()})));
+        }
+        out = f.conv(*conv, bn, relu, *a);
+      } else if (auto* pool = dynamic_cast<nn::MaxPool2d*>(layer(next)); pool && a) {
+        out = f.max_pool(*pool, *a);
+      }
+      if (!out) break;
+      a = std::move(out);
+      next += used;
+    }
+    if (next > 0) y = f.tensor(*a);
+    convs = f.convs();
+  }
+  last_blocked_convs_ = convs;
+  for (; next < kids.size(); ++next) y = (*kids[next].second)(y);
   return y;
 }
 

@@ -3,6 +3,7 @@
 // (a Sequential whose indices match torchvision's, so features.0.weight is the first
 // conv), "avgpool" (adaptive 7x7), "classifier" (Linear 25088-4096, ReLU, Dropout,
 // Linear 4096-4096, ReLU, Dropout, Linear 4096-num_classes).
+#include "models/blocked.h"
 #include "models/classifier.h"
 #include "nn/layers.h"
 
@@ -23,7 +24,9 @@ class VGG : public Classifier {
   bool batch_norm() const { return batch_norm_; }
 
  private:
+  Tensor run_features(const Tensor& x);  // features, its frozen front blocked
   bool batch_norm_;
+  std::shared_ptr<PackedConvCache> packed_convs_;  // the frozen convs' blocked weights (blocked.h)
 };
 
 std::shared_ptr<VGG> vgg11(int64_t num_classes = 1000, bool batch_norm = false, Generator* gen = nullptr);

@@ -35,6 +35,8 @@ namespace {
 thread_local std::map<const Module*, Shape>* t_trace = nullptr;
 }  // namespace
 
+bool Module::summarizing() { return t_trace != nullptr; }
+
 Tensor Module::operator()(const Tensor& x) {
   Tensor y = forward(x);
   if (t_trace && y.defined()) (*t_trace)[this] = y.shape();

@@ -70,6 +70,9 @@ class Module {
   // One line per layer: name, type, output shape, parameters, trainable or frozen; runs a
   // forward on zeros of `input_shape` under NoGradGuard (in eval mode, then restores).
   std::string summary(const Shape& input_shape);
+  // True on this thread while summary() records each layer's output: a forward must then
+  // run its layers one by one (not fused, models/blocked.h).
+  static bool summarizing();
 
  protected:
   // Parameters are created requiring grad; layers keep their own handle to the same tensor.

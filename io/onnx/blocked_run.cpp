@@ -17,13 +17,7 @@ bool BlockedRunner::available() { return nc::lanes() > 0; }
 
 namespace {
 
-struct Blocked {
-  nc::Layout l;
-  std::shared_ptr<kernels::cpu::AlignedFloats> buf;
-  float* data() const { return buf->data(); }
-};
-
-Blocked allocate(const nc::Layout& l) { return {l, std::make_shared<kernels::cpu::AlignedFloats>(size_t(l.size()))}; }
+using Blocked = models::BlockedActivation;
 
 bool is_cpu_float(const Tensor& t) {
   return t.defined() && t.device().is_cpu() && t.dtype() == DType::Float32;
@@ -72,7 +66,7 @@ struct BlockedPass {
     const Tensor x = t->contiguous();
     const nc::Layout l{.n = x.size(0), .c = x.size(1), .h = x.size(2), .w = x.size(3), .lanes = x.size(1) < B ? x.size(1) : B,
                        .border = border};
-    Blocked b = allocate(l);
+    Blocked b = Blocked::allocate(l);
     nc::to_blocked(x.data<float>(), l, b.data(), exec);
     return &(blocked[name] = b);
   }
@@ -119,40 +113,12 @@ struct BlockedPass {
   nc::PackedConv packed(size_t i, const Tensor& w, const Tensor* bias, const Node* bn, int64_t in_lanes);
 };
 
-// A copy (two shared pointers) of the cached entry: a forward on another thread that repacks
-// the entry cannot free the weights this one is reading.
 nc::PackedConv BlockedPass::packed(size_t i, const Tensor& w, const Tensor* bias, const Node* bn, int64_t in_lanes) {
-  std::vector<BlockedRunner::Source> sources{{w.data_ptr(), w.version()}};
-  sources.push_back(bias ? BlockedRunner::Source{bias->data_ptr(), bias->version()} : BlockedRunner::Source{nullptr, 0});
-  if (bn)
-    for (size_t k = 1; k < 5; ++k) {
-      const Tensor& t = *value(bn->inputs[k]);
-      sources.push_back({t.data_ptr(), t.version()});
-    }
-  std::lock_guard<std::mutex> lock(runner.mu_);
-  auto it = runner.cache_.find(i);
-  if (it != runner.cache_.end() && it->second.sources == sources && it->second.packed.in_lanes == in_lanes &&
-      it->second.packed.out_lanes == B)
-    return it->second.packed;
-  const int64_t c_out = w.size(0), per = w.numel() / c_out;
-  std::vector<float> wf = w.contiguous().to_vector<float>(), bf(size_t(c_out), 0.0f);
-  if (bias) bf = bias->contiguous().to_vector<float>();
-  if (bn) {  // y = (conv - mean) * scale / sqrt(var + eps) + B, folded into the conv
-    const double eps = bn->attr_float("epsilon", 1e-5);
-    const std::vector<float> scale = value(bn->inputs[1])->contiguous().to_vector<float>(),
-                             shift = value(bn->inputs[2])->contiguous().to_vector<float>(),
-                             mean = value(bn->inputs[3])->contiguous().to_vector<float>(),
-                             var = value(bn->inputs[4])->contiguous().to_vector<float>();
-    for (int64_t o = 0; o < c_out; ++o) {
-      const double s = double(scale[size_t(o)]) / std::sqrt(double(var[size_t(o)]) + eps);
-      for (int64_t k = 0; k < per; ++k) wf[size_t(o * per + k)] = float(double(wf[size_t(o * per + k)]) * s);
-      bf[size_t(o)] = float((double(bf[size_t(o)]) - double(mean[size_t(o)])) * s + double(shift[size_t(o)]));
-    }
-  }
-  BlockedRunner::CachedConv& c = runner.cache_[i];
-  c.sources = sources;
-  c.packed = nc::pack_conv(wf.data(), bf.data(), c_out, w.size(1), w.size(2), w.size(3), in_lanes, isa);
-  return c.packed;
+  if (!bn) return runner.cache_.get(i, w, bias, nullptr, in_lanes, isa);
+  const models::FoldedBatchNorm fold{.scale = value(bn->inputs[1]), .shift = value(bn->inputs[2]),
+                                     .mean = value(bn->inputs[3]), .var = value(bn->inputs[4]),
+                                     .eps = bn->attr_float("epsilon", 1e-5)};
+  return runner.cache_.get(i, w, bias, &fold, in_lanes, isa);
 }
 
 size_t BlockedPass::conv(size_t i) {
@@ -194,7 +160,7 @@ size_t BlockedPass::conv(size_t i) {
     relu = true, out = r->outputs[0], ++j;
 
   const nc::PackedConv pw = packed(i, *w, bias, bn, x->l.lanes);
-  Blocked y = allocate(yl);
+  Blocked y = Blocked::allocate(yl);
   nc::zero_border(y.data(), yl, exec);
   nc::conv({.g = g, .x = x->data(), .xl = x->l, .w = &pw, .y = y.data(), .yl = yl,
             .residual = residual ? residual->data() : nullptr, .relu = relu},
@@ -218,7 +184,7 @@ size_t BlockedPass::max_pool(size_t i) {
                                   .dilation_h = d[0], .dilation_w = d[1], .ceil_mode = n.attr_int("ceil_mode", 0) != 0};
   if (g.out_h() <= 0 || g.out_w() <= 0) return 0;
   const nc::Layout yl{.n = g.n, .c = g.c, .h = g.out_h(), .w = g.out_w(), .lanes = B, .border = 1};
-  Blocked y = allocate(yl);
+  Blocked y = Blocked::allocate(yl);
   nc::zero_border(y.data(), yl, exec);
   nc::max_pool(g, it->second.data(), xl, y.data(), yl, exec, isa);
   blocked[n.outputs[0]] = y;

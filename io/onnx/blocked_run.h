@@ -12,15 +12,13 @@
 // weights and bias, and sums run in another order); tests/onnx_blocked_test.cpp checks
 // both against each other. OnnxModule::set_blocked_inference(false) turns it off.
 #include <atomic>
-#include <cstdint>
 #include <functional>
-#include <mutex>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "io/onnx/model.h"
 #include "kernels/cpu/nchwc.h"
+#include "models/blocked.h"
 #include "tensor/tensor.h"
 
 namespace hone::io::onnx {
@@ -48,18 +46,7 @@ class BlockedRunner {
   size_t last_blocked_nodes() const { return last_blocked_; }
 
  private:
-  // A conv's packed weights, kept while the tensors they came from are unchanged.
-  struct Source {
-    const void* data;
-    uint64_t version;
-    bool operator==(const Source&) const = default;
-  };
-  struct CachedConv {
-    std::vector<Source> sources;  // weight, bias, then scale, B, mean, var when folded
-    kernels::cpu::nchwc::PackedConv packed;
-  };
-  std::mutex mu_;
-  std::unordered_map<size_t, CachedConv> cache_;  // by node index
+  models::PackedConvCache cache_;  // by node index
   std::atomic<size_t> last_blocked_{0};
 
   friend struct BlockedPass;

@@ -78,13 +78,8 @@ class OnnxModule : public models::Classifier {
   // the first node that reads it: "/layer1/layer1.0/conv1/Conv" -> "layer1.0.conv1".
   std::string stage_path(const std::string& parameter) const override;
 
-  // The blocked fast path for convs, pools and what they fuse (blocked_run.h), on by
-  // default where the CPU has it; off runs every node through the ordinary ops. `isa`
-  // forces the AVX-512 or AVX2 kernels (tests run each the CPU supports).
-  void set_blocked_inference(bool on, kernels::cpu::CpuIsa isa = kernels::cpu::CpuIsa::Auto) {
-    blocked_enabled_ = on, blocked_isa_ = isa;
-  }
-  bool blocked_inference() const { return blocked_enabled_; }
+  // set_blocked_inference (Classifier) switches the blocked fast path for convs, pools and
+  // what they fuse (blocked_run.h).
   // How many nodes the last forward ran blocked (0 when the path was off or unavailable).
   size_t last_blocked_nodes() const { return blocked_enabled_ && BlockedRunner::available() ? blocked_->last_blocked_nodes() : 0; }
 
@@ -100,8 +95,6 @@ class OnnxModule : public models::Classifier {
   std::map<std::string, Tensor> weights_;  // parameters, buffers and constant initializers by name
   int64_t declared_batch_ = -1;            // a fixed batch dim on the first input, if any
   BnPolicy bn_policy_ = BnPolicy::AsMode;
-  bool blocked_enabled_ = true;
-  kernels::cpu::CpuIsa blocked_isa_ = kernels::cpu::CpuIsa::Auto;
   std::shared_ptr<BlockedRunner> blocked_ = std::make_shared<BlockedRunner>();
 };
 
