@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # ResNet-18 (batch 8) and VGG-16 (batch 2) at 224x224 on the CPU: forward, training step,
-# head-only training step; hone beside PyTorch 1.13 (Debian python3-torch), each
+# head-only training step (and for ResNet-18 the head-only and layer4 + head steps with the
+# frozen stages' batch norm frozen); hone beside PyTorch 1.13 (Debian python3-torch), each
 # configuration in its own process (so peak memory is per configuration), same threads. Then
 # the fine-tuning steps as `hone finetune` runs them (an imported ResNet-18 file, frozen
 # stages blocked with batch norm frozen) beside PyTorch with the same stages frozen in eval mode.
@@ -13,23 +14,25 @@ threads=${1:-2}
 build=${2:-build/release}
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/peak.sh"
-printf "%-26s %10s %10s %8s %10s %10s %9s %9s\n" config "hone img/s" "torch img/s" ratio "hone MB" "torch MB" \
+printf "%-32s %10s %10s %8s %10s %10s %9s %9s\n" config "hone img/s" "torch img/s" ratio "hone MB" "torch MB" \
   "hone %pk" "torch %pk"
-for cfg in "resnet18 8" "vgg16 2"; do
+# hone's train_step_bench mode, PyTorch's torch_train_step.py mode, the row's name. The
+# frozen-BN rows freeze the frozen stages' batch norm (as hone finetune does), so hone runs
+# them as inference on the blocked path (models/blocked.h) and PyTorch runs them in eval mode.
+for cfg in "resnet18 8 0 0 forward" "resnet18 8 1 1 train-step" "resnet18 8 2 2 head-only-step" \
+           "resnet18 8 3 4 head-only-frozen-bn" "resnet18 8 4 3 layer4+head-frozen-bn" \
+           "vgg16 2 0 0 forward" "vgg16 2 1 1 train-step" "vgg16 2 2 2 head-only-step"; do
   set -- $cfg
-  model=$1 batch=$2
-  for mode in 0 1 2; do
-    name=$([ $mode = 0 ] && echo forward || ([ $mode = 1 ] && echo train-step || echo head-only-step))
-    ours=$(HONE_NUM_THREADS=$threads "$build/bench/train_step_bench" --benchmark_filter="BM_${model}_b${batch}/mode:${mode}/" \
-             --benchmark_format=csv 2>/dev/null | csv_columns img/s peak_MB GFLOP/s)
-    theirs=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/torch_train_step.py" "$model" "$batch" "$mode" "$threads" 2>/dev/null)
-    read -r _ hips hmb hflops <<<"$ours"
-    read -r _ tips tmb <<<"$theirs"
-    per_image=$(awk -v f="$hflops" -v i="$hips" 'BEGIN { print f / i }')  # the same work for PyTorch
-    printf "%-26s %10.2f %10.2f %7.2fx %10.0f %10.0f %8.1f%% %8.1f%%\n" "$model/$name" "$hips" "$tips" \
-      "$(echo "$hips / $tips" | bc -l)" "$hmb" "$tmb" \
-      "$(img_percent "$hips" "$per_image")" "$(img_percent "$tips" "$per_image")"
-  done
+  model=$1 batch=$2 mode=$3 torch_mode=$4 name=$5
+  ours=$(HONE_NUM_THREADS=$threads "$build/bench/train_step_bench" --benchmark_filter="BM_${model}_b${batch}/mode:${mode}/" \
+           --benchmark_format=csv 2>/dev/null | csv_columns img/s peak_MB GFLOP/s)
+  theirs=$(OMP_NUM_THREADS=$threads /usr/bin/python3 "$here/torch_train_step.py" "$model" "$batch" "$torch_mode" "$threads" 2>/dev/null)
+  read -r _ hips hmb hflops <<<"$ours"
+  read -r _ tips tmb <<<"$theirs"
+  per_image=$(awk -v f="$hflops" -v i="$hips" 'BEGIN { print f / i }')  # the same work for PyTorch
+  printf "%-32s %10.2f %10.2f %7.2fx %10.0f %10.0f %8.1f%% %8.1f%%\n" "$model/$name" "$hips" "$tips" \
+    "$(echo "$hips / $tips" | bc -l)" "$hmb" "$tmb" \
+    "$(img_percent "$hips" "$per_image")" "$(img_percent "$tips" "$per_image")"
 done
 
 # Fine-tuning as hone finetune runs it: an imported ResNet-18 file (generated weights), the
@@ -46,7 +49,7 @@ for cfg in "0 0 forward" "1 1 full-step" "2 4 head-only-step" "3 3 layer4+head-s
   read -r _ hips hmb hflops <<<"$ours"
   read -r _ tips tmb <<<"$theirs"
   per_image=$(awk -v f="$hflops" -v i="$hips" 'BEGIN { print f / i }')
-  printf "%-26s %10.2f %10.2f %7.2fx %10.0f %10.0f %8.1f%% %8.1f%%\n" "onnx-resnet18/$3" "$hips" "$tips" \
+  printf "%-32s %10.2f %10.2f %7.2fx %10.0f %10.0f %8.1f%% %8.1f%%\n" "onnx-resnet18/$3" "$hips" "$tips" \
     "$(echo "$hips / $tips" | bc -l)" "$hmb" "$tmb" \
     "$(img_percent "$hips" "$per_image")" "$(img_percent "$tips" "$per_image")"
 done
