@@ -15,10 +15,10 @@ namespace nc = kernels::cpu::nchwc;
 
 nc::PackedConv PackedConvCache::get(uintptr_t key, const Tensor& w, const Tensor* bias, const FoldedBatchNorm* bn,
                                     int64_t in_lanes, kernels::cpu::CpuIsa isa) {
-  std::vector<Source> sources{{w.data_ptr(), w.version()}};
-  for (const Tensor* t : {bias, bn ? bn->scale : nullptr, bn ? bn->shift : nullptr, bn ? bn->mean : nullptr,
+  std::vector<Source> sources;
+  for (const Tensor* t : {&w, bias, bn ? bn->scale : nullptr, bn ? bn->shift : nullptr, bn ? bn->mean : nullptr,
                           bn ? bn->var : nullptr})
-    sources.push_back(t ? Source{t->data_ptr(), t->version()} : Source{nullptr, 0});
+    sources.push_back(t ? Source{t->storage(), t->data_ptr(), t->version()} : Source{});
   const int64_t out_lanes = nc::lanes(isa);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = entries_.find(key);

@@ -35,7 +35,8 @@ struct FoldedBatchNorm {
 };
 
 // Packed conv weights (pack_conv, batch norm folded in) by key: a conv module, a graph node.
-// An entry is packed again when any tensor it came from changed (its storage or version).
+// An entry is packed again when any tensor it came from changed: another storage (held
+// weakly, so a new one at a freed one's address is still another) or another version.
 // Hands out copies that share the packed floats, so a forward on another thread that repacks
 // an entry cannot free the weights this one is reading.
 class PackedConvCache {
@@ -46,9 +47,12 @@ class PackedConvCache {
 
  private:
   struct Source {
-    const void* data;
-    uint64_t version;
-    bool operator==(const Source&) const = default;
+    std::weak_ptr<Storage> storage;
+    const void* data = nullptr;
+    uint64_t version = 0;
+    bool operator==(const Source& o) const {
+      return data == o.data && version == o.version && !storage.owner_before(o.storage) && !o.storage.owner_before(storage);
+    }
   };
   struct Entry {
     std::vector<Source> sources;

@@ -184,5 +184,30 @@ TEST(ModelsBlocked, AChangedWeightIsRepacked) {
   EXPECT_LT(rel_err(fast, slow), 1e-5);
 }
 
+// A weight freed and a new one at the same address with the same version (a layer swapped
+// in with replace_module can land at a freed layer's address, its weight at the freed
+// weight's): the cache knows a weight by its storage, so the new one is packed, not served
+// the old packing. Two storages over one buffer make the coincidence certain.
+TEST(ModelsBlocked, TheCacheKnowsAWeightByItsStorageNotItsAddress) {
+  REQUIRE_BLOCKED();
+  models::PackedConvCache cache;
+  const int64_t lanes = kernels::cpu::nchwc::lanes();
+  const Shape shape{16, 16, 3, 3};
+  std::vector<float> buffer(16 * 16 * 9, 1.0f);
+  const auto weight_over_buffer = [&] {
+    auto impl = std::make_shared<TensorImpl>();
+    impl->storage = std::make_shared<Storage>(buffer.data(), buffer.size() * sizeof(float), Device::cpu(), [](void*) {});
+    impl->shape = shape;
+    impl->strides = contiguous_strides(shape);
+    return Tensor(impl);
+  };
+  cache.get(7, weight_over_buffer(), nullptr, nullptr, lanes, CpuIsa::Auto);  // that weight is gone after this line
+  std::fill(buffer.begin(), buffer.end(), 2.0f);
+  const Tensor w = weight_over_buffer();
+  ASSERT_EQ(w.data_ptr(), buffer.data());
+  const kernels::cpu::nchwc::PackedConv p = cache.get(7, w, nullptr, nullptr, lanes, CpuIsa::Auto);
+  for (int64_t i = 0; i < w.numel(); ++i) ASSERT_EQ(p.weights->data()[i], 2.0f) << i;
+}
+
 }  // namespace
 }  // namespace hone
