@@ -4,7 +4,10 @@
 // where a node must fall back to the ordinary ops.
 #include <thread>
 
+#include "autograd/trace.h"
 #include "io/onnx/blocked_run.h"
+#include "io/onnx/weights.h"
+#include "models/resnet.h"
 #include "nn/optim.h"
 #include "onnx_builders.h"
 #include "onnx_fixtures.h"
@@ -217,6 +220,54 @@ TEST(OnnxBlocked, NodesItCannotRunFallBack) {
     EXPECT_LT(rel_err(fast[i], slow[i]), 1e-5) << i;
   }
   fs::remove_all(dir);
+}
+
+// The trained stages (ordinary ops) fuse each ReLU into the BatchNormalization or Add before
+// it, as a built-in ResNet's blocks do: in training mode the imported ResNet-18 records no
+// separate relu, 9 batch norms with fuse_relu and 8 add_relus; and its outputs and
+// gradients are the built-in ResNet-18's, loaded with the same weights, to rounding.
+TEST(OnnxBlocked, TrainedStagesFuseTheReluIntoBatchNormAndAdd) {
+  Imported f("tv_resnet18_op17_bn_kept");
+  // Batch norm frozen (as in FrozenStagesOfAPartialFineTuneRunBlocked, so that batch
+  // statistics of 2 images do not amplify rounding); every weight trains, so nothing of the
+  // backbone is inference and all of it runs the ordinary ops.
+  f.m->freeze_batchnorm(true);
+  f.m->train();
+  Generator gen(21);
+  const Tensor x = uniform({2, 3, 224, 224}, -1, 1, {}, &gen);
+  autograd::Tracer tracer;
+  Tensor out;
+  {
+    autograd::TraceGuard guard(tracer);
+    out = f.m->forward(x);
+  }
+  size_t relus = 0, bn_relus = 0, add_relus = 0;
+  for (const auto& e : tracer.events()) {
+    relus += e.op == "relu";
+    add_relus += e.op == "add_relu";
+    bn_relus += e.op == "batch_norm" && e.i("fuse_relu") == 1;
+  }
+  EXPECT_EQ(relus, 0u);
+  EXPECT_EQ(bn_relus, 9u);  // the stem's and each block's first
+  EXPECT_EQ(add_relus, 8u);
+
+  auto net = models::resnet18(1000);
+  io::onnx::load_onnx_weights(*net, f.m->model().path);
+  net->freeze_batchnorm(true);
+  net->train();
+  const Tensor ref = net->forward(x);
+  EXPECT_LT(rel_err(out, ref), 1e-5);
+  cross_entropy(out, from_vector(std::vector<int64_t>{1, 7}, {2}, {.dtype = DType::Int64})).backward();
+  cross_entropy(ref, from_vector(std::vector<int64_t>{1, 7}, {2}, {.dtype = DType::Int64})).backward();
+  const auto mine = f.m->named_parameters(), theirs = net->named_parameters();
+  std::map<std::string, Tensor> by_name(theirs.begin(), theirs.end());
+  size_t compared = 0;
+  for (const auto& [name, p] : mine)
+    if (auto it = by_name.find(name); it != by_name.end() && p.grad().defined()) {
+      EXPECT_LT(rel_err(p.grad(), it->second.grad()), 1e-4) << name;
+      ++compared;
+    }
+  EXPECT_EQ(compared, by_name.size());
 }
 
 }  // namespace

@@ -203,7 +203,7 @@ size_t BlockedPass::global_avg_pool(size_t i) {
 }
 
 void BlockedRunner::run(const Model& m, Values& values, size_t begin, size_t end, Mode mode,
-                        const std::function<void(size_t)>& run_node) {
+                        const std::function<size_t(size_t)>& run_node) {
   BlockedPass pass{*this, m, values, end, mode};
   for (size_t i = begin; i < m.nodes.size(); ++i)
     for (const std::string& in : m.nodes[i].inputs) ++pass.reads[in];
@@ -224,8 +224,7 @@ void BlockedRunner::run(const Model& m, Values& values, size_t begin, size_t end
     if (done == 0) {
       for (const std::string& in : n.inputs)
         if (!in.empty() && !values.count(in) && pass.blocked.count(in)) pass.materialize(in);
-      run_node(i);
-      done = 1;
+      done = run_node(i);
     } else {
       blocked_nodes += done;
     }

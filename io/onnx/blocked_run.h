@@ -36,10 +36,11 @@ class BlockedRunner {
   static bool available();
 
   // Runs nodes [begin, end) of m over `values`. Nodes it cannot run blocked go to
-  // run_node(i) once their inputs are tensors again. On return every value a later node or
+  // run_node(i) once their inputs are tensors again; it returns how many nodes it ran from i
+  // (a node and the Relu it fused: 2). On return every value a later node or
   // a graph output reads is a tensor in `values`.
   void run(const Model& m, Values& values, size_t begin, size_t end, Mode mode,
-           const std::function<void(size_t)>& run_node);
+           const std::function<size_t(size_t)>& run_node);
 
   // How many nodes the last run() to finish ran blocked (convs with what they fused, pools);
   // for tests and benchmarks.

@@ -153,8 +153,9 @@ Tensor run_conv(const Ctx& c) {
   return conv2d(x, w, c.has(2) ? c.in(2) : Tensor(), o);
 }
 
-Tensor run_batch_norm(const Ctx& c) {
+Tensor run_batch_norm(const Ctx& c, bool fuse_relu = false) {
   BatchNormFuncOptions o;
+  o.fuse_relu = fuse_relu;
   o.eps = c.node.attr_float("epsilon", 1e-5);
   o.momentum = c.node.attr_float("momentum", 0.9);
   o.convention = BatchNormConvention::Onnx;
@@ -331,7 +332,7 @@ using OpFn = std::function<Tensor(const Ctx&)>;
 const std::unordered_map<std::string, OpFn>& ops() {
   static const std::unordered_map<std::string, OpFn> table = {
       {"Conv", run_conv},
-      {"BatchNormalization", run_batch_norm},
+      {"BatchNormalization", [](const Ctx& c) { return run_batch_norm(c); }},
       {"Relu", [](const Ctx& c) { return relu(c.in(0)); }},
       {"Clip", run_clip},
       {"MaxPool", [](const Ctx& c) { return run_pool(c, true); }},
@@ -704,25 +705,56 @@ std::vector<Tensor> OnnxModule::run(const std::vector<Tensor>& inputs) {
   return outs;
 }
 
+// The Relu after node i, when it reads node i's one output and nothing else does: a
+// BatchNormalization or an Add (of two float32 tensors of one shape) then runs fused with it
+// (batch_norm's fuse_relu, add_relu: the same numbers, one pass fewer over memory each way).
+const Node* OnnxModule::fusable_relu(size_t i, size_t end, const Values& values,
+                                     const std::unordered_map<std::string, int>& reads) const {
+  const Node& n = model_.nodes[i];
+  if (i + 1 >= end || !n.domain.empty() || n.outputs.size() != 1 || (n.op_type != "BatchNormalization" && n.op_type != "Add"))
+    return nullptr;
+  const Node& r = model_.nodes[i + 1];
+  if (r.op_type != "Relu" || !r.domain.empty() || r.inputs.size() != 1 || r.inputs[0] != n.outputs[0] ||
+      r.outputs.size() != 1)
+    return nullptr;
+  auto it = reads.find(n.outputs[0]);
+  if (it == reads.end() || it->second != 1) return nullptr;
+  if (n.op_type == "Add") {
+    auto a = values.find(n.inputs.size() == 2 ? n.inputs[0] : ""), b = values.find(n.inputs.size() == 2 ? n.inputs[1] : "");
+    if (a == values.end() || b == values.end() || a->second.shape() != b->second.shape() ||
+        a->second.dtype() != DType::Float32 || b->second.dtype() != DType::Float32)
+      return nullptr;
+  }
+  return &r;
+}
+
 void OnnxModule::run_nodes(std::unordered_map<std::string, Tensor>& values, size_t begin, size_t end) {
-  auto run_node = [&](size_t i) {
+  std::unordered_map<std::string, int> reads;  // by nodes and graph outputs
+  for (const Node& n : model_.nodes)
+    for (const std::string& in : n.inputs) ++reads[in];
+  for (const ValueInfo& o : model_.outputs) ++reads[o.name];
+  auto run_node = [&](size_t i) -> size_t {
     const Node& n = model_.nodes[i];
     Ctx c{n, model_, values, is_training(), declared_batch_, int(bn_policy_)};
+    const Node* relu = fusable_relu(i, end, values, reads);
     Tensor y;
     try {
-      y = ops().at(n.op_type)(c);
+      if (relu) y = n.op_type == "Add" ? add_relu(c.in(0), c.in(1)) : run_batch_norm(c, true);
+      else y = ops().at(n.op_type)(c);
     } catch (const Error& e) {
       const std::string msg = e.what();
       if (msg.find(n.describe()) != std::string::npos) throw;
       fail(model_.path.string(), ": ", n.describe(), ": ", msg);
     }
-    if (!n.outputs.empty() && !n.outputs[0].empty()) values[n.outputs[0]] = y;
+    const Node& last = relu ? *relu : n;
+    if (!last.outputs.empty() && !last.outputs[0].empty()) values[last.outputs[0]] = y;
+    return relu ? 2 : 1;
   };
   if (blocked_enabled_ && BlockedRunner::available()) {
     blocked_->run(model_, values, begin, end, {.training = is_training(), .bn_policy = int(bn_policy_), .isa = blocked_isa_}, run_node);
     return;
   }
-  for (size_t i = begin; i < end; ++i) run_node(i);
+  for (size_t i = begin; i < end;) i += run_node(i);
 }
 
 size_t OnnxModule::head_node() const {
