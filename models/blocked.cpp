@@ -54,6 +54,7 @@ BlockedActivation BlockedActivation::allocate(const nc::Layout& l) {
 namespace {
 
 bool cpu_float(const Tensor& t) { return t.device().is_cpu() && t.dtype() == DType::Float32; }
+int64_t widest(const Padding2d& p) { return std::max({p.top(), p.left(), p.bottom(), p.right()}); }
 
 }  // namespace
 
@@ -75,11 +76,11 @@ bool BlockedForward::frozen(const nn::Module& m, const Tensor& x) {
   return true;
 }
 
-BlockedActivation BlockedForward::input(const Tensor& x, int64_t border) const {
+BlockedActivation BlockedForward::input(const Tensor& x, const nn::Conv2d& first) const {
   HONE_CHECK(x.dim() == 4 && cpu_float(x), "BlockedForward: expected a CPU float32 [N, C, H, W] input, got ", x.shape());
   const Tensor c = x.contiguous();
   const nc::Layout l{.n = c.size(0), .c = c.size(1), .h = c.size(2), .w = c.size(3),
-                     .lanes = c.size(1) < lanes_ ? c.size(1) : lanes_, .border = border};
+                     .lanes = c.size(1) < lanes_ ? c.size(1) : lanes_, .border = widest(first.options().padding)};
   BlockedActivation a = BlockedActivation::allocate(l);
   nc::to_blocked(c.data<float>(), l, a.data(), kernels::ContextExec());
   return a;
@@ -91,7 +92,7 @@ std::unique_ptr<BlockedActivation> BlockedForward::conv(const nn::Conv2d& conv, 
   const Tensor& w = conv.weight;
   const Padding2d& p = o.padding;
   if (o.groups != 1 || o.dilation != std::array<int64_t, 2>{1, 1} || w.dim() != 4 || w.size(1) != x.l.c ||
-      (x.l.lanes != lanes_ && x.l.lanes != x.l.c) || std::max({p.top(), p.left(), p.bottom(), p.right()}) > x.l.border)
+      (x.l.lanes != lanes_ && x.l.lanes != x.l.c) || widest(p) > x.l.border)
     return nullptr;
   if (bn && bn->options().num_features != w.size(0)) return nullptr;
   const kernels::Conv2dGeometry g{.n = x.l.n, .c_in = x.l.c, .h = x.l.h, .w = x.l.w, .c_out = w.size(0), .kh = w.size(2),

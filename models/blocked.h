@@ -83,8 +83,9 @@ class BlockedForward {
   // trace, Module::summary).
   static bool frozen(const nn::Module& m, const Tensor& x);
 
-  // NCHW x -> blocked, with a zero border of `border` pixels (at least the first conv's pad).
-  BlockedActivation input(const Tensor& x, int64_t border) const;
+  // NCHW x -> blocked, with a zero border as wide as `first`'s widest pad (the conv that
+  // reads it).
+  BlockedActivation input(const Tensor& x, const nn::Conv2d& first) const;
   // relu(bn(conv(x)) + residual), the bn, residual and relu each optional. Null when the conv
   // cannot run blocked (groups, dilation, a pad wider than x's border); the caller then
   // runs the ordinary layers.

@@ -4,8 +4,6 @@
 // Initialised as torchvision: convs kaiming-normal (fan_out, relu), BN weight 1 bias 0.
 #include "models/resnet.h"
 
-#include <algorithm>
-
 #include "models/blocked.h"
 #include "nn/init.h"
 
@@ -29,11 +27,22 @@ std::shared_ptr<Conv2d> conv(int64_t in, int64_t out, int64_t k, int64_t stride,
 }
 std::shared_ptr<BatchNorm2d> bn(int64_t c) { return std::make_shared<BatchNorm2d>(nn::BatchNorm2dOptions{.num_features = c}); }
 
+// The child `name` of a block, or null when it has none.
+nn::Module* child(const nn::Module& block, const std::string& name) {
+  for (const auto& [n, c] : block.children())
+    if (n == name) return c.get();
+  return nullptr;
+}
+// The child `name` as a T, or null (none, or a layer swapped in with replace_module).
+template <class T>
+T* child_as(const nn::Module& block, const std::string& name) {
+  return dynamic_cast<T*>(child(block, name));
+}
+
 // A block's shortcut: its "downsample" child when it has one, else the input itself.
 Tensor shortcut(const nn::Module& block, const Tensor& x) {
-  for (const auto& [name, child] : block.children())
-    if (name == "downsample") return (*child)(x);
-  return x;
+  nn::Module* down = child(block, "downsample");
+  return down ? (*down)(x) : x;
 }
 
 // relu(bn(x)): one pass when the layer is our BatchNorm2d (the same numbers bit for bit),
@@ -41,14 +50,6 @@ Tensor shortcut(const nn::Module& block, const Tensor& x) {
 Tensor bn_relu(nn::Module& layer, const Tensor& x) {
   if (auto* b = dynamic_cast<BatchNorm2d*>(&layer)) return b->forward_relu(x);
   return relu(layer(x));
-}
-
-// The child `name` of a block as a T, or null (a layer swapped in with replace_module).
-template <class T>
-T* child_as(const nn::Module& block, const std::string& name) {
-  for (const auto& [n, c] : block.children())
-    if (n == name) return dynamic_cast<T*>(c.get());
-  return nullptr;
 }
 
 // A residual block that can also run blocked, as inference (blocked.h).
@@ -68,14 +69,13 @@ class ResidualBlock : public nn::Module {
     auto* bn = child_as<BatchNorm2d>(*this, "bn" + last);
     if (!conv || !bn) return nullptr;
     std::unique_ptr<BlockedActivation> projected;
-    for (const auto& [name, c] : children())
-      if (name == "downsample") {
-        auto* seq = dynamic_cast<nn::Sequential*>(c.get());
-        if (!seq || seq->size() != 2) return nullptr;
-        auto* dconv = dynamic_cast<nn::Conv2d*>(seq->children()[0].second.get());
-        auto* dbn = dynamic_cast<BatchNorm2d*>(seq->children()[1].second.get());
-        if (!dconv || !dbn || !(projected = f.conv(*dconv, dbn, false, x))) return nullptr;
-      }
+    if (nn::Module* down = child(*this, "downsample")) {  // conv + batch norm, as built
+      auto* seq = dynamic_cast<nn::Sequential*>(down);
+      if (!seq || seq->size() != 2) return nullptr;
+      auto* dconv = child_as<nn::Conv2d>(*seq, "0");
+      auto* dbn = child_as<BatchNorm2d>(*seq, "1");
+      if (!dconv || !dbn || !(projected = f.conv(*dconv, dbn, false, x))) return nullptr;
+    }
     return f.conv(*conv, bn, true, h, projected ? projected.get() : &x);
   }
 };
@@ -192,9 +192,7 @@ Tensor ResNet::forward_features(const Tensor& x) {
       bn1 == kids[1].second.get() && dynamic_cast<nn::ReLU*>(kids[2].second.get()) && BlockedForward::frozen(*conv1, x) &&
       BlockedForward::frozen(*bn1, x)) {
     BlockedForward f(*packed_convs_, blocked_isa_);
-    const Padding2d& p = conv1->options().padding;
-    std::unique_ptr<BlockedActivation> a =
-        f.conv(*conv1, bn1, true, f.input(x, std::max({p.top(), p.left(), p.bottom(), p.right()})));
+    std::unique_ptr<BlockedActivation> a = f.conv(*conv1, bn1, true, f.input(x, *conv1));
     if (a) next = 3;
     for (; a && next < kids.size(); ++next) {
       nn::Module& child = *kids[next].second;

@@ -2,8 +2,6 @@
 // weight 1 bias 0, linears N(0, 0.01) with zero bias.
 #include "models/vgg.h"
 
-#include <algorithm>
-
 #include "nn/init.h"
 
 namespace hone::models {
@@ -63,8 +61,8 @@ Tensor VGG::run_features(const Tensor& x) {
   // The frozen front runs blocked (blocked.h): each conv with the batch norm and ReLU after
   // it, and the max pools, as far as each is frozen and of the layers it was built with.
   Tensor y = x;
-  size_t next = 0;  // the first layer not yet run
-  size_t convs = 0;      // run blocked
+  size_t next = 0;   // the first layer not yet run
+  size_t convs = 0;  // run blocked
   if (blocked_enabled_ && BlockedForward::available()) {
     BlockedForward f(*packed_convs_, blocked_isa_);
     std::unique_ptr<BlockedActivation> a;
@@ -78,10 +76,7 @@ Tensor VGG::run_features(const Tensor& x) {
         used += bn ? 1 : 0;
         const bool relu = dynamic_cast<nn::ReLU*>(layer(next + used)) != nullptr;
         used += relu ? 1 : 0;
-        if (!a) {
-          const Padding2d& p = conv->options().padding;
-          a = std::make_unique<BlockedActivation>(f.input(x, std::max({p.top(), p.left(), p.bottom(), p.right()})));
-        }
+        if (!a) a = std::make_unique<BlockedActivation>(f.input(x, *conv));
         out = f.conv(*conv, bn, relu, *a);
       } else if (auto* pool = dynamic_cast<nn::MaxPool2d*>(layer(next)); pool && a) {
         out = f.max_pool(*pool, *a);

@@ -13,7 +13,7 @@ namespace hone::io::onnx {
 
 namespace nc = kernels::cpu::nchwc;
 
-bool BlockedRunner::available() { return nc::lanes() > 0; }
+bool BlockedRunner::available() { return models::BlockedForward::available(); }
 
 namespace {
 
@@ -37,7 +37,7 @@ struct BlockedPass {
   const int64_t B = nc::lanes(isa);
   const kernels::ContextExec exec;
   std::unordered_map<std::string, Blocked> blocked;
-  std::unordered_map<std::string, int64_t> reads;  // by later nodes and graph outputs
+  BlockedRunner::Reads reads;  // by later nodes and graph outputs, counted down as they run
 
   // A tensor the fast path may read: CPU float32, and no gradient wanted through it.
   bool usable(const Tensor& t) const { return is_cpu_float(t) && !(grad && t.requires_grad()); }
@@ -202,12 +202,10 @@ size_t BlockedPass::global_avg_pool(size_t i) {
   return 1;
 }
 
-void BlockedRunner::run(const Model& m, Values& values, size_t begin, size_t end, Mode mode,
+void BlockedRunner::run(const Model& m, Values& values, size_t begin, size_t end, Mode mode, const Reads& reads,
                         const std::function<size_t(size_t)>& run_node) {
   BlockedPass pass{*this, m, values, end, mode};
-  for (size_t i = begin; i < m.nodes.size(); ++i)
-    for (const std::string& in : m.nodes[i].inputs) ++pass.reads[in];
-  for (const ValueInfo& o : m.outputs) ++pass.reads[o.name];
+  pass.reads = reads;
   size_t blocked_nodes = 0;
   for (size_t i = begin; i < end;) {
     const Node& n = m.nodes[i];

@@ -26,6 +26,7 @@ namespace hone::io::onnx {
 class BlockedRunner {
  public:
   using Values = std::unordered_map<std::string, Tensor>;
+  using Reads = std::unordered_map<std::string, int64_t>;  // value -> nodes and graph outputs reading it
   struct Mode {
     bool training = false;  // the module's mode
     int bn_policy = 0;      // OnnxModule::BnPolicy: 0 as the mode, 1 frozen where frozen, 2 all frozen
@@ -39,7 +40,8 @@ class BlockedRunner {
   // run_node(i) once their inputs are tensors again; it returns how many nodes it ran from i
   // (a node and the Relu it fused: 2). On return every value a later node or
   // a graph output reads is a tensor in `values`.
-  void run(const Model& m, Values& values, size_t begin, size_t end, Mode mode,
+  // `reads`: how often each value is read by nodes from `begin` on and by graph outputs.
+  void run(const Model& m, Values& values, size_t begin, size_t end, Mode mode, const Reads& reads,
            const std::function<size_t(size_t)>& run_node);
 
   // How many nodes the last run() to finish ran blocked (convs with what they fused, pools);

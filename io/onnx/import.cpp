@@ -708,8 +708,7 @@ std::vector<Tensor> OnnxModule::run(const std::vector<Tensor>& inputs) {
 // The Relu after node i, when it reads node i's one output and nothing else does: a
 // BatchNormalization or an Add (of two float32 tensors of one shape) then runs fused with it
 // (batch_norm's fuse_relu, add_relu: the same numbers, one pass fewer over memory each way).
-const Node* OnnxModule::fusable_relu(size_t i, size_t end, const Values& values,
-                                     const std::unordered_map<std::string, int>& reads) const {
+const Node* OnnxModule::fusable_relu(size_t i, size_t end, const Values& values, const BlockedRunner::Reads& reads) const {
   const Node& n = model_.nodes[i];
   if (i + 1 >= end || !n.domain.empty() || n.outputs.size() != 1 || (n.op_type != "BatchNormalization" && n.op_type != "Add"))
     return nullptr;
@@ -729,9 +728,9 @@ const Node* OnnxModule::fusable_relu(size_t i, size_t end, const Values& values,
 }
 
 void OnnxModule::run_nodes(std::unordered_map<std::string, Tensor>& values, size_t begin, size_t end) {
-  std::unordered_map<std::string, int> reads;  // by nodes and graph outputs
-  for (const Node& n : model_.nodes)
-    for (const std::string& in : n.inputs) ++reads[in];
+  BlockedRunner::Reads reads;  // by the nodes from begin on and by graph outputs
+  for (size_t i = begin; i < model_.nodes.size(); ++i)
+    for (const std::string& in : model_.nodes[i].inputs) ++reads[in];
   for (const ValueInfo& o : model_.outputs) ++reads[o.name];
   auto run_node = [&](size_t i) -> size_t {
     const Node& n = model_.nodes[i];
@@ -751,7 +750,8 @@ void OnnxModule::run_nodes(std::unordered_map<std::string, Tensor>& values, size
     return relu ? 2 : 1;
   };
   if (blocked_enabled_ && BlockedRunner::available()) {
-    blocked_->run(model_, values, begin, end, {.training = is_training(), .bn_policy = int(bn_policy_), .isa = blocked_isa_}, run_node);
+    blocked_->run(model_, values, begin, end, {.training = is_training(), .bn_policy = int(bn_policy_), .isa = blocked_isa_},
+                  reads, run_node);
     return;
   }
   for (size_t i = begin; i < end;) i += run_node(i);

@@ -87,7 +87,7 @@ class OnnxModule : public models::Classifier {
   enum class BnPolicy { AsMode = 0, WhereFrozen = 1, All = 2 };
   void run_nodes(std::unordered_map<std::string, Tensor>& values, size_t begin, size_t end);
   const Node* fusable_relu(size_t i, size_t end, const std::unordered_map<std::string, Tensor>& values,
-                           const std::unordered_map<std::string, int>& reads) const;
+                           const BlockedRunner::Reads& reads) const;
   size_t head_node() const;
   std::pair<int64_t, int64_t> head_shape() const;  // {in, out}
   void add_weight(const std::string& name, const Tensor& t, bool buffer);

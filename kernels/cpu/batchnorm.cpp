@@ -144,9 +144,9 @@ void backward(const BatchNormBackwardArgs& a, const Exec& exec) {
     for (int64_t c = c0; c < c1; ++c) {
       if constexpr (Relu)
         for (int64_t i = 0; i < a.n; ++i) {
-          const T* g = dy + (i * a.c + c) * a.hw;
-          const T* o = y + (i * a.c + c) * a.hw;
-          T* t = masked.data() + i * a.hw;
+          const T* g = dy + (i * a.c + c) * hw;
+          const T* o = y + (i * a.c + c) * hw;
+          T* t = masked.data() + i * hw;
           for (int64_t k = 0; k < hw; ++k) {
             const T gk = g[k];  // read whatever the mask: then the select vectorises
             t[k] = o[k] > T(0) ? gk : T(0);
